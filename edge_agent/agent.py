@@ -1,0 +1,67 @@
+"""The running agent: its journal, catalog, printer and sync worker, wired from one config."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from edge_agent.catalog_store import load_catalog, store_catalog
+from edge_agent.clock import Clock
+from edge_agent.config import EdgeConfig
+from edge_agent.journal import Journal
+from edge_agent.projections import project
+from edge_agent.store import open_db
+from edge_agent.sync import SyncWorker
+from label_printer.transports import FilePrinter
+from trace_protocol.catalog import Catalog
+from trace_protocol.signing import DeviceKey
+
+log = logging.getLogger(__name__)
+VERSION = "0.1.0"
+
+
+@dataclass
+class Agent:
+    config: EdgeConfig
+    journal: Journal
+    printer: FilePrinter
+    sync: SyncWorker | None = field(default=None)
+
+    def catalog(self) -> Catalog | None:
+        with self.journal._lock:
+            return load_catalog(self.journal.db)
+
+    def accept_catalog(self, catalog: Catalog) -> bool:
+        """Store a catalog from the config topic or a file; older versions are ignored."""
+        with self.journal._lock:
+            stored = store_catalog(self.journal.db, catalog)
+        if stored:
+            log.info(
+                "catalog version %s stored (%s products)", catalog.version, len(catalog.products)
+            )
+        return stored
+
+    def written(self) -> None:
+        """Called after the UI appended an event, so sync can push it at once."""
+        if self.sync is not None:
+            self.sync.notify()
+
+    def link_state(self) -> tuple[str, str]:
+        return self.sync.link_state() if self.sync else ("disabled", "")
+
+
+def open_agent(config: EdgeConfig, *, with_sync: bool = True) -> Agent:
+    """Open the journal (making the device key on first boot) and, optionally, the sync worker."""
+    key = DeviceKey.load_or_create(config.key_path)
+    db = open_db(config.journal_path)
+    journal = Journal(db, key, config.device_id, Clock(config.assume_clock_synced), project)
+    agent = Agent(config=config, journal=journal, printer=FilePrinter(config.label_dir))
+    if with_sync:
+        agent.sync = SyncWorker(
+            journal,
+            config,
+            password=config.mqtt_password(),
+            on_catalog=agent.accept_catalog,
+            version=VERSION,
+        )
+    return agent

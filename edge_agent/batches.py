@@ -1,0 +1,213 @@
+"""What a worker can do to a batch: open it, record steps, close it, note printed labels.
+
+Each command checks its rules inside the journal transaction and appends one event.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from sqlite_utils import Database
+
+from edge_agent.journal import Journal
+from trace_protocol import envelope as ev
+from trace_protocol.catalog import Catalog, Product
+from trace_protocol.envelope import Event
+from trace_protocol.links import build_lot
+
+MAX_NOTE = 500
+
+
+class DomainError(Exception):
+    """A worker's request that breaks a rule; ``code`` is translated by the UI."""
+
+    def __init__(self, code: str, **params: Any) -> None:
+        super().__init__(code, params)
+        self.code = code
+        self.params = params
+
+
+@dataclass(frozen=True)
+class BatchRow:
+    batch_id: str
+    lot: str
+    product_code: str
+    product_name: str
+    production_date: str
+    status: str
+    opened_at: str
+    quantity: float | None
+    unit: str | None
+    expiry_date: str | None
+    last_seq: int
+
+
+def get_batch(db: Database, batch_id: str) -> BatchRow | None:
+    row = db.conn.execute(
+        "SELECT batch_id, lot, product_code, product_name, production_date, status, opened_at,"
+        " quantity, unit, expiry_date, last_seq FROM batches WHERE batch_id = ?",
+        (batch_id,),
+    ).fetchone()
+    return BatchRow(*row) if row else None
+
+
+def _require_open(db: Database, batch_id: str) -> BatchRow:
+    batch = get_batch(db, batch_id)
+    if batch is None:
+        raise DomainError("batch_not_found")
+    if batch.status != "open":
+        raise DomainError("batch_closed", lot=batch.lot)
+    return batch
+
+
+def open_batch(journal: Journal, catalog: Catalog, product_code: str, lot_prefix: str) -> Event:
+    product = catalog.product(product_code)
+    if product is None:
+        raise DomainError("unknown_product")
+    today = journal.clock.now().date()
+    prefix = lot_prefix or catalog.facility.code
+    holder: dict[str, Any] = {}
+
+    def check(db: Database) -> None:
+        # The counter is derived from the journal's own batches, inside the write transaction,
+        # so two taps at once still get distinct lots.
+        like = f"{prefix.upper()}-{product.code.upper()}-{today:%y%m%d}-%"
+        n = db.conn.execute("SELECT COUNT(*) FROM batches WHERE lot LIKE ?", (like,)).fetchone()
+        try:
+            holder["lot"] = build_lot(prefix, product.code, today, int(n[0]) + 1)
+        except ValueError as exc:
+            raise DomainError("lot_unavailable", reason=str(exc)) from exc
+        holder["body"]["lot"] = holder["lot"]
+
+    holder["body"] = {
+        "batch": str(uuid.uuid4()),
+        "lot": "",
+        "product": _product_snapshot(product),
+        "facility": {
+            "code": catalog.facility.code,
+            "name": catalog.facility.name,
+            "commune": catalog.facility.commune,
+            "district": catalog.facility.district,
+            "province": catalog.facility.province,
+        },
+        "production_date": today.isoformat(),
+        "catalog_version": catalog.version,
+    }
+    return journal.append(ev.BATCH_OPENED, holder["body"], check=check)
+
+
+def _product_snapshot(product: Product) -> dict[str, Any]:
+    return {
+        "code": product.code,
+        "name": product.name.vi,
+        "name_en": product.name.en,
+        "gtin": product.gtin,
+        "ocop_stars": product.ocop_stars,
+        "unit": product.unit,
+        "shelf_life_days": product.shelf_life_days,
+    }
+
+
+def parse_measured(product: Product, step_code: str, raw: dict[str, str]) -> dict[str, float]:
+    """Turn the form's text inputs into numbers, checking each against its field's range."""
+    step = product.step(step_code)
+    if step is None:
+        raise DomainError("unknown_step")
+    values: dict[str, float] = {}
+    for f in step.fields:
+        text = raw.get(f.key, "").strip().replace(",", ".")
+        if not text:
+            raise DomainError("value_missing", field=f.label.vi)
+        try:
+            value = float(text)
+        except ValueError as exc:
+            raise DomainError("value_not_number", field=f.label.vi) from exc
+        if not math.isfinite(value):
+            raise DomainError("value_not_number", field=f.label.vi)
+        if (f.min is not None and value < f.min) or (f.max is not None and value > f.max):
+            raise DomainError("value_out_of_range", field=f.label.vi, min=f.min, max=f.max)
+        values[f.key] = value
+    return values
+
+
+def record_step(
+    journal: Journal,
+    catalog: Catalog,
+    batch_id: str,
+    step_code: str,
+    raw_values: dict[str, str],
+    note: str,
+) -> Event:
+    batch = get_batch(journal.db, batch_id)
+    if batch is None:
+        raise DomainError("batch_not_found")
+    product = catalog.product(batch.product_code)
+    if product is None:
+        raise DomainError("unknown_product")
+    values = parse_measured(product, step_code, raw_values)
+    step = product.step(step_code)
+    assert step is not None
+    if len(note) > MAX_NOTE:
+        raise DomainError("note_too_long", max=MAX_NOTE)
+    body = {
+        "batch": batch_id,
+        "step": step.code,
+        "name": step.name.vi,
+        "name_en": step.name.en,
+        "values": values,
+        "units": {f.key: f.unit for f in step.fields},
+        "note": note.strip(),
+    }
+    return journal.append(ev.STEP_RECORDED, body, check=lambda db: _require_open(db, batch_id))
+
+
+def close_batch(journal: Journal, catalog: Catalog, batch_id: str, quantity_text: str) -> Event:
+    batch = get_batch(journal.db, batch_id)
+    if batch is None:
+        raise DomainError("batch_not_found")
+    try:
+        quantity = float(quantity_text.strip().replace(",", "."))
+    except ValueError as exc:
+        raise DomainError("quantity_invalid") from exc
+    if not math.isfinite(quantity) or quantity <= 0:
+        raise DomainError("quantity_invalid")
+    product = catalog.product(batch.product_code)
+    unit = product.unit if product else "kg"
+    shelf = product.shelf_life_days if product else 0
+    produced = date.fromisoformat(batch.production_date)
+    expiry = (produced + timedelta(days=shelf)).isoformat() if shelf else None
+
+    def check(db: Database) -> None:
+        _require_open(db, batch_id)
+        steps = db.conn.execute(
+            "SELECT COUNT(*) FROM steps WHERE batch_id = ?", (batch_id,)
+        ).fetchone()[0]
+        if steps == 0:
+            raise DomainError("no_steps")
+
+    body = {"batch": batch_id, "quantity": quantity, "unit": unit, "expiry_date": expiry}
+    return journal.append(ev.BATCH_CLOSED, body, check=check)
+
+
+def record_labels_printed(
+    journal: Journal, batch_id: str, copies: int, formats: list[str], printer: str, files: list[str]
+) -> Event:
+    def check(db: Database) -> None:
+        batch = get_batch(db, batch_id)
+        if batch is None:
+            raise DomainError("batch_not_found")
+        if batch.status != "closed":
+            raise DomainError("batch_not_closed")
+
+    body = {
+        "batch": batch_id,
+        "copies": copies,
+        "formats": formats,
+        "printer": printer,
+        "files": files,
+    }
+    return journal.append(ev.LABELS_PRINTED, body, check=check)

@@ -1,0 +1,129 @@
+"""``ocop edge …``: make a config and key, import a catalog, run the agent, show its state."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def _config(args: argparse.Namespace) -> Any:
+    from edge_agent.config import ConfigError, load_config
+
+    path = args.config or os.environ.get("OCOP_EDGE_CONFIG") or "/etc/ocop/edge.toml"
+    try:
+        return load_config(Path(path))
+    except ConfigError as exc:
+        raise SystemExit(f"error: {exc}") from exc
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config", help="edge.toml (default: $OCOP_EDGE_CONFIG or /etc/ocop/edge.toml)"
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("init", help="write an edge.toml and make the device key")
+    p.add_argument("--device-id", required=True)
+    p.add_argument("--data-dir", required=True, type=Path)
+    p.add_argument("--out", required=True, type=Path, help="where to write edge.toml")
+    p.add_argument("--mqtt-host", default="127.0.0.1")
+    p.add_argument("--mqtt-port", type=int, default=1883)
+    p.add_argument("--ui-host", default="127.0.0.1")
+    p.add_argument("--ui-port", type=int, default=8080)
+    p.add_argument("--lot-prefix", default="")
+    p.set_defaults(func=cmd_init)
+
+    p = sub.add_parser("show-key", help="print this device's public key (made on first use)")
+    p.set_defaults(func=cmd_show_key)
+
+    p = sub.add_parser("import-config", help="store a catalog from a file (as on the config topic)")
+    p.add_argument("file", type=Path)
+    p.set_defaults(func=cmd_import_config)
+
+    p = sub.add_parser("run", help="run the touchscreen UI and the sync worker")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("status", help="print the journal and sync state as JSON")
+    p.set_defaults(func=cmd_status)
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from edge_agent.config import ConfigError, load_config
+    from trace_protocol.signing import DeviceKey
+
+    text = (
+        f'device_id = "{args.device_id}"\n'
+        f'data_dir = "{args.data_dir.resolve()}"\n'
+        f'lot_prefix = "{args.lot_prefix}"\n\n'
+        f'[ui]\nhost = "{args.ui_host}"\nport = {args.ui_port}\n\n'
+        f'[mqtt]\nhost = "{args.mqtt_host}"\nport = {args.mqtt_port}\n'
+    )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text, encoding="utf-8")
+    try:
+        cfg = load_config(args.out)
+    except ConfigError as exc:
+        args.out.unlink()
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    key = DeviceKey.load_or_create(cfg.key_path)
+    print(f"wrote {args.out}; device key at {cfg.key_path}")
+    print(f"public key: {key.public_key_b64}")
+    return 0
+
+
+def cmd_show_key(args: argparse.Namespace) -> int:
+    from trace_protocol.signing import DeviceKey
+
+    print(DeviceKey.load_or_create(_config(args).key_path).public_key_b64)
+    return 0
+
+
+def cmd_import_config(args: argparse.Namespace) -> int:
+    from edge_agent.agent import open_agent
+    from trace_protocol.catalog import CatalogError, decode_catalog
+
+    try:
+        catalog = decode_catalog(args.file.read_bytes())
+    except (OSError, CatalogError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    agent = open_agent(_config(args), with_sync=False)
+    if not agent.accept_catalog(catalog):
+        print(f"kept the newer catalog already stored (file has version {catalog.version})")
+        return 1
+    print(f"catalog version {catalog.version} stored: {len(catalog.products)} products")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from edge_agent.service import run
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    run(_config(args))
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from edge_agent.agent import open_agent
+
+    agent = open_agent(_config(args), with_sync=False)
+    state = agent.journal.sync_state()
+    print(
+        json.dumps(
+            {
+                "device": agent.config.device_id,
+                "head": state.head,
+                "acked": state.acked,
+                "backlog": state.backlog,
+                "blocked": None if state.blocked is None else state.blocked.__dict__,
+            },
+            ensure_ascii=False,
+        )
+    )
+    return 0

@@ -1,0 +1,103 @@
+"""The edge agent's config: ``edge.toml`` sections as validated dataclasses."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from trace_protocol.envelope import DEVICE_ID_RE
+from trace_protocol.settings import (
+    ConfigError,
+    build_section,
+    read_secret,
+    read_toml,
+    section,
+    setting,
+)
+
+
+@dataclass(frozen=True)
+class UiConfig:
+    host: str = setting("127.0.0.1", "Address the touchscreen UI listens on (keep it local).")
+    port: int = setting(8080, "Port of the touchscreen UI.")
+    default_language: str = setting("vi", "Language the touchscreen starts in: 'vi' or 'en'.")
+
+    def __post_init__(self) -> None:
+        if self.default_language not in ("vi", "en"):
+            raise ValueError("ui.default_language must be 'vi' or 'en'")
+
+
+@dataclass(frozen=True)
+class MqttConfig:
+    host: str = setting("127.0.0.1", "MQTT broker host.")
+    port: int = setting(1883, "MQTT broker port.")
+    username: str = setting("", "MQTT username; empty means the device id.")
+    keepalive_s: int = setting(
+        30, "MQTT keepalive in seconds; the broker declares us gone after 1.5x."
+    )
+    chunk_size: int = setting(100, "Events per published chunk (1-500).")
+    window_chunks: int = setting(4, "Chunks in flight before waiting for an ack.")
+    ack_timeout_s: float = setting(
+        10.0, "Resend from the last acked seq when acks stall this long."
+    )
+    status_interval_s: float = setting(30.0, "Seconds between retained status updates.")
+    reconnect_min_s: float = setting(1.0, "First reconnect delay; doubles up to reconnect_max_s.")
+    reconnect_max_s: float = setting(60.0, "Longest reconnect delay.")
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.chunk_size <= 500:
+            raise ValueError("mqtt.chunk_size must be between 1 and 500")
+
+
+@dataclass(frozen=True)
+class PrinterConfig:
+    kind: str = setting("file", "Printer transport; 'file' writes PNG and PDF files.")
+    directory: str = setting("", "Folder for the file printer; empty means <data_dir>/labels.")
+
+
+@dataclass(frozen=True)
+class EdgeConfig:
+    device_id: str = setting("", "This device's id (also its MQTT username). Required.")
+    data_dir: Path = setting(Path("/var/lib/ocop-edge"), "Journal, key and files live here.")
+    lot_prefix: str = setting("", "Start of every lot code (<= 5 chars); empty = facility code.")
+    assume_clock_synced: bool = setting(
+        False, "Trust the wall clock even without systemd-timesyncd's synchronized flag."
+    )
+    ui: UiConfig = section(UiConfig, "The touchscreen web UI.")
+    mqtt: MqttConfig = section(MqttConfig, "The sync link to the central broker.")
+    printer: PrinterConfig = section(PrinterConfig, "Where labels go.")
+
+    def __post_init__(self) -> None:
+        if not DEVICE_ID_RE.match(self.device_id):
+            raise ValueError("device_id is required: lower-case letters, digits and '-'")
+        if len(self.lot_prefix) > 5 or not self.lot_prefix.isascii():
+            raise ValueError("lot_prefix must be at most 5 ASCII characters")
+
+    @property
+    def journal_path(self) -> Path:
+        return self.data_dir / "journal.db"
+
+    @property
+    def key_path(self) -> Path:
+        return self.data_dir / "device-key.pem"
+
+    @property
+    def label_dir(self) -> Path:
+        return Path(self.printer.directory) if self.printer.directory else self.data_dir / "labels"
+
+    @property
+    def mqtt_username(self) -> str:
+        return self.mqtt.username or self.device_id
+
+    def mqtt_password(self, environ: dict[str, str] | None = None) -> str | None:
+        """From systemd credential ``mqtt-password`` or ``OCOP_MQTT_PASSWORD``; never logged."""
+        return read_secret("mqtt-password", "OCOP_MQTT_PASSWORD", dict(environ or os.environ))
+
+
+def load_config(path: Path) -> EdgeConfig:
+    """Read and validate ``edge.toml``; raises :class:`ConfigError` naming the bad key."""
+    return build_section(EdgeConfig, read_toml(path))
+
+
+__all__ = ["ConfigError", "EdgeConfig", "MqttConfig", "PrinterConfig", "UiConfig", "load_config"]

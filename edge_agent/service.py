@@ -1,0 +1,35 @@
+"""Run the edge agent: the touchscreen UI under waitress and the sync worker beside it."""
+
+from __future__ import annotations
+
+import logging
+import signal
+from types import FrameType
+
+from waitress.server import create_server
+
+from edge_agent.agent import open_agent
+from edge_agent.config import EdgeConfig
+from edge_agent.web import create_app
+
+log = logging.getLogger(__name__)
+
+
+def run(config: EdgeConfig) -> None:
+    """Serve until SIGTERM/SIGINT. Starts and works with no broker reachable."""
+    agent = open_agent(config)
+    app = create_app(agent)
+    server = create_server(app, host=config.ui.host, port=config.ui.port, threads=4)
+
+    def _stop(signum: int, frame: FrameType | None) -> None:
+        server.close()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    assert agent.sync is not None
+    agent.sync.start()
+    log.info("touchscreen UI on http://%s:%s/", config.ui.host, config.ui.port)
+    try:
+        server.run()
+    finally:
+        agent.sync.stop()

@@ -1,0 +1,107 @@
+"""The edge SQLite file: open it durably (WAL, synchronous=FULL) and apply ordered migrations."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+migrations = Migrations("edge")
+
+
+@migrations()
+def m001_journal(db: Database) -> None:
+    db.execute(
+        """CREATE TABLE events (
+            seq INTEGER PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,
+            type TEXT NOT NULL,
+            at TEXT NOT NULL,
+            clock TEXT NOT NULL,
+            body TEXT NOT NULL,
+            prev TEXT,
+            hash TEXT NOT NULL,
+            sig TEXT NOT NULL,
+            written_at REAL NOT NULL
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE sync_state (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            acked_seq INTEGER NOT NULL DEFAULT 0,
+            last_ack_at REAL,
+            blocked_code TEXT,
+            blocked_seq INTEGER,
+            blocked_detail TEXT,
+            blocked_at REAL
+        )"""
+    )
+    db.execute("INSERT INTO sync_state (id, acked_seq) VALUES (1, 0)")
+    db.execute(
+        """CREATE TABLE catalog (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            version INTEGER NOT NULL,
+            payload TEXT NOT NULL,
+            received_at REAL NOT NULL
+        )"""
+    )
+
+
+@migrations()
+def m002_projections(db: Database) -> None:
+    db.execute(
+        """CREATE TABLE batches (
+            batch_id TEXT PRIMARY KEY,
+            lot TEXT NOT NULL UNIQUE,
+            product_code TEXT NOT NULL,
+            product_name TEXT NOT NULL,
+            production_date TEXT NOT NULL,
+            opened_seq INTEGER NOT NULL,
+            opened_at TEXT NOT NULL,
+            status TEXT NOT NULL,
+            closed_seq INTEGER,
+            closed_at TEXT,
+            quantity REAL,
+            unit TEXT,
+            expiry_date TEXT,
+            last_seq INTEGER NOT NULL
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE steps (
+            seq INTEGER PRIMARY KEY,
+            batch_id TEXT NOT NULL REFERENCES batches(batch_id),
+            step_code TEXT NOT NULL,
+            step_name TEXT NOT NULL,
+            measured TEXT NOT NULL,
+            note TEXT NOT NULL,
+            at TEXT NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX steps_batch ON steps(batch_id, seq)")
+    db.execute(
+        """CREATE TABLE label_runs (
+            seq INTEGER PRIMARY KEY,
+            batch_id TEXT NOT NULL REFERENCES batches(batch_id),
+            copies INTEGER NOT NULL,
+            formats TEXT NOT NULL,
+            printer TEXT NOT NULL,
+            files TEXT NOT NULL,
+            at TEXT NOT NULL
+        )"""
+    )
+
+
+def open_db(path: Path) -> Database:
+    """Open (creating if needed) the journal database, migrated to the newest schema."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+    conn.execute("PRAGMA journal_mode=WAL")
+    # FULL: once the UI says "saved", the event survives a power cut (DESIGN.md §3).
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    db = Database(conn)
+    migrations.apply(db)
+    return db

@@ -1,0 +1,93 @@
+"""Touchscreen strings: Vietnamese first, English second; also the worker-facing error texts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, request
+
+STRINGS: dict[str, dict[str, str]] = {
+    "title": {"vi": "Ghi nhật ký sản xuất", "en": "Production log"},
+    "open_batches": {"vi": "Lô đang làm", "en": "Open batches"},
+    "no_open_batches": {"vi": "Không có lô nào đang làm.", "en": "No open batch."},
+    "new_batch": {"vi": "Mở lô mới", "en": "Start a new batch"},
+    "recent_closed": {"vi": "Lô đã xong", "en": "Finished batches"},
+    "no_catalog": {
+        "vi": "Chưa có danh mục sản phẩm. Kết nối mạng một lần hoặc nhập tệp cấu hình.",
+        "en": "No product catalog yet. Connect once or import a config file.",
+    },
+    "lot": {"vi": "Số lô", "en": "Lot"},
+    "status_open": {"vi": "Đang làm", "en": "In progress"},
+    "status_closed": {"vi": "Đã xong", "en": "Finished"},
+    "steps_done": {"vi": "Các công đoạn đã ghi", "en": "Steps recorded"},
+    "no_steps_yet": {"vi": "Chưa ghi công đoạn nào.", "en": "No step recorded yet."},
+    "record_step": {"vi": "Ghi công đoạn", "en": "Record a step"},
+    "note": {"vi": "Ghi chú", "en": "Note"},
+    "save": {"vi": "Lưu", "en": "Save"},
+    "back": {"vi": "Quay lại", "en": "Back"},
+    "home": {"vi": "Trang chính", "en": "Home"},
+    "close_batch": {"vi": "Kết thúc lô", "en": "Finish batch"},
+    "output_quantity": {"vi": "Sản lượng", "en": "Output quantity"},
+    "print_labels": {"vi": "In nhãn", "en": "Print labels"},
+    "copies": {"vi": "Số nhãn", "en": "Copies"},
+    "printed": {"vi": "Đã in nhãn", "en": "Labels printed"},
+    "saved": {"vi": "Đã lưu", "en": "Saved"},
+    "expiry": {"vi": "HSD", "en": "Best before"},
+    "sync_ok": {"vi": "Đã đồng bộ", "en": "All synced"},
+    "sync_pending": {"vi": "Chờ đồng bộ", "en": "Waiting to sync"},
+    "sync_offline": {"vi": "Mất kết nối — vẫn ghi bình thường", "en": "Offline — keep working"},
+    "sync_blocked": {
+        "vi": "Đồng bộ bị chặn — liên hệ văn phòng OCOP",
+        "en": "Sync blocked — contact the OCOP office",
+    },
+    "reason": {"vi": "Lý do", "en": "Reason"},
+    "event": {"vi": "bản ghi số", "en": "record no."},
+    "language": {"vi": "English", "en": "Tiếng Việt"},
+    # DomainError codes (edge_agent.batches)
+    "err_unknown_product": {"vi": "Sản phẩm không có trong danh mục.", "en": "Unknown product."},
+    "err_unknown_step": {"vi": "Công đoạn không có trong quy trình.", "en": "Unknown step."},
+    "err_batch_not_found": {"vi": "Không tìm thấy lô.", "en": "Batch not found."},
+    "err_batch_closed": {"vi": "Lô đã kết thúc.", "en": "This batch is finished."},
+    "err_batch_not_closed": {
+        "vi": "Hãy kết thúc lô trước khi in nhãn.",
+        "en": "Finish the batch before printing labels.",
+    },
+    "err_value_missing": {"vi": "Thiếu giá trị: {field}.", "en": "Missing value: {field}."},
+    "err_value_not_number": {"vi": "{field} phải là số.", "en": "{field} must be a number."},
+    "err_value_out_of_range": {
+        "vi": "{field} phải trong khoảng {min}–{max}.",
+        "en": "{field} must be between {min} and {max}.",
+    },
+    "err_note_too_long": {"vi": "Ghi chú quá dài (tối đa {max} ký tự).", "en": "Note too long."},
+    "err_quantity_invalid": {
+        "vi": "Sản lượng phải là số lớn hơn 0.",
+        "en": "Quantity must be a number above 0.",
+    },
+    "err_no_steps": {
+        "vi": "Hãy ghi ít nhất một công đoạn trước khi kết thúc lô.",
+        "en": "Record at least one step before finishing.",
+    },
+    "err_lot_unavailable": {"vi": "Không tạo được số lô: {reason}", "en": "No lot code: {reason}"},
+    "err_copies_invalid": {"vi": "Số nhãn phải từ 1 đến {max}.", "en": "Copies: 1 to {max}."},
+    "err_printer": {"vi": "Máy in lỗi: {reason}", "en": "Printer error: {reason}"},
+}
+
+
+def current_lang(default: str) -> str:
+    lang = request.cookies.get("lang") or default
+    return lang if lang in ("vi", "en") else "vi"
+
+
+def translate(key: str, lang: str, **params: Any) -> str:
+    entry = STRINGS.get(key)
+    if entry is None:
+        return key
+    text = entry.get(lang) or entry["vi"]
+    return text.format(**params) if params else text
+
+
+def install_i18n(app: Flask, default_lang: str) -> None:
+    @app.context_processor
+    def _inject() -> dict[str, Any]:
+        lang = current_lang(default_lang)
+        return {"t": lambda key, **p: translate(key, lang, **p), "lang": lang}

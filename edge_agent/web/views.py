@@ -1,0 +1,203 @@
+"""Touchscreen pages: home (open batches, new batch), a batch (steps, finish, print), status."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from werkzeug.wrappers import Response as BaseResponse
+
+from edge_agent import batches as domain
+from edge_agent.agent import Agent
+from edge_agent.printing import print_labels
+from edge_agent.web.i18n import current_lang, translate
+
+bp = Blueprint(
+    "ui",
+    __name__,
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static/ui",
+)
+
+
+def _agent() -> Agent:
+    agent: Agent = current_app.extensions["ocop_agent"]
+    return agent
+
+
+def _lang() -> str:
+    return current_lang(_agent().config.ui.default_language)
+
+
+def sync_summary(agent: Agent) -> dict[str, Any]:
+    state = agent.journal.sync_state()
+    link, detail = agent.link_state()
+    oldest = state.oldest_unsynced_written_at
+    return {
+        "head": state.head,
+        "acked": state.acked,
+        "backlog": state.backlog,
+        "oldest_unsynced_age_s": None if oldest is None else round(time.time() - oldest, 1),
+        "link": link,
+        "link_detail": detail,
+        "blocked": None
+        if state.blocked is None
+        else {"code": state.blocked.code, "seq": state.blocked.seq, "detail": state.blocked.detail},
+        "clock": agent.journal.clock.state(),
+    }
+
+
+@bp.app_context_processor
+def _inject_sync() -> dict[str, Any]:
+    return {"sync": sync_summary(_agent())}
+
+
+@bp.get("/")
+def home() -> str:
+    db = _agent().journal.db
+    rows = db.conn.execute(
+        "SELECT batch_id, lot, product_name, status, opened_at FROM batches"
+        " ORDER BY status = 'closed', opened_seq DESC LIMIT 30"
+    ).fetchall()
+    open_rows = [r for r in rows if r[3] == "open"]
+    closed_rows = [r for r in rows if r[3] == "closed"][:8]
+    return render_template(
+        "home.html", catalog=_agent().catalog(), open_rows=open_rows, closed_rows=closed_rows
+    )
+
+
+@bp.post("/batches")
+def open_batch() -> BaseResponse | tuple[str, int]:
+    agent = _agent()
+    catalog = agent.catalog()
+    try:
+        if catalog is None:
+            raise domain.DomainError("unknown_product")
+        event = domain.open_batch(
+            agent.journal, catalog, request.form.get("product", ""), agent.config.lot_prefix
+        )
+    except domain.DomainError as exc:
+        return _error_page(exc)
+    agent.written()
+    return redirect(url_for("ui.batch", batch_id=event.body["batch"]), code=303)
+
+
+@bp.get("/batches/<batch_id>")
+def batch(batch_id: str) -> str | tuple[str, int]:
+    return _render_batch(batch_id)
+
+
+def _render_batch(
+    batch_id: str, error: str | None = None, form: dict[str, str] | None = None, status: int = 200
+) -> tuple[str, int]:
+    agent = _agent()
+    row = domain.get_batch(agent.journal.db, batch_id)
+    if row is None:
+        return _error_page(domain.DomainError("batch_not_found"))
+    catalog = agent.catalog()
+    product = catalog.product(row.product_code) if catalog else None
+    steps = agent.journal.db.conn.execute(
+        "SELECT seq, step_code, step_name, measured, note, at FROM steps"
+        " WHERE batch_id = ? ORDER BY seq",
+        (batch_id,),
+    ).fetchall()
+    runs = agent.journal.db.conn.execute(
+        "SELECT copies, files, at FROM label_runs WHERE batch_id = ? ORDER BY seq", (batch_id,)
+    ).fetchall()
+    chosen = request.args.get("step") or (form or {}).get("step")
+    step = product.step(chosen) if product and chosen else None
+    return (
+        render_template(
+            "batch.html",
+            b=row,
+            product=product,
+            steps=[(s[0], s[2], json.loads(s[3]), s[4], s[5]) for s in steps],
+            runs=[(r[0], json.loads(r[1]), r[2]) for r in runs],
+            step=step,
+            error=error,
+            form=form or {},
+            saved=request.args.get("saved"),
+            acked=agent.journal.sync_state().acked,
+        ),
+        status,
+    )
+
+
+@bp.post("/batches/<batch_id>/steps")
+def record_step(batch_id: str) -> BaseResponse | tuple[str, int]:
+    agent = _agent()
+    catalog = agent.catalog()
+    form = request.form.to_dict()
+    try:
+        if catalog is None:
+            raise domain.DomainError("unknown_product")
+        values = {k.removeprefix("v_"): v for k, v in form.items() if k.startswith("v_")}
+        domain.record_step(
+            agent.journal, catalog, batch_id, form.get("step", ""), values, form.get("note", "")
+        )
+    except domain.DomainError as exc:
+        return _render_batch(batch_id, _message(exc), form, 400)
+    agent.written()
+    return redirect(url_for("ui.batch", batch_id=batch_id, saved="step"), code=303)
+
+
+@bp.post("/batches/<batch_id>/close")
+def close_batch(batch_id: str) -> BaseResponse | tuple[str, int]:
+    agent = _agent()
+    catalog = agent.catalog()
+    try:
+        if catalog is None:
+            raise domain.DomainError("unknown_product")
+        domain.close_batch(agent.journal, catalog, batch_id, request.form.get("quantity", ""))
+    except domain.DomainError as exc:
+        return _render_batch(batch_id, _message(exc), request.form.to_dict(), 400)
+    agent.written()
+    return redirect(url_for("ui.batch", batch_id=batch_id, saved="closed"), code=303)
+
+
+@bp.post("/batches/<batch_id>/labels")
+def labels(batch_id: str) -> BaseResponse | tuple[str, int]:
+    try:
+        copies = int(request.form.get("copies", "1"))
+    except ValueError:
+        copies = 0
+    try:
+        print_labels(_agent(), batch_id, copies, _lang())
+    except domain.DomainError as exc:
+        return _render_batch(batch_id, _message(exc), request.form.to_dict(), 400)
+    return redirect(url_for("ui.batch", batch_id=batch_id, saved="printed"), code=303)
+
+
+@bp.get("/lang/<code>")
+def switch_language(code: str) -> Response:
+    resp = make_response(redirect(request.referrer or url_for("ui.home"), code=303))
+    if code in ("vi", "en"):
+        resp.set_cookie("lang", code, max_age=365 * 86400, samesite="Lax")
+    return resp
+
+
+@bp.get("/api/status")
+def api_status() -> dict[str, Any]:
+    agent = _agent()
+    return {"device": agent.config.device_id, **sync_summary(agent)}
+
+
+def _message(exc: domain.DomainError) -> str:
+    return translate(f"err_{exc.code}", _lang(), **exc.params)
+
+
+def _error_page(exc: domain.DomainError) -> tuple[str, int]:
+    status = 404 if exc.code == "batch_not_found" else 400
+    return render_template("error.html", error=_message(exc)), status

@@ -1,0 +1,1 @@
+"""ocop_cli package."""

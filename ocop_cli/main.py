@@ -1,0 +1,33 @@
+"""The ``ocop`` console script: one sub-command group per part of the kit."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from edge_agent import cli as edge_cli
+    from label_printer import cli as label_cli
+    from ocop_cli import demo
+    from sync_server import cli as server_cli
+
+    parser = argparse.ArgumentParser(prog="ocop", description="OCOP traceability kit")
+    groups = parser.add_subparsers(dest="group", required=True)
+    edge_cli.register(groups.add_parser("edge", help="the edge agent on a facility's Pi"))
+    server_cli.register(groups.add_parser("server", help="the central sync server"))
+    label = groups.add_parser("label", help="render and print labels")
+    label_cli.register(label.add_subparsers(dest="command", required=True))
+    demo.register(groups.add_parser("demo", help="run broker, server and one agent locally"))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    func: Callable[[argparse.Namespace], int] = args.func
+    return func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,135 @@
+"""The server's tables (SQLAlchemy Core) and how to open the database they live in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    Engine,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+)
+
+metadata = MetaData()
+
+
+facilities = Table(
+    "facilities",
+    metadata,
+    Column("code", String(16), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("commune", Text, nullable=False, default=""),
+    Column("district", Text, nullable=False, default=""),
+    Column("province", Text, nullable=False, default=""),
+    Column("catalog", JSON, nullable=False),
+    Column("catalog_version", Integer, nullable=False, default=1),
+)
+
+devices = Table(
+    "devices",
+    metadata,
+    Column("dev_id", String(64), primary_key=True),
+    Column("facility_code", String(16), ForeignKey("facilities.code"), nullable=False),
+    Column("public_key", String(64), nullable=False),
+    Column("registered_at", Float, nullable=False),
+    Column("head_seq", Integer, nullable=False, default=0),
+    Column("head_hash", String(64)),
+    Column("blocked_code", String(32)),
+    Column("blocked_seq", Integer),
+    Column("blocked_detail", Text),
+    Column("last_heard", Float),
+    Column("status", JSON),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("dev_id", String(64), ForeignKey("devices.dev_id"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("id", String(36), nullable=False),
+    Column("type", String(64), nullable=False),
+    Column("at", String(40), nullable=False),
+    Column("clock", String(10), nullable=False),
+    Column("body", JSON, nullable=False),
+    Column("prev", String(64)),
+    Column("hash", String(64), nullable=False),
+    Column("sig", String(100), nullable=False),
+    Column("batch_id", String(36)),
+    Column("received_at", Float, nullable=False),
+    PrimaryKeyConstraint("dev_id", "seq"),
+    Index("events_batch", "dev_id", "batch_id", "seq"),
+)
+
+quarantine = Table(
+    "quarantine",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("dev_id", String(64), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("code", String(32), nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("event", JSON),
+    Column("received_at", Float, nullable=False),
+)
+
+batches = Table(
+    "batches",
+    metadata,
+    Column("dev_id", String(64), nullable=False),
+    Column("batch_id", String(36), nullable=False),
+    Column("lot", String(20), nullable=False),
+    Column("gtin", String(14)),
+    Column("facility_code", String(16), nullable=False),
+    Column("product_code", String(16), nullable=False),
+    Column("product", JSON, nullable=False),
+    Column("facility", JSON, nullable=False),
+    Column("production_date", String(10), nullable=False),
+    Column("opened_at", String(40), nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("closed_at", String(40)),
+    Column("quantity", Float),
+    Column("unit", String(16)),
+    Column("expiry_date", String(10)),
+    PrimaryKeyConstraint("dev_id", "batch_id"),
+    Index("batches_lot", "lot"),
+)
+
+
+def open_engine(url: str) -> Engine:
+    """Create the engine; SQLite gets WAL and a busy timeout so web and ingest can share it."""
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+            # Let SQLAlchemy's "begin" hook below issue BEGIN, as its pysqlite docs advise.
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=FULL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn):  # type: ignore[no-untyped-def]
+            # Take the write lock up front: ingest reads the head and writes after it.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def create_schema(engine: Engine) -> None:
+    metadata.create_all(engine)

@@ -1,0 +1,193 @@
+"""Verify and commit event chunks, idempotent on (dev, seq); quarantine what fails; make the ack.
+
+The ack is built only after the chunk's transaction commits, so an ``upto`` the device sees is
+always durable. Order per device comes from the database (the row lock on the device), not from
+which ingest worker received the message: a chunk that does not start at ``head+1`` is a gap,
+and the ack's ``upto`` makes the device resend.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, Engine, RowMapping, insert, select, update
+
+from sync_server.db import devices, events, quarantine
+from sync_server.projection import project
+from trace_protocol.chain import Problem, verify_run
+from trace_protocol.envelope import Event
+from trace_protocol.messages import Ack, AckError, MessageError, parse_chunk
+from trace_protocol.signing import load_public_key
+
+log = logging.getLogger(__name__)
+
+FORK = "fork"
+MALFORMED = "malformed"
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    ack: Ack | None
+    committed: int
+    quarantined: int
+
+
+def ingest_chunk(engine: Engine, dev: str, payload: bytes) -> IngestResult:
+    """Process one ``events`` payload from ``dev``'s topic. Never raises for bad input."""
+    try:
+        chunk = parse_chunk(payload, dev)
+    except MessageError as exc:
+        log.warning("rejected chunk from %s: %s", dev, exc)
+        return _refuse_malformed(engine, dev, str(exc))
+    with engine.begin() as conn:
+        device = _lock_device(conn, dev)
+        if device is None:
+            log.warning("rejected chunk from unregistered device %s", dev)
+            return IngestResult(ack=None, committed=0, quarantined=0)
+        head, head_hash = int(device["head_seq"]), device["head_hash"]
+        if device["blocked_code"]:
+            return IngestResult(_ack(head, device), 0, 0)
+        problem, bad_event = _check_duplicates(conn, dev, [e for e in chunk if e.seq <= head])
+        committed = 0
+        if problem is None:
+            run = _contiguous_run(chunk, head)
+            if run:
+                verdict = verify_run(
+                    run,
+                    dev=dev,
+                    public_key=load_public_key(device["public_key"]),
+                    prev_hash=head_hash,
+                )
+                _commit(conn, verdict.accepted)
+                committed = len(verdict.accepted)
+                if verdict.accepted:
+                    head, head_hash = verdict.accepted[-1].seq, verdict.accepted[-1].hash
+                problem, bad_event = verdict.problem, verdict.rejected
+        values: dict[str, object] = {
+            "head_seq": head,
+            "head_hash": head_hash,
+            "last_heard": time.time(),
+        }
+        if problem is not None:
+            _quarantine(conn, dev, problem, bad_event)
+            values.update(
+                blocked_code=problem.code, blocked_seq=problem.seq, blocked_detail=problem.detail
+            )
+            log.error(
+                "quarantined event %s/%s: %s (%s)", dev, problem.seq, problem.code, problem.detail
+            )
+        conn.execute(update(devices).where(devices.c.dev_id == dev).values(**values))
+        error = AckError(problem.code, problem.seq, problem.detail) if problem else None
+    return IngestResult(Ack(upto=head, error=error), committed, 1 if problem else 0)
+
+
+def _lock_device(conn: Connection, dev: str) -> RowMapping | None:
+    query = select(devices).where(devices.c.dev_id == dev).with_for_update()
+    return conn.execute(query).mappings().first()
+
+
+def _ack(head: int, device: RowMapping) -> Ack:
+    return Ack(
+        upto=head,
+        error=AckError(device["blocked_code"], device["blocked_seq"], device["blocked_detail"]),
+    )
+
+
+def _check_duplicates(
+    conn: Connection, dev: str, seen: list[Event]
+) -> tuple[Problem | None, Event | None]:
+    """Events at or below the head: same hash is a harmless resend, another hash is a fork."""
+    if not seen:
+        return None, None
+    stored = dict(
+        conn.execute(
+            select(events.c.seq, events.c.hash).where(
+                events.c.dev_id == dev, events.c.seq.in_([e.seq for e in seen])
+            )
+        ).all()
+    )
+    for e in seen:
+        if stored.get(e.seq) != e.hash:
+            return Problem(FORK, e.seq, "another event was already committed at this seq"), e
+    return None, None
+
+
+def _contiguous_run(chunk: list[Event], head: int) -> list[Event]:
+    """The events that continue the committed head without a gap."""
+    run: list[Event] = []
+    for e in chunk:
+        if e.seq <= head:
+            continue
+        if e.seq != head + 1 + len(run):
+            break
+        run.append(e)
+    return run
+
+
+def _commit(conn: Connection, accepted: list[Event]) -> None:
+    if not accepted:
+        return
+    now = time.time()
+    conn.execute(
+        insert(events),
+        [
+            {
+                "dev_id": e.dev,
+                "seq": e.seq,
+                "id": e.id,
+                "type": e.type,
+                "at": e.at,
+                "clock": e.clock,
+                "body": e.body,
+                "prev": e.prev,
+                "hash": e.hash,
+                "sig": e.sig,
+                "batch_id": _batch_of(e),
+                "received_at": now,
+            }
+            for e in accepted
+        ],
+    )
+    for e in accepted:
+        project(conn, e)
+
+
+def _batch_of(e: Event) -> str | None:
+    batch = e.body.get("batch")
+    return batch if isinstance(batch, str) else None
+
+
+def _quarantine(conn: Connection, dev: str, problem: Problem, event: Event | None) -> None:
+    conn.execute(
+        insert(quarantine).values(
+            dev_id=dev,
+            seq=problem.seq,
+            code=problem.code,
+            detail=problem.detail,
+            event=event.to_dict() if event else None,
+            received_at=time.time(),
+        )
+    )
+
+
+def _refuse_malformed(engine: Engine, dev: str, reason: str) -> IngestResult:
+    """Record a payload we cannot even parse; the device is told its current position."""
+    with engine.begin() as conn:
+        device = _lock_device(conn, dev)
+        if device is None:
+            return IngestResult(None, 0, 0)
+        conn.execute(
+            insert(quarantine).values(
+                dev_id=dev,
+                seq=0,
+                code=MALFORMED,
+                detail=reason[:500],
+                event=None,
+                received_at=time.time(),
+            )
+        )
+        head = int(device["head_seq"])
+        ack = _ack(head, device) if device["blocked_code"] else Ack(upto=head)
+    return IngestResult(ack, 0, 1)

@@ -1,0 +1,57 @@
+"""Run the server's processes: the web app under waitress, the ingest worker, or both."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from types import FrameType
+
+from sqlalchemy import Engine
+from waitress.server import create_server
+
+from sync_server.config import ServerConfig
+from sync_server.db import create_schema, open_engine
+from sync_server.web import create_app
+from sync_server.worker import IngestWorker
+
+log = logging.getLogger(__name__)
+
+
+def open_server_engine(config: ServerConfig) -> Engine:
+    engine = open_engine(config.db_url)
+    create_schema(engine)
+    return engine
+
+
+def run(config: ServerConfig, *, web: bool = True, ingest: bool = True) -> None:
+    """Serve until SIGTERM/SIGINT; the ingest worker keeps retrying while the broker is down."""
+    engine = open_server_engine(config)
+    stop = threading.Event()
+    worker = IngestWorker(engine, config) if ingest else None
+    server = None
+    if web:
+        app = create_app(config, engine)
+        server = create_server(
+            app, host=config.http.host, port=config.http.port, threads=config.http.threads
+        )
+
+    def _stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+        if server is not None:
+            server.close()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    if worker is not None:
+        worker.start()
+    try:
+        if server is not None:
+            log.info("web app on http://%s:%s/", config.http.host, config.http.port)
+            server.run()
+        else:
+            stop.wait()
+    finally:
+        if worker is not None:
+            worker.stop()
+        engine.dispose()

@@ -1,0 +1,19 @@
+"""The server's Flask app factory: public pages now, the office later (one blueprint each)."""
+
+from __future__ import annotations
+
+from flask import Flask
+from sqlalchemy import Engine
+
+from sync_server.config import ServerConfig
+from sync_server.web.i18n import install_i18n
+from sync_server.web.public import bp as public_bp
+
+
+def create_app(config: ServerConfig, engine: Engine) -> Flask:
+    app = Flask(__name__)
+    app.config["OCOP"] = config
+    app.extensions["ocop_engine"] = engine
+    install_i18n(app)
+    app.register_blueprint(public_bp)
+    return app

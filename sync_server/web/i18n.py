@@ -1,0 +1,89 @@
+"""Vietnamese-first strings of the public pages, with English as the second language."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from flask import Flask, Response, request
+
+STRINGS: dict[str, dict[str, str]] = {
+    "site_title": {"vi": "Truy xuất nguồn gốc OCOP", "en": "OCOP traceability"},
+    "recent_batches": {"vi": "Lô sản xuất gần đây", "en": "Recent batches"},
+    "no_batches": {"vi": "Chưa có lô nào được đồng bộ.", "en": "No batch has synced yet."},
+    "lot": {"vi": "Số lô", "en": "Lot"},
+    "producer": {"vi": "Cơ sở sản xuất", "en": "Producer"},
+    "address": {"vi": "Địa chỉ", "en": "Address"},
+    "production_date": {"vi": "Ngày sản xuất", "en": "Production date"},
+    "expiry_date": {"vi": "Hạn sử dụng", "en": "Best before"},
+    "quantity": {"vi": "Sản lượng lô", "en": "Batch output"},
+    "steps": {"vi": "Quy trình sản xuất", "en": "How it was made"},
+    "no_steps": {"vi": "Chưa có công đoạn nào.", "en": "No steps recorded."},
+    "verified": {
+        "vi": "Bản ghi đã được xác minh: chữ ký số và chuỗi băm hợp lệ",
+        "en": "Verified record: digital signature and hash chain check out",
+    },
+    "blocked": {
+        "vi": "Thiết bị của cơ sở đang bị tạm dừng đồng bộ để kiểm tra",
+        "en": "The facility's device is paused for review",
+    },
+    "in_progress": {"vi": "Lô đang sản xuất", "en": "Batch in production"},
+    "clock_unsynced": {"vi": "giờ thiết bị chưa đồng bộ", "en": "device clock not synced"},
+    "not_found_title": {"vi": "Chưa có thông tin lô này", "en": "No record for this lot yet"},
+    "not_found_text": {
+        "vi": "Mã này chưa có dữ liệu trên hệ thống. Nếu sản phẩm vừa được sản xuất, "
+        "dữ liệu có thể đang trên đường đồng bộ.",
+        "en": "This code has no record yet. If the product was made recently, its record "
+        "may still be on its way.",
+    },
+    "stars": {"vi": "sao OCOP", "en": "OCOP stars"},
+    "switch": {"vi": "English", "en": "Tiếng Việt"},
+}
+
+
+def current_lang() -> str:
+    lang = request.args.get("lang") or request.cookies.get("lang") or "vi"
+    return lang if lang in ("vi", "en") else "vi"
+
+
+def translate(key: str) -> str:
+    entry = STRINGS.get(key)
+    if entry is None:
+        return key
+    return entry.get(current_lang()) or entry["vi"]
+
+
+def vndate(value: str | None) -> str:
+    """``2026-11-22`` as Vietnamese readers write it: ``22/11/2026``."""
+    if not value:
+        return ""
+    try:
+        return date.fromisoformat(value).strftime("%d/%m/%Y")
+    except ValueError:
+        return value
+
+
+def vntime(value: str | None) -> str:
+    """An ISO time with offset as ``22/11/2026 14:05`` in the device's own offset."""
+    if not value:
+        return ""
+    try:
+        return datetime.fromisoformat(value).strftime("%d/%m/%Y %H:%M")
+    except ValueError:
+        return value
+
+
+def install_i18n(app: Flask) -> None:
+    app.add_template_filter(vndate, "vndate")
+    app.add_template_filter(vntime, "vntime")
+
+    @app.context_processor
+    def _inject() -> dict[str, Any]:
+        return {"t": translate, "lang": current_lang()}
+
+    @app.after_request
+    def _remember(resp: Response) -> Response:
+        chosen = request.args.get("lang")
+        if chosen in ("vi", "en"):
+            resp.set_cookie("lang", chosen, max_age=365 * 86400, samesite="Lax")
+        return resp

@@ -1,0 +1,111 @@
+"""The ingest worker: a shared-subscription MQTT client that feeds chunks to :mod:`ingest`.
+
+Chunks are processed one at a time in paho's network thread, so a slow database slows the reads
+from the broker (backpressure) instead of growing a queue in this process.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from sqlalchemy import Engine, update
+
+from sync_server.config import ServerConfig
+from sync_server.db import devices
+from sync_server.ingest import ingest_chunk
+from trace_protocol import topics
+from trace_protocol.messages import MessageError, parse_status
+
+log = logging.getLogger(__name__)
+
+
+class IngestWorker:
+    def __init__(self, engine: Engine, config: ServerConfig, *, client_id: str = "") -> None:
+        self.engine = engine
+        self.config = config
+        self.connected = threading.Event()
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=client_id or f"ingest-{int(time.time() * 1000) % 10**9}",
+            clean_session=True,
+        )
+        if config.mqtt.username:
+            self.client.username_pw_set(config.mqtt.username, config.mqtt_password())
+        self.client.reconnect_delay_set(min_delay=1, max_delay=30)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = self._on_message
+
+    def start(self) -> None:
+        self.client.connect_async(
+            self.config.mqtt.host, self.config.mqtt.port, keepalive=self.config.mqtt.keepalive_s
+        )
+        self.client.loop_start()
+
+    def stop(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def _on_connect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any
+    ) -> None:
+        if reason.is_failure:
+            log.error("broker refused the ingest worker: %s", reason)
+            return
+        group = self.config.mqtt.share_group
+        client.subscribe(
+            [
+                (topics.shared_subscription(group, topics.EVENTS), 1),
+                (topics.shared_subscription(group, topics.STATUS), 1),
+            ]
+        )
+        self.connected.set()
+        log.info("ingest worker connected, group %r", group)
+
+    def _on_disconnect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any
+    ) -> None:
+        self.connected.clear()
+        log.info("ingest worker disconnected: %s", reason)
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        try:
+            dev, kind = topics.parse_topic(msg.topic)
+        except topics.TopicError as exc:
+            log.warning("ignored message: %s", exc)
+            return
+        try:
+            if kind == topics.EVENTS:
+                result = ingest_chunk(self.engine, dev, bytes(msg.payload))
+                if result.ack is not None:
+                    client.publish(topics.build_topic(dev, topics.ACK), result.ack.encode(), qos=1)
+            elif kind == topics.STATUS:
+                self._record_status(dev, bytes(msg.payload))
+        except Exception:  # one bad message must never kill the worker
+            log.exception("failed to process %s message from %s", kind, dev)
+
+    def _record_status(self, dev: str, payload: bytes) -> None:
+        if not payload:
+            return  # a cleared retained message
+        try:
+            status = parse_status(payload)
+        except MessageError as exc:
+            log.warning("rejected status from %s: %s", dev, exc)
+            return
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(devices)
+                .where(devices.c.dev_id == dev)
+                .values(last_heard=time.time(), status=_status_dict(status))
+            )
+
+
+def _status_dict(status: Any) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    return asdict(status)

@@ -1,0 +1,210 @@
+"""The facility catalog sent down the retained ``config`` topic: products and their steps."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from trace_protocol import PROTOCOL_VERSION
+from trace_protocol.links import check_gtin
+
+
+class CatalogError(ValueError):
+    """A catalog that cannot be used; the message names the offending entry."""
+
+
+@dataclass(frozen=True)
+class Text:
+    """A label in Vietnamese first, English second."""
+
+    vi: str
+    en: str = ""
+
+    def get(self, lang: str) -> str:
+        return self.en if lang == "en" and self.en else self.vi
+
+
+@dataclass(frozen=True)
+class MeasuredField:
+    key: str
+    label: Text
+    unit: str = ""
+    min: float | None = None
+    max: float | None = None
+
+
+@dataclass(frozen=True)
+class StepTemplate:
+    code: str
+    name: Text
+    fields: tuple[MeasuredField, ...] = ()
+
+
+@dataclass(frozen=True)
+class Product:
+    code: str
+    name: Text
+    ocop_stars: int
+    shelf_life_days: int
+    unit: str
+    steps: tuple[StepTemplate, ...]
+    gtin: str | None = None
+
+    def step(self, code: str) -> StepTemplate | None:
+        return next((s for s in self.steps if s.code == code), None)
+
+
+@dataclass(frozen=True)
+class Facility:
+    code: str
+    name: str
+    commune: str
+    district: str
+    province: str
+
+
+@dataclass(frozen=True)
+class Catalog:
+    version: int
+    facility: Facility
+    products: tuple[Product, ...]
+    public_base_url: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def product(self, code: str) -> Product | None:
+        return next((p for p in self.products if p.code == code), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"v": PROTOCOL_VERSION, **asdict(self)}
+
+    def encode(self) -> bytes:
+        return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _text(obj: Any, where: str) -> Text:
+    if isinstance(obj, str):
+        return Text(vi=obj)
+    if isinstance(obj, dict) and isinstance(obj.get("vi"), str) and obj["vi"]:
+        return Text(vi=obj["vi"], en=str(obj.get("en", "")))
+    raise CatalogError(f"{where}: expected text or {{'vi': …, 'en': …}}")
+
+
+def _code(obj: Any, where: str, max_len: int = 16) -> str:
+    if not isinstance(obj, str) or not obj or len(obj) > max_len or not obj.isascii():
+        raise CatalogError(f"{where}: code must be 1-{max_len} ASCII characters")
+    if not all(c.isalnum() or c in "-_" for c in obj):
+        raise CatalogError(f"{where}: code may hold letters, digits, '-' and '_' only")
+    return obj
+
+
+def _num(obj: Any, where: str) -> float | None:
+    if obj is None:
+        return None
+    if isinstance(obj, bool) or not isinstance(obj, int | float):
+        raise CatalogError(f"{where}: must be a number")
+    return float(obj)
+
+
+def _field(obj: Any, where: str) -> MeasuredField:
+    if not isinstance(obj, dict):
+        raise CatalogError(f"{where}: must be an object")
+    return MeasuredField(
+        key=_code(obj.get("key"), f"{where}.key"),
+        label=_text(obj.get("label"), f"{where}.label"),
+        unit=str(obj.get("unit", "")),
+        min=_num(obj.get("min"), f"{where}.min"),
+        max=_num(obj.get("max"), f"{where}.max"),
+    )
+
+
+def _step(obj: Any, where: str) -> StepTemplate:
+    if not isinstance(obj, dict):
+        raise CatalogError(f"{where}: must be an object")
+    fields = obj.get("fields", [])
+    if not isinstance(fields, list):
+        raise CatalogError(f"{where}.fields: must be a list")
+    return StepTemplate(
+        code=_code(obj.get("code"), f"{where}.code"),
+        name=_text(obj.get("name"), f"{where}.name"),
+        fields=tuple(_field(f, f"{where}.fields[{i}]") for i, f in enumerate(fields)),
+    )
+
+
+def _product(obj: Any, where: str) -> Product:
+    if not isinstance(obj, dict):
+        raise CatalogError(f"{where}: must be an object")
+    stars = obj.get("ocop_stars", 0)
+    if not isinstance(stars, int) or not 0 <= stars <= 5:
+        raise CatalogError(f"{where}.ocop_stars: must be 0-5")
+    shelf = obj.get("shelf_life_days", 0)
+    if not isinstance(shelf, int) or shelf < 0:
+        raise CatalogError(f"{where}.shelf_life_days: must be a whole number >= 0")
+    gtin = obj.get("gtin")
+    if gtin is not None:
+        try:
+            gtin = check_gtin(str(gtin))
+        except ValueError as exc:
+            raise CatalogError(f"{where}.gtin: {exc}") from exc
+    steps = obj.get("steps")
+    if not isinstance(steps, list) or not steps:
+        raise CatalogError(f"{where}.steps: a product needs at least one process step")
+    parsed = tuple(_step(s, f"{where}.steps[{i}]") for i, s in enumerate(steps))
+    if len({s.code for s in parsed}) != len(parsed):
+        raise CatalogError(f"{where}.steps: step codes must be unique")
+    return Product(
+        code=_code(obj.get("code"), f"{where}.code", max_len=4),
+        name=_text(obj.get("name"), f"{where}.name"),
+        ocop_stars=stars,
+        shelf_life_days=shelf,
+        unit=str(obj.get("unit", "kg")),
+        steps=parsed,
+        gtin=gtin,
+    )
+
+
+def parse_catalog(obj: Any) -> Catalog:
+    """Validate a catalog (already decoded JSON); raises :class:`CatalogError`."""
+    if not isinstance(obj, dict):
+        raise CatalogError("catalog must be a JSON object")
+    if obj.get("v", PROTOCOL_VERSION) != PROTOCOL_VERSION:
+        raise CatalogError(f"unsupported catalog version {obj.get('v')!r}")
+    version = obj.get("version")
+    if not isinstance(version, int) or version < 1:
+        raise CatalogError("version: must be an integer >= 1")
+    fac = obj.get("facility")
+    if not isinstance(fac, dict):
+        raise CatalogError("facility: must be an object")
+    facility = Facility(
+        code=_code(fac.get("code"), "facility.code", max_len=5),
+        name=str(fac.get("name") or ""),
+        commune=str(fac.get("commune", "")),
+        district=str(fac.get("district", "")),
+        province=str(fac.get("province", "")),
+    )
+    if not facility.name:
+        raise CatalogError("facility.name: required")
+    products = obj.get("products")
+    if not isinstance(products, list) or not products:
+        raise CatalogError("products: a catalog needs at least one product")
+    parsed = tuple(_product(p, f"products[{i}]") for i, p in enumerate(products))
+    if len({p.code for p in parsed}) != len(parsed):
+        raise CatalogError("products: product codes must be unique")
+    base = obj.get("public_base_url")
+    if not isinstance(base, str) or not base.startswith(("http://", "https://")):
+        raise CatalogError("public_base_url: must be an http(s) URL")
+    return Catalog(
+        version=version,
+        facility=facility,
+        products=parsed,
+        public_base_url=base.rstrip("/"),
+        extra=dict(obj.get("extra", {})),
+    )
+
+
+def decode_catalog(payload: bytes) -> Catalog:
+    try:
+        obj = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CatalogError(f"catalog is not JSON: {exc}") from exc
+    return parse_catalog(obj)
