@@ -129,9 +129,15 @@ def parse_measured(product: Product, step_code: str, raw: dict[str, str]) -> dic
         if not math.isfinite(value):
             raise DomainError("value_not_number", field=f.label.vi)
         if (f.min is not None and value < f.min) or (f.max is not None and value > f.max):
-            raise DomainError("value_out_of_range", field=f.label.vi, min=f.min, max=f.max)
+            raise DomainError(
+                "value_out_of_range", field=f.label.vi, min=_num(f.min), max=_num(f.max)
+            )
         values[f.key] = value
     return values
+
+
+def _num(value: float | None) -> str:
+    return "…" if value is None else f"{value:g}"
 
 
 def record_step(
@@ -160,6 +166,8 @@ def record_step(
         "name_en": step.name.en,
         "values": values,
         "units": {f.key: f.unit for f in step.fields},
+        "labels": {f.key: f.label.vi for f in step.fields},
+        "labels_en": {f.key: f.label.en for f in step.fields},
         "note": note.strip(),
     }
     return journal.append(ev.STEP_RECORDED, body, check=lambda db: _require_open(db, batch_id))

@@ -53,7 +53,7 @@ def run_render(args: argparse.Namespace) -> int:
     """Render the label described by ``args`` and print the path of the written file."""
     path: pathlib.Path = args.content
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        raw = json.loads(path.read_text(encoding="utf-8-sig"))  # tolerate a BOM
     except FileNotFoundError:
         _fail(f"content file not found: {path}")
     except (OSError, UnicodeDecodeError) as exc:

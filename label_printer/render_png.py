@@ -15,15 +15,7 @@ from qrcode.constants import ERROR_CORRECT_M
 from qrcode.exceptions import DataOverflowError
 
 from label_printer.model import DEFAULT_LAYOUT, LabelContent, LabelLayout, format_date, mm_to_px
-from label_printer.typeface import (
-    IMPORTANT,
-    REQUIRED,
-    Box,
-    PlacedLine,
-    TextBlock,
-    fit_blocks,
-    load_font,
-)
+from label_printer.typeface import Box, PlacedLine, TextBlock, fit_blocks, load_font
 
 QR_BORDER_MODULES = 2
 MIN_MODULE_PX = 2
@@ -71,17 +63,17 @@ def stars_text(stars: int) -> str:
 
 def text_blocks(content: LabelContent) -> list[TextBlock]:
     """The paragraphs of the text column, top to bottom."""
-    blocks = [TextBlock(content.product_name, True, 1.35, max_lines=2, importance=IMPORTANT)]
+    blocks = [TextBlock(content.product_name, bold=True, scale=1.35, max_lines=2)]
     if content.ocop_stars > 0:
         blocks.append(TextBlock(stars_text(content.ocop_stars), bold=True))
     blocks.append(TextBlock(content.producer, scale=0.8, max_lines=2))
     lot = f"{content.caption('lot')}: {content.lot}"
-    blocks.append(TextBlock(lot, max_lines=2, importance=REQUIRED))
+    blocks.append(TextBlock(lot, max_lines=2))
     dates = [("production_date", content.production_date), ("expiry_date", content.expiry_date)]
     for field_name, value in dates:
         if value is not None:
             text = f"{content.caption(field_name)}: {format_date(value)}"
-            blocks.append(TextBlock(text, importance=REQUIRED))
+            blocks.append(TextBlock(text))
     blocks.extend(TextBlock(line, scale=0.9, max_lines=2) for line in content.extra_lines)
     return blocks
 

@@ -7,6 +7,7 @@ system fonts. All functions are pure apart from a font cache.
 from __future__ import annotations
 
 import functools
+import math
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -50,7 +51,7 @@ def measure(font: ImageFont.FreeTypeFont, text: str) -> Extent:
     left, top, right, bottom = font.getbbox(text, anchor="la") if text else (0, 0, 0, 0)
     advance = font.getlength(text)
     x0, y0 = min(0, int(left)), min(0, int(top))
-    x1 = max(int(right), int(advance + 0.999))
+    x1 = max(int(right), math.ceil(advance))
     y1 = max(int(bottom), ascent + descent)
     return Extent(dx=-x0, dy=-y0, width=x1 - x0, height=y1 - y0)
 
@@ -60,8 +61,11 @@ def fits(font: ImageFont.FreeTypeFont, text: str, max_width: int) -> bool:
 
 
 def _longest_prefix(predicate: Callable[[int], bool], upper: int) -> int:
-    """Largest n in [0, upper] with predicate(n) true, assuming it is monotonic (0 if none)."""
-    low, high = 0, upper
+    """Largest n in [0, upper] with monotonic predicate(n) true (0 if none); gallops from 1."""
+    high = 1
+    while high < upper and predicate(high):
+        high *= 2
+    low, high = 0, min(high, upper)
     while low < high:
         mid = (low + high + 1) // 2
         if predicate(mid):
@@ -88,14 +92,14 @@ def _prefix_that_fits(font: ImageFont.FreeTypeFont, text: str, max_width: int) -
     return _longest_prefix(lambda n: fits(font, text[:n], max_width), len(text))
 
 
-def _split_long_word(font: ImageFont.FreeTypeFont, word: str, max_width: int) -> list[str]:
-    """Break a word wider than ``max_width`` into chunks that each fit (at least 1 char each)."""
+def _split_word(font: ImageFont.FreeTypeFont, word: str, max_width: int, limit: int) -> list[str]:
+    """Break a too-wide word into fitting chunks; after ``limit`` chunks, append the rest."""
     chunks: list[str] = []
-    while word:
+    while word and len(chunks) < limit:
         cut = max(1, _prefix_that_fits(font, word, max_width))
         chunks.append(word[:cut])
         word = word[cut:]
-    return chunks
+    return [*chunks, word] if word else chunks
 
 
 def wrap_text(
@@ -118,21 +122,20 @@ def wrap_text(
             continue
         if current:
             lines.append(current)
-        pieces = _split_long_word(font, word, max_width)
+        pieces = _split_word(font, word, max_width, max_lines + 1)
         lines.extend(pieces[:-1])
         current = pieces[-1]
+        if len(lines) > max_lines:
+            break  # enough to know the text is cut; the rest is never shown
     lines.append(current)
     if len(lines) > max_lines:
-        overflow = " ".join(lines[max_lines - 1 :])
+        # The kept line is full, so the next line is enough text to ellipsise from.
+        overflow = " ".join(lines[max_lines - 1 : max_lines + 1])
         lines = [*lines[: max_lines - 1], ellipsize(font, overflow, max_width)]
     return tuple(line if fits(font, line, max_width) else "" for line in lines)
 
 
 Box = tuple[int, int, int, int]  # left, top, right, bottom (right/bottom exclusive)
-
-
-# How hard to keep a block whole; when text does not fit, lower levels are shortened first.
-OPTIONAL, IMPORTANT, REQUIRED = 0, 1, 2
 
 
 @dataclass(frozen=True)
@@ -143,7 +146,6 @@ class TextBlock:
     bold: bool = False
     scale: float = 1.0
     max_lines: int = 1
-    importance: int = OPTIONAL
 
 
 @dataclass(frozen=True)
@@ -164,24 +166,24 @@ class Stack:
 
     lines: tuple[PlacedLine, ...]
     fits: bool  # False if lines crossing the bottom of the box were dropped
-    worst_cut: int  # highest importance of a shortened block, -1 if nothing was shortened
+    shortened: bool  # True if some block needed more lines than allowed and was ellipsised
 
     @property
     def complete(self) -> bool:
-        return self.fits and self.worst_cut < 0
+        return self.fits and not self.shortened
 
 
 def stack_blocks(blocks: list[TextBlock], base: int, box: Box) -> Stack:
     """Wrap each block at ``base`` px (times its scale) and stack the lines, centred in ``box``."""
     left, top, right, bottom = box
     rows: list[tuple[str, int, bool, int, Extent]] = []  # text, size, bold, gap before, extent
-    worst_cut = -1
+    shortened = False
     for block in blocks:
         size = max(1, round(base * block.scale))
         font = load_font(size, block.bold)
         lines = wrap_text(font, block.text, right - left, block.max_lines)
         if "".join(lines).replace(" ", "") != normalize(block.text).replace(" ", ""):
-            worst_cut = max(worst_cut, block.importance)
+            shortened = True
         for index, line in enumerate(line for line in lines if line):
             gap = round(base * 0.15) if rows and index == 0 else 0
             rows.append((line, size, block.bold, gap, measure(font, line)))
@@ -190,28 +192,21 @@ def stack_blocks(blocks: list[TextBlock], base: int, box: Box) -> Stack:
     placed: list[PlacedLine] = []
     for text, size, bold, gap, extent in rows:
         if y + gap + extent.height > bottom:
-            return Stack(tuple(placed), False, REQUIRED)
+            return Stack(tuple(placed), False, shortened)
         y += gap
         line_box = (left, y, left + extent.width, y + extent.height)
         placed.append(PlacedLine(text, size, bold, left + extent.dx, y + extent.dy, line_box))
         y += extent.height
-    return Stack(tuple(placed), True, worst_cut)
+    return Stack(tuple(placed), True, shortened)
 
 
 def fit_blocks(blocks: list[TextBlock], box: Box, largest: int, smallest: int) -> Stack:
-    """Set ``blocks`` in ``box`` at the largest base size in [smallest, largest] that fits.
-
-    Prefers a smaller size to shortening anything; if some text must be shortened, OPTIONAL
-    blocks go first, then IMPORTANT ones, never REQUIRED ones. As a last resort, lines that
-    do not fit at the smallest size are dropped: the result never overflows the box.
+    """Set ``blocks`` in ``box`` at the largest base size in [smallest, largest] that shows all
+    the text; if none does, at ``smallest`` (which shows the most), where over-long blocks are
+    ellipsised and lines crossing the bottom are dropped. The result never overflows the box.
     """
-    stacks: list[Stack] = []
-    for base in range(largest, smallest - 1, -1):
-        stacks.append(stack_blocks(blocks, base, box))
-        if stacks[-1].complete:
-            return stacks[-1]
-    for allowed_cut in (OPTIONAL, IMPORTANT):
-        for stack in stacks:
-            if stack.fits and stack.worst_cut <= allowed_cut:
-                return stack
-    return stacks[-1]
+    for base in range(largest, smallest, -1):
+        stack = stack_blocks(blocks, base, box)
+        if stack.complete:
+            return stack
+    return stack_blocks(blocks, smallest, box)

@@ -30,6 +30,7 @@ class ServerMqttConfig:
     username: str = setting("", "MQTT username of the ingest worker (empty: anonymous).")
     share_group: str = setting("ingest", "Shared-subscription group of the ingest workers.")
     keepalive_s: int = setting(30, "MQTT keepalive in seconds.")
+    reconnect_max_s: int = setting(30, "Longest delay between reconnect attempts, in seconds.")
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,8 @@ class StepView:
     name_en: str
     values: dict[str, Any]
     units: dict[str, str]
+    labels: dict[str, str]
+    labels_en: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,8 @@ def find_batch(conn: Connection, lot: str, gtin: str | None = None) -> BatchView
             name_en=str(r.body.get("name_en", "")),
             values=dict(r.body.get("values", {})),
             units=dict(r.body.get("units", {})),
+            labels=dict(r.body.get("labels", {})),
+            labels_en=dict(r.body.get("labels_en", {})),
         )
         for r in step_rows
     ]

@@ -36,7 +36,7 @@ class IngestWorker:
         )
         if config.mqtt.username:
             self.client.username_pw_set(config.mqtt.username, config.mqtt_password())
-        self.client.reconnect_delay_set(min_delay=1, max_delay=30)
+        self.client.reconnect_delay_set(min_delay=1, max_delay=max(1, config.mqtt.reconnect_max_s))
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message

@@ -1,0 +1,32 @@
+# Everyday commands. `./kit` does the setup (apt packages, .venv) for the two README commands.
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: install demo test lint format typecheck unit integration browser
+
+install:
+	$(BIN)/python -m pip install -e '.[test]' || (python3 -m venv $(VENV) && $(BIN)/python -m pip install -e '.[test]')
+
+demo:
+	./kit demo
+
+test:
+	./kit test
+
+lint:
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+format:
+	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
+
+typecheck:
+	$(BIN)/mypy
+
+unit:
+	$(BIN)/python -m pytest tests/unit
+
+integration:
+	$(BIN)/python -m pytest tests/integration
+
+browser:
+	$(BIN)/python -m pytest tests/browser

@@ -1,0 +1,48 @@
+"""Shared fixtures: real Mosquitto on a free loopback port; programs must exist when CI=true."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from ocop_cli.broker import SEARCH_PATH, Mosquitto
+
+CI = os.environ.get("CI", "").lower() == "true"
+REPO = Path(__file__).resolve().parent.parent
+
+
+def require_program(name: str) -> str:
+    """The program's path; a missing program fails under CI=true and skips elsewhere."""
+    path = shutil.which(name) or shutil.which(name, path=SEARCH_PATH)
+    if path is None:
+        message = f"{name} is not installed (./kit test installs it)"
+        if CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture
+def broker_factory(tmp_path: Path) -> Iterator[Callable[..., Mosquitto]]:
+    """Make brokers in this test's tmp dir; every one is stopped at the end."""
+    require_program("mosquitto")
+    made: list[Mosquitto] = []
+
+    def make(port: int | None = None, **kwargs: object) -> Mosquitto:
+        broker = Mosquitto(tmp_path / f"broker{len(made)}", port, **kwargs)  # type: ignore[arg-type]
+        made.append(broker)
+        broker.start()
+        return broker
+
+    yield make
+    for broker in made:
+        broker.stop()
+
+
+@pytest.fixture
+def broker(broker_factory: Callable[..., Mosquitto]) -> Mosquitto:
+    return broker_factory()
