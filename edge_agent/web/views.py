@@ -22,6 +22,7 @@ from edge_agent import batches as domain
 from edge_agent.agent import Agent
 from edge_agent.printing import print_labels
 from edge_agent.web.i18n import current_lang, translate
+from trace_protocol.catalog import Product
 
 bp = Blueprint(
     "ui",
@@ -123,13 +124,14 @@ def _render_batch(
             "batch.html",
             b=row,
             product=product,
-            steps=[(s[0], s[2], json.loads(s[3]), s[4], s[5]) for s in steps],
+            steps=[(s[0], s[2], _measured(product, s[1], s[3]), s[4], s[5]) for s in steps],
             runs=[(r[0], json.loads(r[1]), r[2]) for r in runs],
             step=step,
             error=error,
             form=form or {},
             saved=request.args.get("saved"),
             acked=agent.journal.sync_state().acked,
+            here=url_for("ui.batch", batch_id=batch_id),
         ),
         status,
     )
@@ -182,7 +184,11 @@ def labels(batch_id: str) -> BaseResponse | tuple[str, int]:
 
 @bp.get("/lang/<code>")
 def switch_language(code: str) -> Response:
-    resp = make_response(redirect(request.referrer or url_for("ui.home"), code=303))
+    target = request.args.get("next", "")
+    # Only paths on this UI; pages rendered by a POST pass their GET address as ``here``.
+    if not target.startswith("/") or target.startswith("//"):
+        target = url_for("ui.home")
+    resp = make_response(redirect(target, code=303))
     if code in ("vi", "en"):
         resp.set_cookie("lang", code, max_age=365 * 86400, samesite="Lax")
     return resp
@@ -194,10 +200,24 @@ def api_status() -> dict[str, Any]:
     return {"device": agent.config.device_id, **sync_summary(agent)}
 
 
+def _measured(product: Product | None, step_code: str, raw: str) -> list[str]:
+    """``["Độ ẩm = 14.5 %", …]`` with the catalog's labels where it still knows the field."""
+    values: dict[str, float] = json.loads(raw)
+    step = product.step(step_code) if product else None
+    fields = {f.key: f for f in step.fields} if step else {}
+    lang = _lang()
+    out = []
+    for key, value in values.items():
+        f = fields.get(key)
+        label = f.label.get(lang) if f else key
+        out.append(f"{label} = {value:g} {f.unit if f else ''}".rstrip())
+    return out
+
+
 def _message(exc: domain.DomainError) -> str:
     return translate(f"err_{exc.code}", _lang(), **exc.params)
 
 
 def _error_page(exc: domain.DomainError) -> tuple[str, int]:
     status = 404 if exc.code == "batch_not_found" else 400
-    return render_template("error.html", error=_message(exc)), status
+    return render_template("error.html", error=_message(exc), here=url_for("ui.home")), status

@@ -1,0 +1,106 @@
+"""The touchscreen at 800x480 and the consumer page at 360x640, in a real browser."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page
+
+from edge_agent.agent import open_agent
+from edge_agent.config import load_config
+from ocop_cli.broker import free_port, wait_for_port
+from sync_server.ingest import ingest_chunk
+from tests.integration.harness import (
+    KC_CATALOG,
+    Processes,
+    enrol,
+    make_edge,
+    make_server,
+)
+from tests.integration.prefill import prefill
+from trace_protocol.catalog import parse_catalog
+from trace_protocol.messages import encode_chunk
+
+pytestmark = pytest.mark.browser
+MIN_TARGET_PX = 48  # large enough for wet or gloved fingers
+
+
+def _no_horizontal_scroll(page: Page) -> bool:
+    return bool(page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"))
+
+
+def _small_targets(page: Page) -> list[str]:
+    small = []
+    for el in page.locator("button, a.btn, a.tile, input").all():
+        box = el.bounding_box()
+        if box and box["height"] < MIN_TARGET_PX:
+            small.append(el.evaluate("e => e.outerHTML.slice(0, 80)"))
+    return small
+
+
+def test_worker_records_a_step_on_the_7_inch_touchscreen(
+    tmp_path: Path, browser: Browser, procs: Processes
+) -> None:
+    # No broker at all: the agent must start and work offline.
+    edge = make_edge(tmp_path, "kc-line-1", free_port())
+    agent = open_agent(load_config(edge.config_path), with_sync=False)
+    obj = json.loads(KC_CATALOG.read_text(encoding="utf-8"))
+    agent.accept_catalog(parse_catalog({**obj, "version": 1, "public_base_url": "http://x"}))
+    agent.journal.db.conn.close()
+    edge.run(procs)
+
+    page = browser.new_page(viewport={"width": 800, "height": 480})
+    page.goto(edge.url)
+    assert "Mở lô mới" in page.content()
+    page.get_by_role("button", name="+ Gạo Ngọc Mầm").click()
+    page.wait_for_url("**/batches/*")
+    assert "KC-NM-" in page.locator(".lot").inner_text()
+    page.get_by_role("link", name="Nhập lúa nguyên liệu").click()
+    page.get_by_label("Độ ẩm").fill("14,5")
+    page.get_by_label("Khối lượng").fill("1200")
+    page.get_by_role("button", name="Lưu: Nhập lúa nguyên liệu").click()
+    page.wait_for_url("**saved=step")
+    assert page.get_by_role("status").inner_text() == "Đã lưu"
+    assert "Độ ẩm = 14.5 %" in page.locator(".steps").inner_text()
+    assert _no_horizontal_scroll(page)
+    assert _small_targets(page) == []
+
+    # Out of range: a clear message and nothing written.
+    page.get_by_role("link", name="Sấy lúa").click()
+    page.get_by_label("Nhiệt độ sấy").fill("150")
+    page.get_by_role("button", name="Lưu: Sấy lúa").click()
+    assert "Nhiệt độ sấy phải trong khoảng 25–70" in page.get_by_role("alert").inner_text()
+    assert edge.head() == 2
+
+    page.get_by_role("link", name="English").click()
+    assert "Record a step" in page.content()
+    assert page.locator("#sync-state").inner_text().startswith("Offline")
+
+
+def test_consumer_sees_the_verdict_on_a_small_phone(
+    tmp_path: Path, browser: Browser, procs: Processes
+) -> None:
+    server = make_server(tmp_path, free_port())
+    edge = make_edge(tmp_path, "kc-line-1", free_port())
+    enrol(server, edge)
+    prefill(edge, 3)
+    agent = open_agent(load_config(edge.config_path), with_sync=False)
+    events = agent.journal.events_after(0, 100)
+    result = ingest_chunk(server.engine, edge.dev, encode_chunk(edge.dev, events))
+    assert result.ack is not None and result.ack.upto == len(events)
+    lot = events[0].body["lot"]
+    procs.start(["server", "--config", str(server.config_path), "web"], tmp_path / "web.log")
+    assert wait_for_port(server.config.http.port, 30)
+
+    page = browser.new_page(viewport={"width": 360, "height": 640}, is_mobile=True)
+    page.goto(f"{server.base_url}/01/08936123450014/10/{lot}")
+    verdict = page.locator(".verdict")
+    assert verdict.is_visible()
+    assert "Bản ghi đã được xác minh" in verdict.inner_text()
+    assert page.locator("h1").inner_text() == "Gạo Ngọc Mầm"
+    assert page.locator(".step").count() == 3
+    assert _no_horizontal_scroll(page)
+    page.get_by_role("link", name="English").click()
+    assert page.locator("h1").inner_text() == "Ngọc Mầm rice"
