@@ -28,12 +28,12 @@ class Agent:
     sync: SyncWorker | None = field(default=None)
 
     def catalog(self) -> Catalog | None:
-        with self.journal._lock:
+        with self.journal.lock:
             return load_catalog(self.journal.db)
 
     def accept_catalog(self, catalog: Catalog) -> bool:
         """Store a catalog from the config topic or a file; older versions are ignored."""
-        with self.journal._lock:
+        with self.journal.lock:
             stored = store_catalog(self.journal.db, catalog)
         if stored:
             log.info(

@@ -12,6 +12,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from edge_agent.clock import Clock
+from trace_protocol import PROTOCOL_VERSION
 from trace_protocol.envelope import Event, build_event
 from trace_protocol.messages import AckError
 from trace_protocol.signing import DeviceKey
@@ -43,7 +44,7 @@ class Journal:
         self.dev = dev
         self.clock = clock
         self._project = projector
-        self._lock = threading.RLock()
+        self.lock = threading.RLock()
 
     def append(
         self, type: str, body: dict[str, Any], check: Callable[[Database], object] | None = None
@@ -53,7 +54,7 @@ class Journal:
         ``check`` runs inside the transaction before the write, so a rule such as "the batch is
         still open" is checked against the same state the event is appended to.
         """
-        with self._lock:
+        with self.lock:
             conn = self.db.conn
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -98,12 +99,12 @@ class Journal:
             return event
 
     def head(self) -> int:
-        with self._lock:
+        with self.lock:
             row = self.db.conn.execute("SELECT MAX(seq) FROM events").fetchone()
             return int(row[0] or 0)
 
     def events_after(self, seq: int, limit: int) -> list[Event]:
-        with self._lock:
+        with self.lock:
             rows = self.db.conn.execute(
                 "SELECT seq, id, type, at, clock, body, prev, hash, sig FROM events"
                 " WHERE seq > ? ORDER BY seq LIMIT ?",
@@ -111,7 +112,7 @@ class Journal:
             ).fetchall()
         return [
             Event(
-                v=1,
+                v=PROTOCOL_VERSION,
                 dev=self.dev,
                 seq=r[0],
                 id=r[1],
@@ -127,7 +128,7 @@ class Journal:
         ]
 
     def sync_state(self) -> SyncState:
-        with self._lock:
+        with self.lock:
             conn = self.db.conn
             head = int(conn.execute("SELECT MAX(seq) FROM events").fetchone()[0] or 0)
             s = conn.execute(
@@ -148,7 +149,7 @@ class Journal:
 
     def mark_acked(self, upto: int) -> int:
         """Advance the acked position to ``upto`` (never backwards, never past the head)."""
-        with self._lock:
+        with self.lock:
             conn = self.db.conn
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -169,7 +170,7 @@ class Journal:
 
     def mark_blocked(self, error: AckError | None) -> None:
         """Record (or clear, with None) the server's refusal that blocks sync."""
-        with self._lock:
+        with self.lock:
             self.db.conn.execute(
                 "UPDATE sync_state SET blocked_code = ?, blocked_seq = ?, blocked_detail = ?,"
                 " blocked_at = ? WHERE id = 1",

@@ -85,6 +85,36 @@ def _setup_server(data: Path) -> None:
     )
 
 
+def _seed_edge(data: Path, public_base_url: str) -> None:
+    """Record one finished rice batch on the demo agent, so a consumer page exists at once."""
+    import json
+
+    from edge_agent import batches
+    from edge_agent.agent import open_agent
+    from edge_agent.config import load_config
+    from trace_protocol.catalog import parse_catalog
+
+    agent = open_agent(load_config(data / "edge.toml"), with_sync=False)
+    try:
+        if agent.journal.head() > 0:
+            return
+        raw = json.loads((resources.files("ocop_cli") / "data" / DEMO_CATALOGS[0]).read_text())
+        catalog = parse_catalog({**raw, "version": 1, "public_base_url": public_base_url})
+        agent.accept_catalog(catalog)
+        batch = batches.open_batch(agent.journal, catalog, "NM", "")
+        batch_id = batch.body["batch"]
+        for step, values, note in (
+            ("NHAP", {"do_am": "14.2", "khoi_luong": "1200"}, "Lúa Ngọc Mầm vụ Đông Xuân"),
+            ("SAY", {"nhiet_do": "42"}, ""),
+            ("XAT", {}, ""),
+            ("DONG", {"so_tui": "190"}, "Túi 5 kg hút chân không"),
+        ):
+            batches.record_step(agent.journal, catalog, batch_id, step, values, note)
+        batches.close_batch(agent.journal, catalog, batch_id, "950")
+    finally:
+        agent.journal.db.conn.close()
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     data: Path = args.data_dir.resolve()
     data.mkdir(parents=True, exist_ok=True)
@@ -105,6 +135,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     try:
         _write_configs(data, broker.port, args.server_port, args.edge_port)
         _setup_server(data)
+        _seed_edge(data, f"http://127.0.0.1:{args.server_port}")
         logs = (data / "server.log").open("ab"), (data / "edge.log").open("ab")
         children.append(
             subprocess.Popen(

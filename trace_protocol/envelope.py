@@ -14,7 +14,7 @@ from trace_protocol.signing import DeviceKey
 
 CLOCK_STATES = ("synced", "unsynced")
 _TYPE_RE = re.compile(r"^[a-z][a-z_]*(\.[a-z][a-z_]*)+$")
-DEVICE_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+DEVICE_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}\Z")
 _HASH_RE = re.compile(r"^[0-9a-f]{64}$")
 _FIELDS = ("v", "dev", "seq", "id", "type", "at", "clock", "body", "prev", "hash", "sig")
 

@@ -21,7 +21,7 @@ def gtin_check_digit(body: str) -> int:
 
 def check_gtin(gtin: str) -> str:
     """Validate a GTIN-8/12/13/14 and return it as GTIN-14; raises ``ValueError``."""
-    if not gtin.isdigit() or len(gtin) not in (8, 12, 13, 14):
+    if not (gtin.isascii() and gtin.isdigit()) or len(gtin) not in (8, 12, 13, 14):
         raise ValueError("a GTIN has 8, 12, 13 or 14 digits")
     if gtin_check_digit(gtin[:-1]) != int(gtin[-1]):
         raise ValueError(f"GTIN {gtin} has a wrong check digit")

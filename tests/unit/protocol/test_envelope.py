@@ -177,6 +177,7 @@ BAD: dict[str, Mutation] = {
     "dev leading dash": _set("dev", "-kc"),
     "dev underscore": _set("dev", "kc_1"),
     "dev too long": _set("dev", "k" * 64),
+    "dev trailing newline": _set("dev", "kc-test-1\n"),
     "dev not str": _set("dev", 7),
     "seq 0": _set("seq", 0),
     "seq negative": _set("seq", -3),

@@ -1,0 +1,179 @@
+"""Payloads of the sync topics: event chunks, acks, status."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.unit.protocol.builders import ChainBuilder
+from trace_protocol.messages import (
+    MAX_CHUNK_EVENTS,
+    MAX_PAYLOAD_BYTES,
+    Ack,
+    AckError,
+    MessageError,
+    Status,
+    encode_chunk,
+    parse_ack,
+    parse_chunk,
+    parse_status,
+)
+from trace_protocol.signing import DeviceKey
+
+DEV = "kc-test-1"
+EVENTS = ChainBuilder(DeviceKey.generate(), DEV).run(4)
+
+
+def chunk(obj: dict[str, Any]) -> bytes:
+    return json.dumps(obj, ensure_ascii=False).encode()
+
+
+def test_chunk_round_trip() -> None:
+    payload = encode_chunk(DEV, EVENTS)
+    assert json.loads(payload)["v"] == 1
+    assert json.loads(payload)["dev"] == DEV
+    assert parse_chunk(payload, DEV) == EVENTS
+
+
+def test_chunk_keeps_vietnamese_as_utf8() -> None:
+    builder = ChainBuilder(DeviceKey.generate(), DEV)
+    builder.next(body={"note": "Đóng gói hút chân không"})
+    payload = encode_chunk(DEV, builder.events)
+    assert "Đóng gói hút chân không".encode() in payload
+    assert parse_chunk(payload, DEV)[0].body == {"note": "Đóng gói hút chân không"}
+
+
+def test_parse_chunk_orders_events_by_seq() -> None:
+    payload = encode_chunk(DEV, [EVENTS[2], EVENTS[0], EVENTS[3], EVENTS[1]])
+    assert [e.seq for e in parse_chunk(payload, DEV)] == [1, 2, 3, 4]
+
+
+def valid() -> dict[str, Any]:
+    return {"v": 1, "dev": DEV, "events": [e.to_dict() for e in EVENTS]}
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"not json",
+        b"\xff\xfe\x00",
+        b"",
+        b"[]",
+        b'"chunk"',
+        chunk({**valid(), "v": 2}),
+        chunk({**valid(), "v": "1"}),
+        chunk({k: v for k, v in valid().items() if k != "v"}),
+        chunk({**valid(), "dev": "kc-test-2"}),
+        chunk({k: v for k, v in valid().items() if k != "dev"}),
+        chunk({**valid(), "events": []}),
+        chunk({**valid(), "events": {}}),
+        chunk({k: v for k, v in valid().items() if k != "events"}),
+        chunk({**valid(), "events": [{"v": 1}]}),
+        chunk({**valid(), "events": [EVENTS[0].to_dict(), "x"]}),
+    ],
+)
+def test_parse_chunk_rejects(payload: bytes) -> None:
+    with pytest.raises(MessageError):
+        parse_chunk(payload, DEV)
+
+
+def test_parse_chunk_event_count_limit() -> None:
+    one = EVENTS[0].to_dict()  # form is all parse_chunk checks, so copies are fine
+    at_limit = chunk({"v": 1, "dev": DEV, "events": [one] * MAX_CHUNK_EVENTS})
+    assert len(parse_chunk(at_limit, DEV)) == MAX_CHUNK_EVENTS
+    over = chunk({"v": 1, "dev": DEV, "events": [one] * (MAX_CHUNK_EVENTS + 1)})
+    with pytest.raises(MessageError):
+        parse_chunk(over, DEV)
+
+
+def test_parse_chunk_size_limit() -> None:
+    payload = encode_chunk(DEV, EVENTS)
+    # Trailing whitespace keeps the JSON valid, so only the size can make it fail.
+    at_limit = payload + b" " * (MAX_PAYLOAD_BYTES - len(payload))
+    assert len(parse_chunk(at_limit, DEV)) == 4
+    with pytest.raises(MessageError, match="exceeds"):
+        parse_chunk(at_limit + b" ", DEV)
+
+
+def test_ack_round_trip() -> None:
+    ack = Ack(upto=17)
+    assert parse_ack(ack.encode()) == ack
+    assert json.loads(ack.encode()) == {"v": 1, "upto": 17, "missing_blobs": [], "error": None}
+
+
+def test_ack_round_trip_with_error_and_blobs() -> None:
+    ack = Ack(
+        upto=3,
+        missing_blobs=["a" * 64, "b" * 64],
+        error=AckError("fork", 4, "another event was already committed at this seq"),
+    )
+    parsed = parse_ack(ack.encode())
+    assert parsed == ack
+    assert parsed.error == AckError("fork", 4, "another event was already committed at this seq")
+
+
+def test_parse_ack_defaults() -> None:
+    assert parse_ack(b'{"v":1,"upto":0}') == Ack(upto=0, missing_blobs=[], error=None)
+
+
+@pytest.mark.parametrize(
+    "obj",
+    [
+        {"v": 1},
+        {"v": 1, "upto": -1},
+        {"v": 1, "upto": True},
+        {"v": 1, "upto": "3"},
+        {"v": 1, "upto": 1.5},
+        {"v": 2, "upto": 1},
+        {"v": 1, "upto": 1, "missing_blobs": "abc"},
+        {"v": 1, "upto": 1, "missing_blobs": [1]},
+        {"v": 1, "upto": 1, "error": "fork"},
+        {"v": 1, "upto": 1, "error": {"code": "fork", "seq": 2}},
+        {"v": 1, "upto": 1, "error": {"code": "fork", "seq": "x", "detail": ""}},
+    ],
+)
+def test_parse_ack_rejects(obj: dict[str, Any]) -> None:
+    with pytest.raises(MessageError):
+        parse_ack(chunk(obj))
+
+
+def test_status_round_trip() -> None:
+    status = Status(
+        online=True,
+        at="2024-03-01T08:00:00.000+07:00",
+        head=120,
+        acked=100,
+        backlog=20,
+        oldest_unsynced_age_s=42.5,
+        clock="synced",
+        version="0.1.0",
+        blocked=AckError("bad_signature", 101, "signature does not verify"),
+        extra={"disk_free_mb": 1234, "cameras": ["cam0"], "printer": "ok"},
+    )
+    assert parse_status(status.encode()) == status
+
+
+def test_status_minimal_round_trip_and_defaults() -> None:
+    status = Status(online=False, at="2024-03-01T08:00:00.000+07:00")
+    assert parse_status(status.encode()) == status
+    parsed = parse_status(b'{"v":1,"online":true,"at":"x"}')
+    assert (parsed.head, parsed.acked, parsed.backlog, parsed.clock) == (0, 0, 0, "unsynced")
+    assert parsed.blocked is None
+    assert parsed.oldest_unsynced_age_s is None
+
+
+@pytest.mark.parametrize(
+    "obj",
+    [
+        {"v": 1, "at": "x"},
+        {"v": 1, "online": True},
+        {"v": 1, "online": True, "at": "x", "head": "many"},
+        {"v": 1, "online": True, "at": "x", "blocked": {"code": "fork"}},
+        {"v": 2, "online": True, "at": "x"},
+    ],
+)
+def test_parse_status_rejects(obj: dict[str, Any]) -> None:
+    with pytest.raises(MessageError):
+        parse_status(chunk(obj))
