@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, Engine, RowMapping, insert, select, update
 
 from sync_server.db import devices, events, quarantine
-from sync_server.projection import project
+from sync_server.projection import body_problem, project
 from trace_protocol.chain import Problem, verify_run
 from trace_protocol.envelope import Event
 from trace_protocol.messages import Ack, AckError, MessageError, parse_chunk
@@ -24,6 +24,7 @@ from trace_protocol.signing import load_public_key
 log = logging.getLogger(__name__)
 
 FORK = "fork"
+BAD_BODY = "bad_body"
 MALFORMED = "malformed"
 
 
@@ -60,11 +61,13 @@ def ingest_chunk(engine: Engine, dev: str, payload: bytes) -> IngestResult:
                     public_key=load_public_key(device["public_key"]),
                     prev_hash=head_hash,
                 )
-                _commit(conn, verdict.accepted)
-                committed = len(verdict.accepted)
-                if verdict.accepted:
-                    head, head_hash = verdict.accepted[-1].seq, verdict.accepted[-1].hash
-                problem, bad_event = verdict.problem, verdict.rejected
+                accepted, problem, bad_event = _usable(verdict.accepted)
+                if problem is None:
+                    problem, bad_event = verdict.problem, verdict.rejected
+                _commit(conn, accepted)
+                committed = len(accepted)
+                if accepted:
+                    head, head_hash = accepted[-1].seq, accepted[-1].hash
         values: dict[str, object] = {
             "head_seq": head,
             "head_hash": head_hash,
@@ -112,6 +115,15 @@ def _check_duplicates(
         if stored.get(e.seq) != e.hash:
             return Problem(FORK, e.seq, "another event was already committed at this seq"), e
     return None, None
+
+
+def _usable(verified: list[Event]) -> tuple[list[Event], Problem | None, Event | None]:
+    """Cut the verified run at the first event whose body the projection cannot use."""
+    for i, e in enumerate(verified):
+        reason = body_problem(e)
+        if reason is not None:
+            return verified[:i], Problem(BAD_BODY, e.seq, reason), e
+    return verified, None, None
 
 
 def _contiguous_run(chunk: list[Event], head: int) -> list[Event]:

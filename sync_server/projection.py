@@ -9,6 +9,22 @@ from trace_protocol import envelope as ev
 from trace_protocol.envelope import Event
 
 
+_REQUIRED: dict[str, dict[str, type | tuple[type, ...]]] = {
+    ev.BATCH_OPENED: {"batch": str, "lot": str, "product": dict, "production_date": str},
+    ev.STEP_RECORDED: {"batch": str, "step": str, "name": str, "values": dict},
+    ev.BATCH_CLOSED: {"batch": str, "quantity": (int, float), "unit": str},
+    ev.LABELS_PRINTED: {"batch": str, "copies": int},
+}
+
+
+def body_problem(e: Event) -> str | None:
+    """Why this (authentic) event's body cannot be projected, or None when it can."""
+    for key, kind in _REQUIRED.get(e.type, {}).items():
+        if not isinstance(e.body.get(key), kind) or isinstance(e.body.get(key), bool):
+            return f"{e.type} body needs {key!r}"
+    return None
+
+
 def project(conn: Connection, e: Event) -> None:
     """Apply one committed event; called in the same transaction as its insert."""
     b = e.body

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import uuid
 from dataclasses import dataclass
@@ -13,9 +14,9 @@ from trace_protocol.canonical import canonical_json, sha256_hex
 from trace_protocol.signing import DeviceKey
 
 CLOCK_STATES = ("synced", "unsynced")
-_TYPE_RE = re.compile(r"^[a-z][a-z_]*(\.[a-z][a-z_]*)+$")
+_TYPE_RE = re.compile(r"^[a-z][a-z_]*(\.[a-z][a-z_]*)+\Z")
 DEVICE_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}\Z")
-_HASH_RE = re.compile(r"^[0-9a-f]{64}$")
+_HASH_RE = re.compile(r"^[0-9a-f]{64}\Z")
 _FIELDS = ("v", "dev", "seq", "id", "type", "at", "clock", "body", "prev", "hash", "sig")
 
 # Event types the kit writes today (DESIGN.md §3); receivers accept any well-formed type so the
@@ -128,6 +129,23 @@ def parse_event(obj: Any) -> Event:
     return Event(**unsigned, hash=obj["hash"], sig=obj["sig"])
 
 
+_MAX_SAFE_INT = 2**53 - 1
+
+
+def _check_jcs_values(value: Any, where: str) -> None:
+    """Reject what RFC 8785 cannot hash: NaN/infinity and integers beyond IEEE 754 precision."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _check_jcs_values(v, f"{where}.{k}")
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _check_jcs_values(v, f"{where}[{i}]")
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise EnvelopeError(f"{where} is not a finite number")
+    elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > _MAX_SAFE_INT:
+        raise EnvelopeError(f"{where} is an integer beyond 2**53")
+
+
 def _check_unsigned(u: dict[str, Any]) -> None:
     if u["v"] != PROTOCOL_VERSION or isinstance(u["v"], bool):
         raise EnvelopeError(f"unsupported protocol version {u['v']!r}")
@@ -157,6 +175,7 @@ def _check_unsigned(u: dict[str, Any]) -> None:
         raise EnvelopeError(f"clock must be one of {', '.join(CLOCK_STATES)}")
     if not isinstance(u["body"], dict):
         raise EnvelopeError("body must be a JSON object")
+    _check_jcs_values(u["body"], "body")
     prev = u["prev"]
     if u["seq"] == 1 and prev is not None:
         raise EnvelopeError("the first event of a journal has prev null")

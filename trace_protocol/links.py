@@ -7,7 +7,7 @@ from datetime import date
 from urllib.parse import quote
 
 # GS1 AI 82 character set (NOTES.md §1): what may appear in a lot (AI 10) value.
-_AI82 = re.compile(r"^[!\"%&'()*+,\-./0-9:;<=>?A-Z_a-z]{1,20}$")
+_AI82 = re.compile(r"^[!\"%&'()*+,\-./0-9:;<=>?A-Z_a-z]{1,20}\Z")
 SHORT_PREFIX = "l"
 
 

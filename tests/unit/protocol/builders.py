@@ -28,11 +28,11 @@ class ChainBuilder:
 
     def next(
         self,
-        type: str = "step.recorded",
+        type: str = "note.recorded",
         body: dict[str, Any] | None = None,
         *,
         key: DeviceKey | None = None,
-        prev: str | None | bool = True,
+        prev: str | bool | None = True,
         dev: str | None = None,
     ) -> Event:
         """The event after the last one; ``prev=True`` links it properly."""

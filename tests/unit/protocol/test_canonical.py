@@ -51,7 +51,7 @@ def test_number_forms(value: float, expected: bytes) -> None:
 
 
 def test_string_escapes() -> None:
-    assert canonical_json("\u0000\n\"/\\\u001f") == b'"\\u0000\\n\\"/\\\\\\u001f"'
+    assert canonical_json('\u0000\n"/\\\u001f') == b'"\\u0000\\n\\"/\\\\\\u001f"'
     assert canonical_json("Gạo Ngọc Mầm") == '"Gạo Ngọc Mầm"'.encode()
 
 
@@ -102,8 +102,9 @@ json_scalars = (
 )
 json_values = st.recursive(
     json_scalars,
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
     max_leaves=20,
 )
 json_dicts = st.dictionaries(st.text(max_size=8), json_values, max_size=6)

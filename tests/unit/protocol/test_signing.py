@@ -143,4 +143,3 @@ def test_load_public_key_rejects_wrong_lengths(size: int) -> None:
 def test_load_public_key_rejects_malformed_base64() -> None:
     with pytest.raises(ValueError):
         load_public_key("not-a-key-ü")
-

@@ -1,0 +1,43 @@
+"""A real SQLite server database with the KC catalog imported and one device registered."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from sync_server.db import create_schema, open_engine
+from sync_server.registry import import_catalog, register_device
+from tests.unit.protocol.builders import ChainBuilder
+from trace_protocol.signing import DeviceKey
+
+REPO = Path(__file__).resolve().parents[3]
+CATALOG = REPO / "ocop_cli" / "data" / "kc-rice.json"
+DEV = "kc-test-1"
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    engine = open_engine("sqlite:///" + str(tmp_path / "s.db"))
+    create_schema(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def key() -> DeviceKey:
+    return DeviceKey.generate()
+
+
+@pytest.fixture
+def device(engine: Engine, key: DeviceKey) -> str:
+    import_catalog(engine, CATALOG, "http://x")
+    register_device(engine, DEV, "KC", key.public_key_b64)
+    return DEV
+
+
+@pytest.fixture
+def chain(key: DeviceKey) -> ChainBuilder:
+    return ChainBuilder(key, DEV)
