@@ -8,7 +8,6 @@ from sync_server.db import batches
 from trace_protocol import envelope as ev
 from trace_protocol.envelope import Event
 
-
 _REQUIRED: dict[str, dict[str, type | tuple[type, ...]]] = {
     ev.BATCH_OPENED: {"batch": str, "lot": str, "product": dict, "production_date": str},
     ev.STEP_RECORDED: {"batch": str, "step": str, "name": str, "values": dict},

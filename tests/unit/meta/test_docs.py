@@ -31,9 +31,7 @@ def test_every_cli_command_is_documented(command: str) -> None:
     assert f"`{command}" in (DOCS / "cli.md").read_text(encoding="utf-8")
 
 
-@pytest.mark.parametrize(
-    ("cls", "doc"), [(EdgeConfig, "config.md"), (ServerConfig, "config.md")]
-)
+@pytest.mark.parametrize(("cls", "doc"), [(EdgeConfig, "config.md"), (ServerConfig, "config.md")])
 def test_every_setting_is_documented_with_help(cls: type, doc: str) -> None:
     text = (DOCS / doc).read_text(encoding="utf-8")
     for key, help_text in describe(cls):

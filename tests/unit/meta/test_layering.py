@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
-KIT = {"trace_protocol", "edge_agent", "sync_server", "label_printer", "firmware_config", "ocop_cli"}
+KIT = {
+    "trace_protocol",
+    "edge_agent",
+    "sync_server",
+    "label_printer",
+    "firmware_config",
+    "ocop_cli",
+}
 ALLOWED = {
     "trace_protocol": set(),
     "label_printer": set(),
