@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import shutil
 from dataclasses import dataclass, field
+from typing import Any
 
 from edge_agent.catalog_store import load_catalog, store_catalog
 from edge_agent.clock import Clock
@@ -46,6 +48,15 @@ class Agent:
         if self.sync is not None:
             self.sync.notify()
 
+    def status_extra(self) -> dict[str, Any]:
+        """Facts for the status topic beyond the journal: disk, printer, catalog."""
+        catalog = self.catalog()
+        return {
+            "disk_free_mb": shutil.disk_usage(self.config.data_dir).free // 1_000_000,
+            "printer": self.config.printer.kind,
+            "catalog_version": catalog.version if catalog else None,
+        }
+
     def link_state(self) -> tuple[str, str]:
         return self.sync.link_state() if self.sync else ("disabled", "")
 
@@ -63,5 +74,6 @@ def open_agent(config: EdgeConfig, *, with_sync: bool = True) -> Agent:
             password=config.mqtt_password(),
             on_catalog=agent.accept_catalog,
             version=VERSION,
+            status_extra=agent.status_extra,
         )
     return agent

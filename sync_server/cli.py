@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
@@ -39,6 +40,12 @@ def register(parser: argparse.ArgumentParser) -> None:
     p = sub.add_parser("publish-config", help="publish devices' catalogs (retained config topic)")
     p.add_argument("--device", action="append", help="only this device (repeatable)")
     p.set_defaults(func=cmd_publish_config)
+
+    p = sub.add_parser("devices", help="list devices: head, last heard, backlog, blocked reason")
+    p.set_defaults(func=cmd_devices)
+
+    p = sub.add_parser("quarantine", help="list quarantined events (one JSON object per line)")
+    p.set_defaults(func=cmd_quarantine)
 
     for name, helptext in (
         ("run", "run the web app and the ingest worker"),
@@ -102,6 +109,26 @@ def cmd_publish_config(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"config published for {len(devs)} device(s): {', '.join(devs)}")
+    return 0
+
+
+def cmd_devices(args: argparse.Namespace) -> int:
+    from sync_server.reports import device_rows
+    from sync_server.service import open_server_engine
+
+    with open_server_engine(_config(args)).connect() as conn:
+        for row in device_rows(conn):
+            print(json.dumps(row, ensure_ascii=False))
+    return 0
+
+
+def cmd_quarantine(args: argparse.Namespace) -> int:
+    from sync_server.reports import quarantine_rows
+    from sync_server.service import open_server_engine
+
+    with open_server_engine(_config(args)).connect() as conn:
+        for row in quarantine_rows(conn):
+            print(json.dumps(row, ensure_ascii=False))
     return 0
 
 

@@ -80,8 +80,12 @@ def test_sigkill_mid_sync_loses_and_duplicates_nothing(
     assert ours == theirs
     assert edge.acked() == committed()
     assert server.scalar("SELECT COUNT(*) FROM quarantine") == 0
-    wait_until(
-        lambda: _retained_status(broker.port, edge.dev).get("acked") == EVENTS,
-        15,
-        "the status to report the acked position",
-    )
+    def caught_up() -> dict[str, object] | None:
+        s = _retained_status(broker.port, edge.dev)
+        return s if s.get("acked") == EVENTS else None
+
+    status = wait_until(caught_up, 15, "the status to report the acked position")
+    assert (status["online"], status["head"], status["backlog"]) == (True, EVENTS, 0)
+    assert status["oldest_unsynced_age_s"] is None
+    extra = status["extra"]
+    assert isinstance(extra, dict) and extra["disk_free_mb"] > 0 and extra["printer"] == "file"

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import threading
 import time
 import uuid
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -22,6 +26,13 @@ from trace_protocol.messages import Ack, encode_chunk, parse_ack
 from trace_protocol.signing import DeviceKey
 
 pytestmark = pytest.mark.integration
+
+
+def _ocop_json(*args: str) -> list[dict[str, Any]]:
+    out = subprocess.run(
+        [sys.executable, "-m", "ocop_cli.main", *args], check=True, capture_output=True, text=True
+    ).stdout
+    return [json.loads(line) for line in out.splitlines()]
 
 
 class Listener:
@@ -64,6 +75,14 @@ def test_bad_signature_is_quarantined_and_the_touchscreen_says_sync_blocked(
     assert server.scalar("SELECT COUNT(*) FROM events") == 0
     assert server.scalar("SELECT code FROM quarantine WHERE seq = 1") == "bad_signature"
     assert server.scalar("SELECT blocked_code FROM devices") == "bad_signature"
+
+    # The office is told: the CLI lists the quarantined event and the blocked device.
+    listed = _ocop_json("server", "--config", str(server.config_path), "quarantine")
+    assert [(q["device"], q["seq"], q["code"]) for q in listed] == [(edge.dev, 1, "bad_signature")]
+    assert listed[0]["event"]["type"] == "batch.opened"
+    (dev_row,) = _ocop_json("server", "--config", str(server.config_path), "devices")
+    assert dev_row["blocked"]["code"] == "bad_signature"
+    assert dev_row["committed_head"] == 0
 
     page = requests.get(edge.url, timeout=5).text
     assert "Đồng bộ bị chặn — liên hệ văn phòng OCOP" in page

@@ -1,0 +1,56 @@
+"""What the office needs to know before the dashboard exists: devices and quarantined events."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from sync_server.db import devices, quarantine
+
+
+def device_rows(conn: Connection, now: float | None = None) -> list[dict[str, Any]]:
+    """Each device's honest liveness: committed head, last heard, what it says it still holds."""
+    now = time.time() if now is None else now
+    out = []
+    for r in conn.execute(select(devices).order_by(devices.c.dev_id)).mappings():
+        status = r["status"] or {}
+        out.append(
+            {
+                "device": r["dev_id"],
+                "facility": r["facility_code"],
+                "committed_head": r["head_seq"],
+                "last_heard_s_ago": None
+                if r["last_heard"] is None
+                else round(now - r["last_heard"], 1),
+                "online": status.get("online"),
+                "device_head": status.get("head"),
+                "backlog": status.get("backlog"),
+                "oldest_unsynced_age_s": status.get("oldest_unsynced_age_s"),
+                "clock": status.get("clock"),
+                "blocked": None
+                if not r["blocked_code"]
+                else {
+                    "code": r["blocked_code"],
+                    "seq": r["blocked_seq"],
+                    "detail": r["blocked_detail"],
+                },
+            }
+        )
+    return out
+
+
+def quarantine_rows(conn: Connection) -> list[dict[str, Any]]:
+    rows = conn.execute(select(quarantine).order_by(quarantine.c.id)).mappings()
+    return [
+        {
+            "device": r["dev_id"],
+            "seq": r["seq"],
+            "code": r["code"],
+            "detail": r["detail"],
+            "received_at": r["received_at"],
+            "event": r["event"],
+        }
+        for r in rows
+    ]
