@@ -204,20 +204,23 @@ class SyncWorker:
                 log.info("acks stalled at %s: resending", state.acked)
                 sent = state.acked
                 self._last_progress = now
-            in_flight_limit = state.acked + cfg.chunk_size * cfg.window_chunks
-            if state.head > sent and sent < in_flight_limit:
-                if sent == state.acked:
-                    self._last_progress = now
-                events = self.journal.events_after(sent, cfg.chunk_size)
-                info = self.client.publish(
-                    topics.build_topic(self.dev, topics.EVENTS),
-                    encode_chunk(self.dev, events),
-                    qos=1,
-                )
-                if info.rc == mqtt.MQTT_ERR_SUCCESS:
-                    sent = events[-1].seq
-                    self._wake.set()
             self._sent_upto = sent
+            if state.head <= sent or sent >= state.acked + cfg.chunk_size * cfg.window_chunks:
+                return  # nothing new, or the window is full: wait for acks
+            if sent == state.acked:
+                self._last_progress = now
+        # Publish outside our lock: paho's network thread takes it in the ack callback.
+        events = self.journal.events_after(sent, cfg.chunk_size)
+        info = self.client.publish(
+            topics.build_topic(self.dev, topics.EVENTS), encode_chunk(self.dev, events), qos=1
+        )
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            return
+        with self._lock:
+            # A reconnect in between reset the position to the acked seq: keep that.
+            if self._sent_upto == sent:
+                self._sent_upto = events[-1].seq
+        self._wake.set()
 
     def _publish_status(self) -> None:
         self._last_status = time.monotonic()

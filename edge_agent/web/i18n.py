@@ -40,6 +40,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "vi": "Đồng bộ bị chặn — liên hệ văn phòng OCOP",
         "en": "Sync blocked — contact the OCOP office",
     },
+    "sync_refused": {
+        "vi": "Máy chủ từ chối kết nối — liên hệ văn phòng OCOP",
+        "en": "The server refused this device — contact the OCOP office",
+    },
     "reason": {"vi": "Lý do", "en": "Reason"},
     "event": {"vi": "bản ghi số", "en": "record no."},
     "language": {"vi": "English", "en": "Tiếng Việt"},
