@@ -55,6 +55,10 @@ class PrinterConfig:
     kind: str = setting("file", "Printer transport; 'file' writes PNG and PDF files.")
     directory: str = setting("", "Folder for the file printer; empty means <data_dir>/labels.")
 
+    def __post_init__(self) -> None:
+        if self.kind != "file":
+            raise ValueError("printer.kind: only 'file' is supported so far")
+
 
 @dataclass(frozen=True)
 class EdgeConfig:

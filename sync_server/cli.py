@@ -14,10 +14,13 @@ SubParsers = Any
 
 
 def _config(args: argparse.Namespace) -> Any:
-    from sync_server.config import load_config
+    from sync_server.config import ConfigError, load_config
 
     path = args.config or os.environ.get("OCOP_SERVER_CONFIG")
-    return load_config(Path(path) if path else None)
+    try:
+        return load_config(Path(path) if path else None)
+    except ConfigError as exc:
+        raise SystemExit(f"error: {exc}") from exc
 
 
 def register(parser: argparse.ArgumentParser) -> None:
