@@ -80,6 +80,7 @@ def test_sigkill_mid_sync_loses_and_duplicates_nothing(
     assert ours == theirs
     assert edge.acked() == committed()
     assert server.scalar("SELECT COUNT(*) FROM quarantine") == 0
+
     def caught_up() -> dict[str, object] | None:
         s = _retained_status(broker.port, edge.dev)
         return s if s.get("acked") == EVENTS else None
