@@ -42,7 +42,9 @@ class MqttConfig:
         10.0, "Resend from the last acked seq when acks stall this long."
     )
     status_interval_s: float = setting(30.0, "Seconds between retained status updates.")
-    reconnect_min_s: float = setting(1.0, "First reconnect delay; doubles up to reconnect_max_s.")
+    reconnect_min_s: float = setting(
+        1.0, "First reconnect delay; doubles (jittered) to reconnect_max_s."
+    )
     reconnect_max_s: float = setting(60.0, "Longest reconnect delay.")
 
     def __post_init__(self) -> None:

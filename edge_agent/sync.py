@@ -1,13 +1,19 @@
 """The sync worker: push journal chunks over MQTT, advance only on the server's ack.
 
-Rules (DESIGN.md §4): a broker PUBACK is not a commit; resend from ``acked+1`` on every connect
-and whenever acks stop advancing; publish only while connected (paho's in-memory queue is never
-the buffer: the journal is); a refusal from the server blocks sync and is shown, not retried.
+Rules (DESIGN.md §4): a broker PUBACK is not a commit; resend from ``acked+1`` on every connect,
+whenever acks stop advancing and when the server reports a gap; publish only while connected
+(paho's in-memory queue is never the buffer: the journal is); a refusal from the server blocks
+sync and is shown, not retried.
+
+One thread owns the MQTT client: it connects (with exponential backoff and jitter), runs paho's
+network loop, handles acks and config in paho's callbacks, and publishes. Nothing else touches
+the client, so there are no lock-ordering hazards between paho and the worker.
 """
 
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -28,6 +34,20 @@ log = logging.getLogger(__name__)
 LINK_CONNECTING = "connecting"
 LINK_CONNECTED = "connected"
 LINK_REFUSED = "refused"
+CONNACK_TIMEOUT_S = 10.0
+GAP_RESEND_MIN_S = 1.0
+# CONNACK codes that retrying with the same credentials cannot fix (v3.1.1 4/5, v5 0x86/0x87).
+_AUTH_FAILURES = {4, 5, 0x86, 0x87}
+
+
+def backoff_delay(attempt: int, low: float, high: float, rng: random.Random) -> float:
+    """Exponential backoff with "equal jitter": half fixed, half random, capped at ``high``.
+
+    The random half spreads a village's worth of devices that lost the same link, so they do
+    not all reconnect in the same second when it returns.
+    """
+    ceiling = min(high, low * 2.0 ** min(attempt, 30))
+    return ceiling / 2 + rng.uniform(0, ceiling / 2)
 
 
 class SyncWorker:
@@ -42,6 +62,7 @@ class SyncWorker:
         on_catalog: Callable[[Catalog], object],
         version: str,
         status_extra: Callable[[], dict[str, Any]] | None = None,
+        rng: random.Random | None = None,
     ) -> None:
         self.journal = journal
         self.config = config
@@ -49,20 +70,27 @@ class SyncWorker:
         self._on_catalog = on_catalog
         self._version = version
         self._status_extra = status_extra or dict
+        self._rng = rng or random.Random()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._link = LINK_CONNECTING
         self._link_detail = ""
         self._connected = False
+        self._socket_open = False
+        self._socket_opened_at = 0.0
+        self._attempt = 0
+        self._next_attempt = 0.0
         self._sent_upto = 0
         self._last_progress = time.monotonic()
+        self._last_gap_resend = 0.0
         self._last_status = 0.0
-        self._lock = threading.Lock()
+        self._busy = False
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
             client_id=f"edge-{self.dev}",
             clean_session=True,
+            reconnect_on_failure=False,
         )
         self.client.username_pw_set(config.mqtt_username, password)
         self.client.will_set(
@@ -71,21 +99,13 @@ class SyncWorker:
             qos=1,
             retain=True,
         )
-        self.client.reconnect_delay_set(
-            min_delay=max(1, int(config.mqtt.reconnect_min_s)),
-            max_delay=max(1, int(config.mqtt.reconnect_max_s)),
-        )
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
 
     # -- lifecycle -----------------------------------------------------------------------
     def start(self) -> None:
-        """Start connecting in the background; works (and keeps trying) with no broker."""
-        self.client.connect_async(
-            self.config.mqtt.host, self.config.mqtt.port, keepalive=self.config.mqtt.keepalive_s
-        )
-        self.client.loop_start()
+        """Start the worker thread; it works (and keeps trying) with no broker reachable."""
         self._thread = threading.Thread(target=self._run, name="sync", daemon=True)
         self._thread.start()
 
@@ -93,17 +113,7 @@ class SyncWorker:
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
-            self._thread.join(timeout=5)
-        if self._connected:
-            info = self.client.publish(
-                topics.build_topic(self.dev, topics.STATUS),
-                self._status(online=False).encode(),
-                qos=1,
-                retain=True,
-            )
-            info.wait_for_publish(timeout=2)
-        self.client.disconnect()
-        self.client.loop_stop()
+            self._thread.join(timeout=10)
 
     def notify(self) -> None:
         """Wake the worker now (a new event was written)."""
@@ -112,37 +122,110 @@ class SyncWorker:
     def link_state(self) -> tuple[str, str]:
         return self._link, self._link_detail
 
-    # -- paho callbacks (paho's network thread) ------------------------------------------
+    # -- the thread ------------------------------------------------------------------------
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._step()
+            except Exception:  # the worker must outlive any single failure
+                log.exception("sync step failed")
+                self._drop_connection("internal error")
+                time.sleep(1)
+        self._shutdown()
+
+    def _step(self) -> None:
+        now = time.monotonic()
+        if not self._socket_open:
+            if self._link == LINK_REFUSED or now < self._next_attempt:
+                self._wake.wait(min(0.5, max(0.0, self._next_attempt - now)))
+                self._wake.clear()
+                return
+            self._open_socket()
+            return
+        # Short waits while chunks are moving, longer ones when idle (CPU on a Pi matters).
+        rc = self.client.loop(timeout=0.01 if self._busy else 0.2)
+        if rc != mqtt.MQTT_ERR_SUCCESS:
+            self._drop_connection(mqtt.error_string(rc))
+            return
+        if not self._connected:
+            if now - self._socket_opened_at > CONNACK_TIMEOUT_S:
+                self._drop_connection("no CONNACK from the broker")
+            return
+        self._tick(now)
+
+    def _open_socket(self) -> None:
+        cfg = self.config.mqtt
+        try:
+            self.client.connect(cfg.host, cfg.port, keepalive=cfg.keepalive_s)
+        except (OSError, ValueError) as exc:
+            self._schedule_retry(str(exc))
+            return
+        self._socket_open = True
+        self._socket_opened_at = time.monotonic()
+
+    def _schedule_retry(self, reason: str) -> None:
+        cfg = self.config.mqtt
+        delay = backoff_delay(self._attempt, cfg.reconnect_min_s, cfg.reconnect_max_s, self._rng)
+        self._attempt += 1
+        self._next_attempt = time.monotonic() + delay
+        log.info("broker unreachable (%s); retrying in %.1fs", reason, delay)
+
+    def _drop_connection(self, reason: str) -> None:
+        if self._socket_open:
+            try:
+                self.client.disconnect()
+                self.client.loop(timeout=0.01)
+            except Exception:  # the socket is already gone
+                log.debug("disconnect after loss failed", exc_info=True)
+        was_connected = self._connected
+        self._socket_open = self._connected = False
+        if self._link != LINK_REFUSED:
+            self._link, self._link_detail = LINK_CONNECTING, reason
+            self._schedule_retry(reason)
+        if was_connected:
+            log.info("connection lost: %s", reason)
+
+    def _shutdown(self) -> None:
+        """Say goodbye: a retained offline status, then a clean disconnect."""
+        if not self._connected:
+            return
+        info = self.client.publish(
+            topics.build_topic(self.dev, topics.STATUS),
+            self._status(online=False).encode(),
+            qos=1,
+            retain=True,
+        )
+        deadline = time.monotonic() + 2
+        while not info.is_published() and time.monotonic() < deadline:
+            self.client.loop(timeout=0.05)
+        self.client.disconnect()
+        self.client.loop(timeout=0.05)
+
+    # -- paho callbacks (run inside client.loop, on this worker's thread) -------------------
     def _on_connect(
         self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any
     ) -> None:
         if reason.is_failure:
-            self._link, self._link_detail = LINK_REFUSED, str(reason)
             log.error("broker refused the connection: %s", reason)
-            if reason.value in (0x86, 0x87, 4, 5):  # bad credentials / not authorised
+            if reason.value in _AUTH_FAILURES:
                 # Retrying with the same credentials cannot succeed (STYLE.md: frigate lesson).
-                client.disconnect()
+                self._link, self._link_detail = LINK_REFUSED, str(reason)
             return
         for kind in topics.DOWN:
             client.subscribe(topics.build_topic(self.dev, kind), qos=1)
-        with self._lock:
-            self._connected = True
-            self._link, self._link_detail = LINK_CONNECTED, ""
-            # Resend from the last acked seq: whatever was in flight may be lost.
-            self._sent_upto = self.journal.sync_state().acked
-            self._last_progress = time.monotonic()
-            self._last_status = 0.0
+        self._connected = True
+        self._attempt = 0
+        self._link, self._link_detail = LINK_CONNECTED, ""
+        # Resend from the last acked seq: whatever was in flight may be lost.
+        self._sent_upto = self.journal.sync_state().acked
+        self._last_progress = time.monotonic()
+        self._last_status = 0.0
         log.info("connected to %s:%s", self.config.mqtt.host, self.config.mqtt.port)
-        self._wake.set()
 
     def _on_disconnect(
         self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any
     ) -> None:
-        with self._lock:
-            self._connected = False
-            if self._link != LINK_REFUSED:
-                self._link, self._link_detail = LINK_CONNECTING, str(reason)
-        log.info("disconnected: %s", reason)
+        self._connected = False
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         try:
@@ -162,65 +245,50 @@ class SyncWorker:
 
     def _handle_ack(self, payload: bytes) -> None:
         ack = parse_ack(payload)
-        before = self.journal.sync_state()
+        before = self.journal.sync_state().acked
         acked = self.journal.mark_acked(ack.upto)
         self.journal.mark_blocked(ack.error)
+        now = time.monotonic()
         if ack.error is not None:
             log.error(
                 "server refused event %s (%s): %s", ack.error.seq, ack.error.code, ack.error.detail
             )
-        with self._lock:
-            if acked > before.acked:
-                self._last_progress = time.monotonic()
-            if ack.upto < before.acked:
-                log.warning("server reports upto=%s below our acked=%s", ack.upto, before.acked)
-                self._sent_upto = min(self._sent_upto, ack.upto)
+        if acked > before:
+            self._last_progress = now
+        if ack.upto < before:
+            log.warning("server reports upto=%s below our acked=%s: resending", ack.upto, before)
+            self._sent_upto = min(self._sent_upto, ack.upto)
+        elif ack.gap and now - self._last_gap_resend >= GAP_RESEND_MIN_S:
+            self._last_gap_resend = now
+            self._sent_upto = min(self._sent_upto, acked)
         self._wake.set()
 
-    # -- the worker loop -----------------------------------------------------------------
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self._wake.wait(0.25)
-            self._wake.clear()
-            try:
-                self._tick()
-            except Exception:  # the worker must outlive any single failure
-                log.exception("sync tick failed")
-                time.sleep(1)
-
-    def _tick(self) -> None:
-        if not self._connected:
-            return
+    # -- sending ---------------------------------------------------------------------------
+    def _tick(self, now: float) -> None:
+        self._busy = False
         state = self.journal.sync_state()
-        now = time.monotonic()
         if now - self._last_status >= self.config.mqtt.status_interval_s:
             self._publish_status()
         if state.blocked is not None:
             return
         cfg = self.config.mqtt
-        with self._lock:
-            sent = max(self._sent_upto, state.acked)
-            if sent > state.acked and now - self._last_progress > cfg.ack_timeout_s:
-                log.info("acks stalled at %s: resending", state.acked)
-                sent = state.acked
-                self._last_progress = now
-            self._sent_upto = sent
-            if state.head <= sent or sent >= state.acked + cfg.chunk_size * cfg.window_chunks:
-                return  # nothing new, or the window is full: wait for acks
-            if sent == state.acked:
-                self._last_progress = now
-        # Publish outside our lock: paho's network thread takes it in the ack callback.
+        sent = max(self._sent_upto, state.acked)
+        if sent > state.acked and now - self._last_progress > cfg.ack_timeout_s:
+            log.info("acks stalled at %s: resending", state.acked)
+            sent = state.acked
+            self._last_progress = now
+        self._sent_upto = sent
+        if state.head <= sent or sent >= state.acked + cfg.chunk_size * cfg.window_chunks:
+            return  # nothing new, or the window is full: wait for acks
+        if sent == state.acked:
+            self._last_progress = now
         events = self.journal.events_after(sent, cfg.chunk_size)
         info = self.client.publish(
             topics.build_topic(self.dev, topics.EVENTS), encode_chunk(self.dev, events), qos=1
         )
-        if info.rc != mqtt.MQTT_ERR_SUCCESS:
-            return
-        with self._lock:
-            # A reconnect in between reset the position to the acked seq: keep that.
-            if self._sent_upto == sent:
-                self._sent_upto = events[-1].seq
-        self._wake.set()
+        if info.rc == mqtt.MQTT_ERR_SUCCESS:
+            self._sent_upto = events[-1].seq
+            self._busy = True
 
     def _publish_status(self) -> None:
         self._last_status = time.monotonic()
@@ -246,8 +314,3 @@ class SyncWorker:
             blocked=state.blocked,
             extra=self._status_extra(),
         )
-
-    def publish_status_now(self) -> None:
-        """Send a fresh status soon (e.g. after the worker saw something change)."""
-        self._last_status = 0.0
-        self._wake.set()

@@ -83,7 +83,8 @@ def ingest_chunk(engine: Engine, dev: str, payload: bytes) -> IngestResult:
             )
         conn.execute(update(devices).where(devices.c.dev_id == dev).values(**values))
         error = AckError(problem.code, problem.seq, problem.detail) if problem else None
-    return IngestResult(Ack(upto=head, error=error), committed, 1 if problem else 0)
+    gap = problem is None and chunk[-1].seq > head
+    return IngestResult(Ack(upto=head, error=error, gap=gap), committed, 1 if problem else 0)
 
 
 def _lock_device(conn: Connection, dev: str) -> RowMapping | None:

@@ -73,6 +73,9 @@ class Ack:
     upto: int
     missing_blobs: list[str] = field(default_factory=list)
     error: AckError | None = None
+    # True when the server dropped events beyond ``upto+1`` (they arrived before their
+    # predecessors, e.g. through another ingest worker): resend from ``upto+1`` now.
+    gap: bool = False
 
     def encode(self) -> bytes:
         return _dump({"v": PROTOCOL_VERSION, **asdict(self)})
@@ -95,7 +98,10 @@ def parse_ack(payload: bytes) -> Ack:
             error = AckError(code=str(err["code"]), seq=int(err["seq"]), detail=str(err["detail"]))
         except (KeyError, TypeError, ValueError) as exc:
             raise MessageError(f"malformed ack.error: {exc}") from exc
-    return Ack(upto=upto, missing_blobs=blobs, error=error)
+    gap = obj.get("gap", False)
+    if not isinstance(gap, bool):
+        raise MessageError("ack.gap must be a boolean")
+    return Ack(upto=upto, missing_blobs=blobs, error=error, gap=gap)
 
 
 @dataclass(frozen=True)

@@ -100,7 +100,13 @@ def test_parse_chunk_size_limit() -> None:
 def test_ack_round_trip() -> None:
     ack = Ack(upto=17)
     assert parse_ack(ack.encode()) == ack
-    assert json.loads(ack.encode()) == {"v": 1, "upto": 17, "missing_blobs": [], "error": None}
+    assert json.loads(ack.encode()) == {
+        "v": 1,
+        "upto": 17,
+        "missing_blobs": [],
+        "error": None,
+        "gap": False,
+    }
 
 
 def test_ack_round_trip_with_error_and_blobs() -> None:

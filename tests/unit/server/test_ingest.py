@@ -114,7 +114,7 @@ def test_chunk_past_the_head_is_a_gap_commits_nothing_and_acks_the_old_head(
     evs = history(chain, n_steps=3)
     send(engine, evs[:1])
     result = send(engine, evs[2:])
-    assert result.ack == Ack(upto=1)
+    assert result.ack == Ack(upto=1, gap=True)
     assert (result.committed, result.quarantined) == (0, 0)
     assert [s for s, _ in stored(engine)] == [1]
     assert device_row(engine)["blocked_code"] is None
@@ -125,7 +125,7 @@ def test_chunk_past_the_head_is_a_gap_commits_nothing_and_acks_the_old_head(
 
 def test_gap_before_first_event(engine: Engine, device: str, chain: ChainBuilder) -> None:
     evs = history(chain)
-    assert send(engine, evs[1:]).ack == Ack(upto=0)
+    assert send(engine, evs[1:]).ack == Ack(upto=0, gap=True)
     assert stored(engine) == []
 
 
@@ -134,7 +134,7 @@ def test_chunk_with_a_hole_commits_up_to_the_hole(
 ) -> None:
     evs = history(chain, n_steps=3)
     result = send(engine, [evs[0], evs[1], evs[3]])
-    assert result.ack == Ack(upto=2)
+    assert result.ack == Ack(upto=2, gap=True)
     assert [s for s, _ in stored(engine)] == [1, 2]
     assert device_row(engine)["blocked_code"] is None
 
