@@ -2,7 +2,7 @@
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test lint format typecheck unit integration browser
+.PHONY: install demo test lint format typecheck unit integration browser faults faults-short
 
 install:
 	$(BIN)/python -m pip install -e '.[test]' || (python3 -m venv $(VENV) && $(BIN)/python -m pip install -e '.[test]')
@@ -30,3 +30,10 @@ integration:
 
 browser:
 	$(BIN)/python -m pytest tests/browser
+
+# Fault-injection suite (issue #3): real processes, real Mosquitto, ≥ 200 faults over ≥ 20,000 events.
+faults:
+	$(BIN)/python -m tests.faults.run
+
+faults-short:
+	$(BIN)/python -m tests.faults.run --faults 30 --events 3000
