@@ -38,6 +38,12 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--lot-prefix", default="")
     p.set_defaults(func=cmd_init)
 
+    p = sub.add_parser("enroll", help="enrol with the office's one-time token")
+    p.add_argument("--server", required=True, help="the server's base URL")
+    p.add_argument("--facility", required=True, help="facility code the token was issued for")
+    p.add_argument("--token", required=True, help="one-time enrolment token")
+    p.set_defaults(func=cmd_enroll)
+
     p = sub.add_parser("show-key", help="print this device's public key (made on first use)")
     p.set_defaults(func=cmd_show_key)
 
@@ -74,6 +80,25 @@ def cmd_init(args: argparse.Namespace) -> int:
     key = DeviceKey.load_or_create(cfg.key_path)
     print(f"wrote {args.out}; device key at {cfg.key_path}")
     print(f"public key: {key.public_key_b64}")
+    return 0
+
+
+def cmd_enroll(args: argparse.Namespace) -> int:
+    from edge_agent.enrolment import EnrolError, enroll
+
+    cfg = _config(args)
+    try:
+        done = enroll(cfg, args.server, args.facility, args.token)
+    except EnrolError as exc:
+        print(f"error: enrolment failed: {exc}", file=sys.stderr)
+        return 2
+    print(f"device {done.device} enrolled for facility {done.facility}")
+    print(f"catalog version {done.catalog_version} stored; broker credentials saved")
+    if (done.mqtt_host, done.mqtt_port) != (cfg.mqtt.host, cfg.mqtt.port):
+        print(
+            f"note: the server says devices reach the broker at {done.mqtt_host}:{done.mqtt_port},"
+            f" edge.toml has {cfg.mqtt.host}:{cfg.mqtt.port}"
+        )
     return 0
 
 

@@ -96,9 +96,18 @@ class EdgeConfig:
     def mqtt_username(self) -> str:
         return self.mqtt.username or self.device_id
 
+    @property
+    def password_path(self) -> Path:
+        """Where ``ocop edge enroll`` keeps the broker password (mode 0600)."""
+        return self.data_dir / "mqtt-password"
+
     def mqtt_password(self, environ: dict[str, str] | None = None) -> str | None:
-        """From systemd credential ``mqtt-password`` or ``OCOP_MQTT_PASSWORD``; never logged."""
-        return read_secret("mqtt-password", "OCOP_MQTT_PASSWORD", dict(environ or os.environ))
+        """From systemd credential ``mqtt-password``, ``OCOP_MQTT_PASSWORD``, or the file
+        enrolment wrote; never logged."""
+        secret = read_secret("mqtt-password", "OCOP_MQTT_PASSWORD", dict(environ or os.environ))
+        if secret is None and self.password_path.exists():
+            secret = self.password_path.read_text(encoding="utf-8").strip() or None
+        return secret
 
 
 def load_config(path: Path) -> EdgeConfig:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import getpass
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -41,7 +43,11 @@ def wait_for_port(port: int, timeout_s: float, host: str = "127.0.0.1") -> bool:
 
 
 class Mosquitto:
-    """One broker on loopback. Anonymous access on 127.0.0.1 only: for demo and tests."""
+    """One broker on loopback.
+
+    With ``auth_dir`` it refuses anonymous clients and uses the password and ACL files that
+    ``ocop server sync-broker`` writes there; without, it is anonymous (127.0.0.1 only, tests).
+    """
 
     def __init__(
         self,
@@ -50,11 +56,13 @@ class Mosquitto:
         *,
         persistence: bool = False,
         extra_conf: str = "",
+        auth_dir: Path | None = None,
     ) -> None:
         self.workdir = workdir
         self.port = port or free_port()
         self.persistence = persistence
         self.extra_conf = extra_conf
+        self.auth_dir = auth_dir
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -63,9 +71,20 @@ class Mosquitto:
 
     def write_conf(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
+        if self.auth_dir is not None:
+            auth = [
+                "allow_anonymous false",
+                f"password_file {self.auth_dir / 'passwd'}",
+                f"acl_file {self.auth_dir / 'acl'}",
+            ]
+        else:
+            auth = ["allow_anonymous true"]
         lines = [
+            # Started as root, Mosquitto would switch to the `mosquitto` user and lose access
+            # to files this launcher's user wrote (auth files, persistence).
+            f"user {getpass.getuser()}",
             f"listener {self.port} 127.0.0.1",
-            "allow_anonymous true",
+            *auth,
             f"persistence {'true' if self.persistence else 'false'}",
             f"persistence_location {self.workdir}/",
             "log_dest stderr",
@@ -84,6 +103,15 @@ class Mosquitto:
         if not wait_for_port(self.port, timeout_s):
             self.stop()
             raise BrokerError(f"mosquitto did not listen on port {self.port}; see {log.name}")
+
+    def reload(self) -> None:
+        """SIGHUP: Mosquitto re-reads its password and ACL files, keeping its clients."""
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGHUP)
+
+    @property
+    def reload_command(self) -> str:
+        return f"kill -HUP {self.proc.pid}" if self.proc is not None else ""
 
     def stop(self) -> None:
         if self.proc is None:

@@ -44,6 +44,23 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--device", action="append", help="only this device (repeatable)")
     p.set_defaults(func=cmd_publish_config)
 
+    p = sub.add_parser("add-device", help="create a device and print its one-time enrolment token")
+    p.add_argument("--device", required=True, help="device id (also its MQTT username)")
+    p.add_argument("--facility", required=True, help="facility code")
+    p.add_argument("--qr", type=Path, help="also write the enrolment command as a QR PNG here")
+    p.set_defaults(func=cmd_add_device)
+
+    p = sub.add_parser("revoke-device", help="stop a device at the broker; distrust its events")
+    p.add_argument("--device", required=True)
+    p.add_argument("--reason", default="", help="shown to the office")
+    p.set_defaults(func=cmd_revoke_device)
+
+    p = sub.add_parser("sync-broker", help="rewrite the broker's password/ACL files and reload it")
+    p.set_defaults(func=cmd_sync_broker)
+
+    p = sub.add_parser("alerts", help="list open alerts for the office (JSON lines)")
+    p.set_defaults(func=cmd_alerts)
+
     p = sub.add_parser("devices", help="list devices: head, last heard, backlog, blocked reason")
     p.set_defaults(func=cmd_devices)
 
@@ -112,6 +129,75 @@ def cmd_publish_config(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"config published for {len(devs)} device(s): {', '.join(devs)}")
+    return 0
+
+
+def cmd_add_device(args: argparse.Namespace) -> int:
+    from sync_server.enrolment import create_device
+    from sync_server.registry import RegistryError
+    from sync_server.service import open_server_engine
+
+    cfg = _config(args)
+    try:
+        token = create_device(
+            open_server_engine(cfg), args.device, args.facility, cfg.broker.token_ttl_hours
+        )
+    except RegistryError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    command = (
+        f"ocop edge enroll --server {cfg.public_base_url} --facility {args.facility}"
+        f" --token {token}"
+    )
+    if args.qr:
+        import qrcode
+
+        qrcode.make(command).save(args.qr)
+    # The token is a one-time secret meant for the person enrolling the device: print it once.
+    print(f"device {args.device} created for facility {args.facility}")
+    print(f"one-time token (valid {cfg.broker.token_ttl_hours:g} h): {token}")
+    print(f"on the Pi: {command}")
+    return 0
+
+
+def cmd_revoke_device(args: argparse.Namespace) -> int:
+    from sync_server.broker_auth import reload_broker, write_broker_auth
+    from sync_server.enrolment import revoke_device
+    from sync_server.registry import RegistryError
+    from sync_server.service import open_server_engine
+
+    cfg = _config(args)
+    engine = open_server_engine(cfg)
+    try:
+        revoke_device(engine, args.device, args.reason)
+    except RegistryError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    write_broker_auth(engine, cfg.auth_dir)
+    reloaded = reload_broker(cfg.broker.reload_command)
+    print(f"device {args.device} revoked; broker reloaded: {'yes' if reloaded else 'NO'}")
+    return 0 if reloaded else 1
+
+
+def cmd_sync_broker(args: argparse.Namespace) -> int:
+    from sync_server.broker_auth import reload_broker, write_broker_auth
+    from sync_server.service import open_server_engine
+
+    cfg = _config(args)
+    count = write_broker_auth(open_server_engine(cfg), cfg.auth_dir)
+    print(f"broker files in {cfg.auth_dir}: {count} device(s) may connect")
+    if cfg.broker.reload_command:
+        return 0 if reload_broker(cfg.broker.reload_command) else 1
+    return 0
+
+
+def cmd_alerts(args: argparse.Namespace) -> int:
+    from sync_server.alerts import open_alerts
+    from sync_server.service import open_server_engine
+
+    with open_server_engine(_config(args)).connect() as conn:
+        for row in open_alerts(conn):
+            print(json.dumps(row, ensure_ascii=False))
     return 0
 
 

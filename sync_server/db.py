@@ -41,8 +41,14 @@ devices = Table(
     metadata,
     Column("dev_id", String(64), primary_key=True),
     Column("facility_code", String(16), ForeignKey("facilities.code"), nullable=False),
-    Column("public_key", String(64), nullable=False),
+    # Null until the device enrols (ocop edge enroll) or is registered with a key by hand.
+    Column("public_key", String(64)),
     Column("registered_at", Float, nullable=False),
+    Column("enrolled_at", Float),
+    # Mosquitto PBKDF2-SHA512 hash of the device's broker password; never the password itself.
+    Column("mqtt_password_hash", String(200)),
+    Column("revoked_at", Float),
+    Column("revoked_reason", Text),
     Column("head_seq", Integer, nullable=False, default=0),
     Column("head_hash", String(64)),
     Column("blocked_code", String(32)),
@@ -81,6 +87,30 @@ quarantine = Table(
     Column("detail", Text, nullable=False),
     Column("event", JSON),
     Column("received_at", Float, nullable=False),
+)
+
+enrolment_tokens = Table(
+    "enrolment_tokens",
+    metadata,
+    # SHA-256 of the one-time token: a database leak does not leak usable tokens.
+    Column("token_hash", String(64), primary_key=True),
+    Column("dev_id", String(64), ForeignKey("devices.dev_id"), nullable=False),
+    Column("facility_code", String(16), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("used_at", Float),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("dev_id", String(64)),
+    Column("facility_code", String(16)),
+    Column("kind", String(32), nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("resolved_at", Float),
 )
 
 batches = Table(

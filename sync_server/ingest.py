@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, RowMapping, insert, select, update
 
+from sync_server.alerts import raise_alert
 from sync_server.db import devices, events, quarantine
 from sync_server.projection import body_problem, project
 from trace_protocol.chain import Problem, verify_run
@@ -24,6 +25,7 @@ from trace_protocol.signing import load_public_key
 log = logging.getLogger(__name__)
 
 FORK = "fork"
+REVOKED = "revoked"
 BAD_BODY = "bad_body"
 MALFORMED = "malformed"
 
@@ -48,6 +50,11 @@ def ingest_chunk(engine: Engine, dev: str, payload: bytes) -> IngestResult:
             log.warning("rejected chunk from unregistered device %s", dev)
             return IngestResult(ack=None, committed=0, quarantined=0)
         head, head_hash = int(device["head_seq"]), device["head_hash"]
+        if device["revoked_at"] is not None:
+            return _refuse_revoked(conn, device, chunk[0])
+        if device["public_key"] is None:
+            log.warning("rejected chunk from %s: the device has not enrolled", dev)
+            return IngestResult(ack=None, committed=0, quarantined=0)
         if device["blocked_code"]:
             return IngestResult(_ack(head, device), 0, 0)
         problem, bad_event = _check_duplicates(conn, dev, [e for e in chunk if e.seq <= head])
@@ -75,6 +82,13 @@ def ingest_chunk(engine: Engine, dev: str, payload: bytes) -> IngestResult:
         }
         if problem is not None:
             _quarantine(conn, dev, problem, bad_event)
+            raise_alert(
+                conn,
+                dev,
+                device["facility_code"],
+                problem.code,
+                f"event {problem.seq}: {problem.detail}",
+            )
             values.update(
                 blocked_code=problem.code, blocked_seq=problem.seq, blocked_detail=problem.detail
             )
@@ -183,6 +197,17 @@ def _quarantine(conn: Connection, dev: str, problem: Problem, event: Event | Non
             received_at=time.time(),
         )
     )
+
+
+def _refuse_revoked(conn: Connection, device: RowMapping, first: Event) -> IngestResult:
+    """A revoked device's later events are untrusted: kept aside, never committed."""
+    dev = device["dev_id"]
+    problem = Problem(REVOKED, first.seq, f"device revoked: {device['revoked_reason'] or ''}")
+    _quarantine(conn, dev, problem, first)
+    raise_alert(conn, dev, device["facility_code"], REVOKED, "a revoked device sent events")
+    log.error("quarantined event %s/%s: device is revoked", dev, first.seq)
+    ack = Ack(upto=int(device["head_seq"]), error=AckError(REVOKED, first.seq, problem.detail))
+    return IngestResult(ack, 0, 1)
 
 
 def _refuse_malformed(engine: Engine, dev: str, reason: str) -> IngestResult:

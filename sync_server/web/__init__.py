@@ -6,6 +6,7 @@ from flask import Flask
 from sqlalchemy import Engine
 
 from sync_server.config import ServerConfig
+from sync_server.web.api import bp as api_bp
 from sync_server.web.i18n import install_i18n
 from sync_server.web.public import bp as public_bp
 
@@ -16,4 +17,5 @@ def create_app(config: ServerConfig, engine: Engine) -> Flask:
     app.extensions["ocop_engine"] = engine
     install_i18n(app)
     app.register_blueprint(public_bp)
+    app.register_blueprint(api_bp)
     return app

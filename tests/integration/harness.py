@@ -17,8 +17,11 @@ from sqlalchemy import Engine
 
 from ocop_cli.broker import free_port, wait_for_port
 from sync_server.config import ServerConfig, load_config
+from sync_server.enrolment import create_device
+from sync_server.enrolment import enrol as server_enrol
 from sync_server.registry import import_catalog, register_device
 from sync_server.service import open_server_engine
+from trace_protocol.enrolment import enrol_request, proof_message
 from trace_protocol.signing import DeviceKey
 
 REPO = Path(__file__).resolve().parents[2]
@@ -89,7 +92,7 @@ class ServerEnv:
             return conn.exec_driver_sql(sql, params).scalar()
 
 
-def make_server(tmp: Path, mqtt_port: int) -> ServerEnv:
+def make_server(tmp: Path, mqtt_port: int, extra_toml: str = "") -> ServerEnv:
     d = tmp / "server"
     d.mkdir(parents=True, exist_ok=True)
     http_port = free_port()
@@ -97,7 +100,7 @@ def make_server(tmp: Path, mqtt_port: int) -> ServerEnv:
     path.write_text(
         f'data_dir = "{d}"\npublic_base_url = "http://127.0.0.1:{http_port}"\n'
         f"[http]\nport = {http_port}\n"
-        f"[mqtt]\nport = {mqtt_port}\nreconnect_max_s = 1\nkeepalive_s = 5\n",
+        f"[mqtt]\nport = {mqtt_port}\nreconnect_max_s = 1\nkeepalive_s = 5\n{extra_toml}",
         encoding="utf-8",
     )
     config = load_config(path)
@@ -176,4 +179,14 @@ def make_edge(tmp: Path, dev: str, mqtt_port: int, **mqtt: Any) -> EdgeEnv:
 
 
 def enrol(server: ServerEnv, edge: EdgeEnv, public_key: str | None = None) -> None:
+    """Register the device's key directly (for brokers without per-device auth)."""
     register_device(server.engine, edge.dev, "KC", public_key or edge.key.public_key_b64)
+
+
+def enrol_with_token(server: ServerEnv, dev: str, key: DeviceKey, facility: str = "KC") -> str:
+    """The office's add-device and the device's enrolment, in-process; returns the password."""
+    token = create_device(server.engine, dev, facility, ttl_hours=1)
+    public = key.public_key_b64
+    proof = key.sign(proof_message(dev, facility, token, public))
+    request = enrol_request(dev, facility, token, public, proof)
+    return server_enrol(server.engine, request, server.base_url).mqtt_password

@@ -1,0 +1,79 @@
+"""``ocop edge enroll``: trade a one-time token and this device's public key for broker
+credentials and the first catalog. The private key never leaves the device."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+from edge_agent.agent import open_agent
+from edge_agent.config import EdgeConfig
+from trace_protocol.catalog import CatalogError, parse_catalog
+from trace_protocol.enrolment import ENROL_PATH, enrol_request, proof_message
+from trace_protocol.signing import DeviceKey
+
+
+class EnrolError(Exception):
+    """Enrolment did not happen; the message says why, in words for the person at the Pi."""
+
+
+@dataclass(frozen=True)
+class EnrolResult:
+    device: str
+    facility: str
+    mqtt_host: str
+    mqtt_port: int
+    catalog_version: int
+
+
+def enroll(config: EdgeConfig, server_url: str, facility: str, token: str) -> EnrolResult:
+    key = DeviceKey.load_or_create(config.key_path)
+    public = key.public_key_b64
+    proof = key.sign(proof_message(config.device_id, facility, token, public))
+    url = server_url.rstrip("/") + ENROL_PATH
+    try:
+        resp = requests.post(
+            url, json=enrol_request(config.device_id, facility, token, public, proof), timeout=20
+        )
+    except requests.RequestException as exc:
+        raise EnrolError(f"cannot reach {url}: {exc}") from exc
+    try:
+        body = resp.json()
+    except ValueError as exc:
+        raise EnrolError(f"{url} answered {resp.status_code} without JSON") from exc
+    if resp.status_code != 200:
+        raise EnrolError(f"refused ({body.get('error')}): {body.get('message')}")
+    try:
+        catalog = parse_catalog(body["config"])
+        mqtt = body["mqtt"]
+        password = str(mqtt["password"])
+    except (KeyError, TypeError, CatalogError) as exc:
+        raise EnrolError(f"unexpected answer from the server: {exc}") from exc
+    write_password(config.password_path, password)
+    agent = open_agent(config, with_sync=False)
+    try:
+        agent.accept_catalog(catalog)
+    finally:
+        agent.journal.db.conn.close()
+    return EnrolResult(
+        device=config.device_id,
+        facility=facility,
+        mqtt_host=str(mqtt.get("host", "")),
+        mqtt_port=int(mqtt.get("port", 0)),
+        catalog_version=catalog.version,
+    )
+
+
+def write_password(path: Path, password: str) -> None:
+    """Store the broker password readable only by the agent's user (0600), atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(password + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)

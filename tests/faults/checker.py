@@ -1,0 +1,158 @@
+"""The total-queue check: per device, what the agent's journal holds vs what the server committed.
+
+In the spirit of Jepsen's total-queue checker: every event the journal holds (and every save the
+touchscreen confirmed) must be committed on the server exactly once, at its own seq, with its own
+hash. Definitions, per device:
+
+- lost: journal seqs with no server row, plus confirmed saves (step notes, opened batches) that
+  are on the server at no seq (a confirmed save missing from the journal is lost too)
+- duplicated: an event id committed at more than one seq, a seq committed more than once, or a
+  confirmed step note committed in more than one event
+- gaps: seqs missing on the server below its highest committed seq
+- forks: seqs where the server's hash differs from the journal's
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class DeviceReport:
+    dev: str
+    journal: int = 0
+    server: int = 0
+    confirmed: int = 0
+    lost: int = 0
+    duplicated: int = 0
+    gaps: int = 0
+    forks: int = 0
+    examples: list[str] = field(default_factory=list)
+
+    def note(self, text: str) -> None:
+        if len(self.examples) < 5:
+            self.examples.append(text)
+
+
+@dataclass(frozen=True)
+class Row:
+    seq: int
+    id: str
+    type: str
+    hash: str
+    body: dict[str, object]
+
+
+def _read_only(path: Path) -> sqlite3.Connection:
+    return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+
+
+def journal_rows(path: Path) -> list[Row]:
+    conn = _read_only(path)
+    try:
+        rows = conn.execute("SELECT seq, id, type, hash, body FROM events ORDER BY seq").fetchall()
+    finally:
+        conn.close()
+    return [Row(r[0], r[1], r[2], r[3], json.loads(r[4])) for r in rows]
+
+
+def server_rows(path: Path, dev: str) -> list[Row]:
+    conn = _read_only(path)
+    try:
+        rows = conn.execute(
+            "SELECT seq, id, type, hash, body FROM events WHERE dev_id = ? ORDER BY seq", (dev,)
+        ).fetchall()
+    finally:
+        conn.close()
+    return [Row(r[0], r[1], r[2], r[3], json.loads(r[4])) for r in rows]
+
+
+def _key(row: Row) -> str | None:
+    """What a confirmed save is known by: its step note, or the batch it opened."""
+    if row.type == "step.recorded":
+        note = row.body.get("note")
+        return f"note:{note}" if isinstance(note, str) and note else None
+    if row.type == "batch.opened":
+        batch = row.body.get("batch")
+        return f"batch:{batch}" if isinstance(batch, str) else None
+    return None
+
+
+def check_device(
+    dev: str, journal: list[Row], server: list[Row], confirmed: set[str]
+) -> DeviceReport:
+    """Compare one device; ``confirmed`` holds ``note:<n>`` / ``batch:<id>`` keys."""
+    rep = DeviceReport(dev, journal=len(journal), server=len(server), confirmed=len(confirmed))
+    on_server: dict[int, Row] = {}
+    seq_count = Counter(r.seq for r in server)
+    for seq, n in seq_count.items():
+        if n > 1:
+            rep.duplicated += n - 1
+            rep.note(f"seq {seq} committed {n} times")
+    for r in server:
+        on_server.setdefault(r.seq, r)
+    for eid, n in Counter(r.id for r in on_server.values()).items():
+        if n > 1:
+            rep.duplicated += n - 1
+            rep.note(f"event id {eid} committed at {n} seqs")
+    server_keys = Counter(k for r in on_server.values() if (k := _key(r)) is not None)
+    for key, n in server_keys.items():
+        if n > 1 and key.startswith("note:"):
+            rep.duplicated += n - 1
+            rep.note(f"{key} committed {n} times")
+    lost_seqs: set[int] = set()
+    for r in journal:
+        theirs = on_server.get(r.seq)
+        if theirs is None:
+            lost_seqs.add(r.seq)
+        elif theirs.hash != r.hash:
+            rep.forks += 1
+            rep.note(f"seq {r.seq}: server hash {theirs.hash[:12]} != journal {r.hash[:12]}")
+    rep.lost += len(lost_seqs)
+    if lost_seqs:
+        rep.note(f"journal seqs not on the server: {_ranges(sorted(lost_seqs))}")
+    journal_seq = {k: r.seq for r in journal if (k := _key(r)) is not None}
+    for key in sorted(confirmed):
+        if key in server_keys:
+            continue
+        seq = journal_seq.get(key)
+        if seq is not None and seq in lost_seqs:
+            continue  # already counted as a lost journal seq
+        rep.lost += 1
+        where = f"journal seq {seq}" if seq is not None else "not in the journal either"
+        rep.note(f"confirmed {key} not on the server ({where})")
+    if on_server:
+        top = max(on_server)
+        holes = [s for s in range(1, top + 1) if s not in on_server]
+        rep.gaps = len(holes)
+        if holes:
+            rep.note(f"server holes below {top}: {_ranges(holes)}")
+    return rep
+
+
+def _ranges(seqs: list[int]) -> str:
+    """Compact "3-7, 12" form for messages."""
+    out: list[str] = []
+    start = prev = seqs[0]
+    for s in [*seqs[1:], None]:
+        if s is not None and s == prev + 1:
+            prev = s
+            continue
+        out.append(f"{start}-{prev}" if prev != start else str(start))
+        if s is not None:
+            start = prev = s
+    return ", ".join(out[:8]) + (" …" if len(out) > 8 else "")
+
+
+def check_all(
+    devices: list[tuple[str, Path, set[str]]], server_db: Path
+) -> list[DeviceReport]:
+    """Run :func:`check_device` for each ``(dev, journal path, confirmed keys)``."""
+    return [
+        check_device(dev, journal_rows(path), server_rows(server_db, dev), confirmed)
+        for dev, path, confirmed in devices
+    ]

@@ -1,0 +1,35 @@
+"""The enrolment request both sides agree on: what the device signs to prove it holds its key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from trace_protocol.canonical import canonical_json
+
+PURPOSE = "ocop-enrol-v1"
+ENROL_PATH = "/api/v1/enroll"
+
+
+def proof_message(device: str, facility: str, token: str, public_key: str) -> bytes:
+    """The bytes a device signs with its new key when it enrols (RFC 8785 canonical JSON)."""
+    return canonical_json(
+        {
+            "purpose": PURPOSE,
+            "device": device,
+            "facility": facility,
+            "token": token,
+            "public_key": public_key,
+        }
+    )
+
+
+def enrol_request(
+    device: str, facility: str, token: str, public_key: str, proof: str
+) -> dict[str, Any]:
+    return {
+        "device": device,
+        "facility": facility,
+        "token": token,
+        "public_key": public_key,
+        "proof": proof,
+    }
