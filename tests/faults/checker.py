@@ -148,9 +148,7 @@ def _ranges(seqs: list[int]) -> str:
     return ", ".join(out[:8]) + (" …" if len(out) > 8 else "")
 
 
-def check_all(
-    devices: list[tuple[str, Path, set[str]]], server_db: Path
-) -> list[DeviceReport]:
+def check_all(devices: list[tuple[str, Path, set[str]]], server_db: Path) -> list[DeviceReport]:
     """Run :func:`check_device` for each ``(dev, journal path, confirmed keys)``."""
     return [
         check_device(dev, journal_rows(path), server_rows(server_db, dev), confirmed)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from edge_agent.agent import open_agent
 from edge_agent.config import load_config
-from ocop_cli.broker import Mosquitto, free_port
+from ocop_cli.broker import BrokerError, Mosquitto, free_port
 from tests.faults.proxy import CutProxy
 from tests.integration.harness import (
     KC_CATALOG,
@@ -154,14 +154,24 @@ class Cluster:
 
     # -- broker ------------------------------------------------------------------------------
     def start_broker(self, *, persistence: bool) -> None:
-        self.broker = Mosquitto(
-            self.workdir / "broker",
-            self.broker_port,
-            persistence=persistence,
-            extra_conf=f"max_queued_messages {MAX_QUEUED}",
-        )
-        self.broker.start()
-        self.broker_starts += 1
+        """Start Mosquitto on the same port as before; a few tries if the port is slow to free."""
+        for attempt in range(3):
+            broker = Mosquitto(
+                self.workdir / "broker",
+                self.broker_port,
+                persistence=persistence,
+                extra_conf=f"max_queued_messages {MAX_QUEUED}\nlog_type notice",
+            )
+            try:
+                broker.start()
+            except BrokerError:
+                if attempt == 2:
+                    raise
+                time.sleep(0.5)
+                continue
+            self.broker = broker
+            self.broker_starts += 1
+            return
 
     def kill_broker(self) -> None:
         """SIGKILL: the broker has no chance to save or say goodbye."""
@@ -241,7 +251,3 @@ class Cluster:
         out.update({w.name: w.proc is not None and w.proc.poll() is None for w in self.workers})
         out["broker"] = self.broker is not None and self.broker.proc is not None
         return out
-
-
-def wait(seconds: float) -> None:
-    time.sleep(max(0.0, seconds))
