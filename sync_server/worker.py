@@ -22,6 +22,7 @@ from trace_protocol import topics
 from trace_protocol.messages import MessageError, parse_status
 
 log = logging.getLogger(__name__)
+MAX_QUEUED_ACKS = 1000
 
 
 class IngestWorker:
@@ -37,6 +38,9 @@ class IngestWorker:
         if config.mqtt.username:
             self.client.username_pw_set(config.mqtt.username, config.mqtt_password())
         self.client.reconnect_delay_set(min_delay=1, max_delay=max(1, config.mqtt.reconnect_max_s))
+        # Acks waiting for the broker are bounded: past this, an ack is dropped and the device's
+        # resend (acks stall) brings it back. No queue in this process grows without limit.
+        self.client.max_queued_messages_set(MAX_QUEUED_ACKS)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
