@@ -22,7 +22,8 @@ def run(config: EdgeConfig) -> None:
     server = create_server(app, host=config.ui.host, port=config.ui.port, threads=4)
 
     def _stop(signum: int, frame: FrameType | None) -> None:
-        server.close()
+        # waitress's run() ends its loop cleanly on SystemExit raised in the main thread.
+        raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)

@@ -1,8 +1,14 @@
-"""``ocop demo``: a local broker, the server and one edge agent with the seeds' facilities."""
+"""``ocop demo``: a local broker, the server and one edge agent with the seeds' facilities.
+
+It walks the real path a province takes: the office imports catalogs and adds a device, the Pi
+enrols with the one-time token and gets its own broker credentials; the broker refuses
+anonymous clients. Everything lives under ``--data-dir`` and survives a restart.
+"""
 
 from __future__ import annotations
 
 import argparse
+import re
 import signal
 import subprocess
 import sys
@@ -30,79 +36,81 @@ def _ocop(*args: str) -> list[str]:
     return [sys.executable, "-m", "ocop_cli.main", *args]
 
 
-def _write_configs(data: Path, mqtt_port: int, server_port: int, edge_port: int) -> None:
-    (data / "server.toml").write_text(
-        f'data_dir = "{(data / "server").resolve()}"\n'
+def _run(*args: str) -> str:
+    done = subprocess.run(_ocop(*args), check=True, capture_output=True, text=True)
+    return done.stdout
+
+
+def _write_server_toml(data: Path, mqtt_port: int, server_port: int, reload: str) -> Path:
+    path = data / "server.toml"
+    path.write_text(
+        f'data_dir = "{data / "server"}"\n'
         f'public_base_url = "http://127.0.0.1:{server_port}"\n\n'
-        f"[http]\nport = {server_port}\n\n[mqtt]\nport = {mqtt_port}\n",
+        f"[http]\nport = {server_port}\n\n[mqtt]\nport = {mqtt_port}\n\n"
+        f'[broker]\nauth_dir = "{data / "broker-auth"}"\nreload_command = "{reload}"\n'
+        f'device_host = "127.0.0.1"\ndevice_port = {mqtt_port}\n',
         encoding="utf-8",
     )
-    subprocess.run(
-        _ocop(
-            "edge",
-            "init",
-            "--device-id",
-            DEMO_DEVICE,
-            "--data-dir",
-            str(data / "edge"),
-            "--out",
-            str(data / "edge.toml"),
-            "--mqtt-port",
-            str(mqtt_port),
-            "--ui-port",
-            str(edge_port),
-        ),
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
+    return path
 
 
-def _setup_server(data: Path) -> None:
-    srv = ["server", "--config", str(data / "server.toml")]
-    subprocess.run(_ocop(*srv, "init-db"), check=True, stdout=subprocess.DEVNULL)
+def _prepare_office(server_toml: Path) -> None:
+    srv = ("server", "--config", str(server_toml))
+    _run(*srv, "init-db")
     catalogs = resources.files("ocop_cli") / "data"
     for name in DEMO_CATALOGS:
         with resources.as_file(catalogs / name) as path:
-            subprocess.run(_ocop(*srv, "import-catalog", str(path)), check=True)
-    key = subprocess.run(
-        _ocop("edge", "--config", str(data / "edge.toml"), "show-key"),
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-    subprocess.run(
-        _ocop(
-            *srv,
-            "register-device",
-            "--device",
-            DEMO_DEVICE,
-            "--facility",
-            DEMO_FACILITY,
-            "--public-key",
-            key,
-        ),
-        check=True,
+            print(_run(*srv, "import-catalog", str(path)).strip())
+    _run(*srv, "sync-broker")
+
+
+def _enrol_device(data: Path, server_toml: Path, mqtt_port: int, edge_port: int) -> Path:
+    edge_toml = data / "edge.toml"
+    _run(
+        "edge",
+        "init",
+        "--device-id",
+        DEMO_DEVICE,
+        "--data-dir",
+        str(data / "edge"),
+        "--out",
+        str(edge_toml),
+        "--mqtt-port",
+        str(mqtt_port),
+        "--ui-port",
+        str(edge_port),
     )
+    if (data / "edge" / "mqtt-password").exists():
+        return edge_toml  # enrolled on an earlier run
+    added = _run(
+        "server",
+        "--config",
+        str(server_toml),
+        "add-device",
+        "--device",
+        DEMO_DEVICE,
+        "--facility",
+        DEMO_FACILITY,
+    )
+    match = re.search(r"on the Pi: ocop edge (enroll .*)$", added, re.MULTILINE)
+    if match is None:
+        raise RuntimeError(f"unexpected add-device output: {added}")
+    print(_run("edge", "--config", str(edge_toml), *match.group(1).split()).strip())
+    return edge_toml
 
 
-def _seed_edge(data: Path, public_base_url: str) -> None:
+def _seed_edge(edge_toml: Path) -> None:
     """Record one finished rice batch on the demo agent, so a consumer page exists at once."""
-    import json
-
     from edge_agent import batches
     from edge_agent.agent import open_agent
     from edge_agent.config import load_config
-    from trace_protocol.catalog import parse_catalog
 
-    agent = open_agent(load_config(data / "edge.toml"), with_sync=False)
+    agent = open_agent(load_config(edge_toml), with_sync=False)
     try:
-        if agent.journal.head() > 0:
+        catalog = agent.catalog()
+        if agent.journal.head() > 0 or catalog is None:
             return
-        raw = json.loads((resources.files("ocop_cli") / "data" / DEMO_CATALOGS[0]).read_text())
-        catalog = parse_catalog({**raw, "version": 1, "public_base_url": public_base_url})
-        agent.accept_catalog(catalog)
-        batch = batches.open_batch(agent.journal, catalog, "NM", "")
-        batch_id = batch.body["batch"]
+        batch_id = batches.open_batch(agent.journal, catalog, "NM", "").body["batch"]
         for step, values, note in (
             ("NHAP", {"do_am": "14.2", "khoi_luong": "1200"}, "Lúa Ngọc Mầm vụ Đông Xuân"),
             ("SAY", {"nhiet_do": "42"}, ""),
@@ -118,12 +126,7 @@ def _seed_edge(data: Path, public_base_url: str) -> None:
 def cmd_demo(args: argparse.Namespace) -> int:
     data: Path = args.data_dir.resolve()
     data.mkdir(parents=True, exist_ok=True)
-    broker = Mosquitto(data / "broker", args.mqtt_port or None)
-    try:
-        broker.start()
-    except BrokerError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    server_toml = _write_server_toml(data, args.mqtt_port, args.server_port, "")
     children: list[subprocess.Popen[bytes]] = []
     stop = threading.Event()
 
@@ -132,39 +135,39 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGINT, _on_signal)
     signal.signal(signal.SIGTERM, _on_signal)
+    broker = Mosquitto(data / "broker", args.mqtt_port or None, auth_dir=data / "broker-auth")
     try:
-        _write_configs(data, broker.port, args.server_port, args.edge_port)
-        _setup_server(data)
-        _seed_edge(data, f"http://127.0.0.1:{args.server_port}")
+        _prepare_office(server_toml)
+        broker.start()
+        server_toml = _write_server_toml(data, broker.port, args.server_port, broker.reload_command)
         logs = (data / "server.log").open("ab"), (data / "edge.log").open("ab")
         children.append(
             subprocess.Popen(
-                _ocop("server", "--config", str(data / "server.toml"), "run"),
+                _ocop("server", "--config", str(server_toml), "run"),
                 stdout=logs[0],
                 stderr=subprocess.STDOUT,
             )
         )
-        subprocess.run(
-            _ocop("server", "--config", str(data / "server.toml"), "publish-config"), check=True
-        )
+        if not wait_for_port(args.server_port, 45):
+            print(f"error: the server did not start; see {data}/server.log", file=sys.stderr)
+            return 1
+        edge_toml = _enrol_device(data, server_toml, broker.port, args.edge_port)
+        _seed_edge(edge_toml)
+        _run("server", "--config", str(server_toml), "publish-config")
         children.append(
             subprocess.Popen(
-                _ocop("edge", "--config", str(data / "edge.toml"), "run"),
+                _ocop("edge", "--config", str(edge_toml), "run"),
                 stdout=logs[1],
                 stderr=subprocess.STDOUT,
             )
         )
-        for port, name in ((args.server_port, "server"), (args.edge_port, "edge agent")):
-            if not wait_for_port(port, 45):
-                print(
-                    f"error: the {name} did not start on port {port}; see {data}/*.log",
-                    file=sys.stderr,
-                )
-                return 1
+        if not wait_for_port(args.edge_port, 45):
+            print(f"error: the edge agent did not start; see {data}/edge.log", file=sys.stderr)
+            return 1
         print(f"OCOP demo running (data in {data}):")
         print(f"  touchscreen (edge agent): http://127.0.0.1:{args.edge_port}/")
         print(f"  server, public pages:     http://127.0.0.1:{args.server_port}/")
-        print(f"  MQTT broker:              127.0.0.1:{broker.port}")
+        print(f"  MQTT broker:              127.0.0.1:{broker.port} (per-device logins)")
         print("Press Ctrl-C to stop.", flush=True)
         while not stop.wait(1):
             for child in children:
@@ -175,6 +178,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
                     )
                     return 1
         return 0
+    except (BrokerError, subprocess.CalledProcessError, RuntimeError) as exc:
+        detail = getattr(exc, "stderr", "") or ""
+        print(f"error: {exc} {detail}".strip(), file=sys.stderr)
+        return 2
     finally:
         for child in children:
             child.terminate()

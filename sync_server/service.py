@@ -39,7 +39,8 @@ def run(config: ServerConfig, *, web: bool = True, ingest: bool = True) -> None:
     def _stop(signum: int, frame: FrameType | None) -> None:
         stop.set()
         if server is not None:
-            server.close()
+            # waitress's run() ends its loop cleanly on SystemExit raised in the main thread.
+            raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)

@@ -42,7 +42,10 @@ EDGE_MQTT = {
     "chunk_size": 50,
     "window_chunks": 4,
 }
-MAX_QUEUED = 20
+# Mosquitto drops QoS 1 messages for a client once MAX_INFLIGHT are unacknowledged and
+# MAX_QUEUED more wait: a SIGSTOPped ingest worker reaches that within a second or two.
+MAX_QUEUED = 10
+MAX_INFLIGHT = 10
 
 
 def find_libfaketime() -> str | None:
@@ -160,7 +163,10 @@ class Cluster:
                 self.workdir / "broker",
                 self.broker_port,
                 persistence=persistence,
-                extra_conf=f"max_queued_messages {MAX_QUEUED}\nlog_type notice",
+                extra_conf=(
+                    f"max_queued_messages {MAX_QUEUED}\n"
+                    f"max_inflight_messages {MAX_INFLIGHT}\nlog_type notice"
+                ),
             )
             try:
                 broker.start()
