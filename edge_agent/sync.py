@@ -82,6 +82,10 @@ class SyncWorker:
         self._attempt = 0
         self._next_attempt = 0.0
         self._sent_upto = 0
+        # Highest seq published on this connection: an ack never confirms more than that. A
+        # server that reports more holds another history (a Pi restored from an old backup);
+        # sending our events lets it see the fork instead of us skipping them.
+        self._published_max = 0
         self._last_progress = time.monotonic()
         self._last_gap_resend = 0.0
         self._last_status = 0.0
@@ -217,7 +221,7 @@ class SyncWorker:
         self._attempt = 0
         self._link, self._link_detail = LINK_CONNECTED, ""
         # Resend from the last acked seq: whatever was in flight may be lost.
-        self._sent_upto = self.journal.sync_state().acked
+        self._sent_upto = self._published_max = self.journal.sync_state().acked
         self._last_progress = time.monotonic()
         self._last_status = 0.0
         log.info("connected to %s:%s", self.config.mqtt.host, self.config.mqtt.port)
@@ -246,7 +250,11 @@ class SyncWorker:
     def _handle_ack(self, payload: bytes) -> None:
         ack = parse_ack(payload)
         before = self.journal.sync_state().acked
-        acked = self.journal.mark_acked(ack.upto)
+        if ack.upto > self._published_max:
+            log.warning(
+                "server acks up to %s, beyond what we sent (%s)", ack.upto, self._published_max
+            )
+        acked = self.journal.mark_acked(min(ack.upto, self._published_max))
         self.journal.mark_blocked(ack.error)
         now = time.monotonic()
         if ack.error is not None:
@@ -288,6 +296,7 @@ class SyncWorker:
         )
         if info.rc == mqtt.MQTT_ERR_SUCCESS:
             self._sent_upto = events[-1].seq
+            self._published_max = max(self._published_max, self._sent_upto)
             self._busy = True
 
     def _publish_status(self) -> None:

@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Engine, RowMapping, insert, select, update
 from sync_server.alerts import raise_alert
 from sync_server.db import devices, events, quarantine
 from sync_server.projection import body_problem, project
-from trace_protocol.chain import Problem, verify_run
+from trace_protocol.chain import BAD_HASH, Problem, verify_run
 from trace_protocol.envelope import Event
 from trace_protocol.messages import Ack, AckError, MessageError, parse_chunk
 from trace_protocol.signing import load_public_key
@@ -129,6 +129,9 @@ def _check_duplicates(
     for e in seen:
         if stored.get(e.seq) != e.hash:
             return Problem(FORK, e.seq, "another event was already committed at this seq"), e
+        if e.computed_hash() != e.hash:
+            # A resend whose content no longer matches its hash: the device's journal is damaged.
+            return Problem(BAD_HASH, e.seq, "resent event does not match its hash"), e
     return None, None
 
 

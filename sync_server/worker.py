@@ -13,8 +13,9 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, select, update
 
+from sync_server.alerts import raise_alert
 from sync_server.config import ServerConfig
 from sync_server.db import devices
 from sync_server.ingest import ingest_chunk
@@ -102,11 +103,26 @@ class IngestWorker:
             log.warning("rejected status from %s: %s", dev, exc)
             return
         with self.engine.begin() as conn:
+            row = conn.execute(
+                select(devices.c.head_seq, devices.c.facility_code).where(devices.c.dev_id == dev)
+            ).first()
+            if row is None:
+                log.warning("status from unregistered device %s ignored", dev)
+                return
             conn.execute(
                 update(devices)
                 .where(devices.c.dev_id == dev)
                 .values(last_heard=time.time(), status=_status_dict(status))
             )
+            if status.head < row.head_seq:
+                # The server holds events this device no longer has: restored from an old copy?
+                raise_alert(
+                    conn,
+                    dev,
+                    row.facility_code,
+                    "journal_behind",
+                    f"device journal ends at {status.head}, server holds {row.head_seq}",
+                )
 
 
 def _status_dict(status: Any) -> dict[str, Any]:

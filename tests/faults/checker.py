@@ -95,15 +95,23 @@ def check_device(
             rep.note(f"seq {seq} committed {n} times")
     for r in server:
         on_server.setdefault(r.seq, r)
-    for eid, n in Counter(r.id for r in on_server.values()).items():
-        if n > 1:
-            rep.duplicated += n - 1
-            rep.note(f"event id {eid} committed at {n} seqs")
-    server_keys = Counter(k for r in on_server.values() if (k := _key(r)) is not None)
-    for key, n in server_keys.items():
-        if n > 1 and key.startswith("note:"):
-            rep.duplicated += n - 1
-            rep.note(f"{key} committed {n} times")
+    # The same event (by id, or the same confirmed note) at several seqs: all but the first
+    # seq are duplicates; a row found both ways counts once.
+    extra: set[int] = set()
+    by_id: dict[str, list[int]] = {}
+    by_note: dict[str, list[int]] = {}
+    for r in on_server.values():
+        by_id.setdefault(r.id, []).append(r.seq)
+        key = _key(r)
+        if key is not None and key.startswith("note:"):
+            by_note.setdefault(key, []).append(r.seq)
+    for what, groups in (("event id", by_id), ("", by_note)):
+        for name, seqs in groups.items():
+            if len(seqs) > 1:
+                extra.update(sorted(seqs)[1:])
+                rep.note(f"{what} {name} committed at seqs {_ranges(sorted(seqs))}".strip())
+    rep.duplicated += len(extra)
+    server_keys = {k for r in on_server.values() if (k := _key(r)) is not None}
     lost_seqs: set[int] = set()
     for r in journal:
         theirs = on_server.get(r.seq)
@@ -119,11 +127,11 @@ def check_device(
     for key in sorted(confirmed):
         if key in server_keys:
             continue
-        seq = journal_seq.get(key)
-        if seq is not None and seq in lost_seqs:
+        at = journal_seq.get(key)
+        if at is not None and at in lost_seqs:
             continue  # already counted as a lost journal seq
         rep.lost += 1
-        where = f"journal seq {seq}" if seq is not None else "not in the journal either"
+        where = f"journal seq {at}" if at is not None else "not in the journal either"
         rep.note(f"confirmed {key} not on the server ({where})")
     if on_server:
         top = max(on_server)

@@ -12,15 +12,18 @@ from __future__ import annotations
 import argparse
 import random
 import shutil
+import signal
 import sqlite3
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
 
 from ocop_cli.broker import wait_for_port
 from tests.faults.checker import check_all
-from tests.faults.cluster import Cluster
+from tests.faults.cluster import Agent, Cluster
 from tests.faults.injectors import Scheduler, open_timeline
 from tests.faults.load import AgentLoad, Pacer, start_load
 from tests.faults.report import (
@@ -81,6 +84,10 @@ def converge(cluster: Cluster, server_db: Path, timeout_s: float) -> tuple[bool,
     return False, f"no convergence after {timeout_s:.0f}s: {state}"
 
 
+def _url_of(agent: Agent) -> Callable[[], str]:
+    return lambda: agent.url
+
+
 def restart_dead(cluster: Cluster) -> list[str]:
     """Restart processes that died on their own (not by a fault): each one is a finding."""
     dead = []
@@ -95,8 +102,13 @@ def restart_dead(cluster: Cluster) -> list[str]:
     return dead
 
 
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)  # unwinds through main's clean-up: no orphan processes
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminate)
     rng = random.Random(args.seed)
     workdir = Path(tempfile.mkdtemp(prefix="ocop-faults-"))
     timings = Timings()
@@ -116,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         t1 = time.monotonic()
         rate = args.rate or args.events / (args.faults * MEAN_FAULT_INTERVAL_S) * 1.1
         pacer = Pacer(target=args.events, rate=rate, deadline=t1 + args.max_seconds)
-        loads = [AgentLoad(a.dev, lambda a=a: a.url) for a in cluster.agents]
+        loads = [AgentLoad(a.dev, _url_of(a)) for a in cluster.agents]
         per_thread = 4 * args.events // max(1, args.agents) + 1000
         threads = start_load(loads, pacer, per_thread)
         with open_timeline(workdir) as timeline:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 
@@ -12,19 +14,27 @@ from tests.faults.report import FINAL_RE
 
 pytestmark = pytest.mark.integration
 ARGS = ["--faults", "30", "--events", "3000", "--ingest-workers", "2", "--seed", "7"]
+TIMEOUT_S = 300
 
 
 def test_short_fault_run_loses_and_duplicates_nothing() -> None:
     require_program("mosquitto")
-    proc = subprocess.run(
+    # Its own process group: on a timeout the runner and every process it started are killed.
+    proc = subprocess.Popen(
         [sys.executable, "-m", "tests.faults.run", *ARGS],
         cwd=REPO,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         text=True,
-        timeout=300,
+        start_new_session=True,
     )
-    output = proc.stdout + proc.stderr
-    lines = proc.stdout.strip().splitlines()
+    try:
+        output, _ = proc.communicate(timeout=TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        output, _ = proc.communicate()
+        pytest.fail(f"the fault run took over {TIMEOUT_S}s:\n{output}")
+    lines = output.strip().splitlines()
     assert lines, output
     match = FINAL_RE.match(lines[-1])
     assert match, output

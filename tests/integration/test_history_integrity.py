@@ -1,0 +1,96 @@
+"""Issue #3: rewritten history from a real agent is quarantined, alerted and shown.
+
+A fork is what a Pi restored from an old SD-card backup produces: it writes new events at seqs
+the server already holds. A damaged journal row, resent after a lost ack, no longer matches its
+hash. (Chain breaks and bad signatures: test_quarantine.py and the unit tests.)
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+
+from ocop_cli.broker import Mosquitto
+from tests.integration.harness import EdgeEnv, Processes, enrol, make_edge, make_server, wait_until
+from tests.integration.prefill import prefill
+
+pytestmark = pytest.mark.integration
+
+
+def _alerts(config_path: Path) -> str:
+    return subprocess.run(
+        [sys.executable, "-m", "ocop_cli.main", "server", "--config", str(config_path), "alerts"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+
+
+def _record_step(edge: EdgeEnv) -> None:
+    conn = sqlite3.connect(edge.journal)
+    (batch_id,) = conn.execute("SELECT batch_id FROM batches LIMIT 1").fetchone()
+    conn.close()
+    r = requests.post(
+        f"{edge.url}/batches/{batch_id}/steps",
+        data={"step": "XAT"},
+        allow_redirects=False,
+        timeout=5,
+    )
+    assert r.status_code == 303
+
+
+@pytest.mark.parametrize("damage", ["restored_from_old_backup", "corrupted_row"])
+def test_rewritten_history_blocks_sync_and_tells_everyone(
+    tmp_path: Path, broker: Mosquitto, procs: Processes, damage: str
+) -> None:
+    server = make_server(tmp_path, broker.port)
+    edge = make_edge(tmp_path, "kc-line-1", broker.port)
+    enrol(server, edge)
+    prefill(edge, 3)  # seq 1..4
+    backup = tmp_path / "backup.db"
+    shutil.copy(edge.journal, backup)
+    prefill_more = 2
+    server.run(procs)
+    agent = edge.run(procs)
+    for _ in range(prefill_more):
+        _record_step(edge)
+    wait_until(lambda: edge.status()["acked"] == 6, 20, "the first sync")
+    agent.terminate()
+    agent.wait(10)
+
+    if damage == "restored_from_old_backup":
+        for suffix in ("-wal", "-shm"):
+            Path(str(edge.journal) + suffix).unlink(missing_ok=True)
+        shutil.copy(backup, edge.journal)
+        expected = ("fork", 5)
+    else:
+        conn = sqlite3.connect(edge.journal)
+        conn.execute("UPDATE events SET prev = ? WHERE seq = 6", ("ab" * 32,))
+        # Make seq 6 unsynced again so that the agent sends it (as after a lost ack).
+        conn.execute("UPDATE sync_state SET acked_seq = 5")
+        conn.commit()
+        conn.close()
+        assert server.scalar("SELECT head_seq FROM devices") == 6
+        # The server holds the good seq 6; the resent copy no longer matches its own hash.
+        expected = ("bad_hash", 6)
+
+    edge.run(procs)
+    _record_step(edge)
+    blocked = wait_until(lambda: edge.status()["blocked"], 20, "sync to be blocked")
+    assert (blocked["code"], blocked["seq"]) == expected
+    page = requests.get(edge.url, timeout=5).text
+    assert "Đồng bộ bị chặn — liên hệ văn phòng OCOP" in page
+    assert expected[0] in page
+    assert server.scalar("SELECT COUNT(*) FROM quarantine WHERE code = ?", expected[0]) == 1
+    assert server.scalar("SELECT head_seq FROM devices") == 6  # history not rewritten
+    alerts = _alerts(server.config_path)
+    assert f'"kind": "{expected[0]}"' in alerts
+    if damage == "restored_from_old_backup":
+        # The restored agent's status says its journal ends before the server's copy does.
+        assert '"kind": "journal_behind"' in alerts
