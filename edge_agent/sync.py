@@ -27,7 +27,15 @@ from edge_agent.config import EdgeConfig
 from edge_agent.journal import Journal
 from trace_protocol import topics
 from trace_protocol.catalog import Catalog, CatalogError, decode_catalog
-from trace_protocol.messages import MessageError, Status, encode_chunk, parse_ack
+from trace_protocol.messages import (
+    RESEND,
+    Command,
+    MessageError,
+    Status,
+    encode_chunk,
+    parse_ack,
+    parse_command,
+)
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +96,9 @@ class SyncWorker:
         self._published_max = 0
         self._last_progress = time.monotonic()
         self._last_gap_resend = 0.0
+        # The server's committed position when it is *behind* our acked seq (its database was
+        # restored from a backup): we resend from there although those events count as acked.
+        self._floor: int | None = None
         self._last_status = 0.0
         self._busy = False
         self.client = mqtt.Client(
@@ -140,7 +151,11 @@ class SyncWorker:
     def _step(self) -> None:
         now = time.monotonic()
         if not self._socket_open:
-            if self._link == LINK_REFUSED or now < self._next_attempt:
+            if self._link == LINK_REFUSED:
+                self._wake.wait(1.0)  # nothing to do until restarted with new credentials
+                self._wake.clear()
+                return
+            if now < self._next_attempt:
                 self._wake.wait(min(0.5, max(0.0, self._next_attempt - now)))
                 self._wake.clear()
                 return
@@ -243,7 +258,7 @@ class SyncWorker:
             elif kind == topics.CONFIG:
                 self._on_catalog(decode_catalog(bytes(msg.payload)))
             elif kind == topics.CMD:
-                log.warning("command not supported yet: %r", msg.payload[:200])
+                self._handle_command(parse_command(bytes(msg.payload)))
         except (MessageError, CatalogError) as exc:
             log.warning("rejected %s message: %s", kind, exc)
 
@@ -264,12 +279,35 @@ class SyncWorker:
         if acked > before:
             self._last_progress = now
         if ack.upto < before:
-            log.warning("server reports upto=%s below our acked=%s: resending", ack.upto, before)
-            self._sent_upto = min(self._sent_upto, ack.upto)
-        elif ack.gap and now - self._last_gap_resend >= GAP_RESEND_MIN_S:
-            self._last_gap_resend = now
-            self._sent_upto = min(self._sent_upto, acked)
+            if self._floor is None or ack.upto > self._floor:
+                self._last_progress = now  # the server is catching up
+            if self._floor is None:
+                log.warning("server is behind (upto=%s < acked=%s): resending", ack.upto, before)
+            self._floor = ack.upto
+            self._resend_from(ack.upto, now)
+        else:
+            self._floor = None
+            if ack.gap:
+                self._resend_from(acked, now)
         self._wake.set()
+
+    def _resend_from(self, upto: int, now: float) -> None:
+        """Resend after ``upto`` at once, at most once a second (acks come per chunk)."""
+        if now - self._last_gap_resend >= GAP_RESEND_MIN_S:
+            self._last_gap_resend = now
+            self._sent_upto = min(self._sent_upto, upto)
+
+    def _handle_command(self, cmd: Command) -> None:
+        if cmd.name == RESEND:
+            upto = int(cmd.args["from"]) - 1
+            acked = self.journal.sync_state().acked
+            log.info("server asks to resend from %s", upto + 1)
+            self._floor = upto if upto < acked else None
+            self._last_gap_resend = 0.0
+            self._resend_from(upto, time.monotonic())
+            self._wake.set()
+        else:
+            log.warning("command %r not supported", cmd.name)
 
     # -- sending ---------------------------------------------------------------------------
     def _tick(self, now: float) -> None:
@@ -280,15 +318,16 @@ class SyncWorker:
         if state.blocked is not None:
             return
         cfg = self.config.mqtt
-        sent = max(self._sent_upto, state.acked)
-        if sent > state.acked and now - self._last_progress > cfg.ack_timeout_s:
-            log.info("acks stalled at %s: resending", state.acked)
-            sent = state.acked
+        base = state.acked if self._floor is None else min(self._floor, state.acked)
+        sent = max(self._sent_upto, base)
+        if sent > base and now - self._last_progress > cfg.ack_timeout_s:
+            log.info("acks stalled at %s: resending", base)
+            sent = base
             self._last_progress = now
         self._sent_upto = sent
-        if state.head <= sent or sent >= state.acked + cfg.chunk_size * cfg.window_chunks:
+        if state.head <= sent or sent >= base + cfg.chunk_size * cfg.window_chunks:
             return  # nothing new, or the window is full: wait for acks
-        if sent == state.acked:
+        if sent == base:
             self._last_progress = now
         events = self.journal.events_after(sent, cfg.chunk_size)
         info = self.client.publish(

@@ -20,7 +20,7 @@ from sync_server.config import ServerConfig
 from sync_server.db import devices
 from sync_server.ingest import ingest_chunk
 from trace_protocol import topics
-from trace_protocol.messages import MessageError, parse_status
+from trace_protocol.messages import RESEND, Command, MessageError, parse_status
 
 log = logging.getLogger(__name__)
 MAX_QUEUED_ACKS = 1000
@@ -123,6 +123,20 @@ class IngestWorker:
                     "journal_behind",
                     f"device journal ends at {status.head}, server holds {row.head_seq}",
                 )
+            behind = status.acked > row.head_seq
+            if behind:
+                # The device holds acks for events we no longer have: this database was restored
+                # from a backup. Ask for them again; they verify like any other events.
+                raise_alert(
+                    conn,
+                    dev,
+                    row.facility_code,
+                    "server_behind",
+                    f"device acked {status.acked}, server holds {row.head_seq}: resend asked",
+                )
+        if behind:
+            cmd = Command(RESEND, {"from": int(row.head_seq) + 1})
+            self.client.publish(topics.build_topic(dev, topics.CMD), cmd.encode(), qos=1)
 
 
 def _status_dict(status: Any) -> dict[str, Any]:

@@ -145,3 +145,31 @@ def parse_status(payload: bytes) -> Status:
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise MessageError(f"malformed status: {exc}") from exc
+
+
+RESEND = "resend"
+_COMMAND_ARGS: dict[str, tuple[str, ...]] = {RESEND: ("from",)}
+
+
+@dataclass(frozen=True)
+class Command:
+    """A request from the server on the ``cmd`` topic, e.g. ``resend`` from a seq."""
+
+    name: str
+    args: dict[str, Any] = field(default_factory=dict)
+
+    def encode(self) -> bytes:
+        return _dump({"v": PROTOCOL_VERSION, "cmd": self.name, **self.args})
+
+
+def parse_command(payload: bytes) -> Command:
+    obj = _load(payload)
+    name = obj.get("cmd")
+    if not isinstance(name, str) or not name:
+        raise MessageError("cmd must name a command")
+    args = {k: v for k, v in obj.items() if k not in ("v", "cmd")}
+    for key in _COMMAND_ARGS.get(name, ()):
+        value = args.get(key)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise MessageError(f"cmd {name}: {key} must be an integer >= 1")
+    return Command(name, args)

@@ -183,3 +183,20 @@ def test_status_minimal_round_trip_and_defaults() -> None:
 def test_parse_status_rejects(obj: dict[str, Any]) -> None:
     with pytest.raises(MessageError):
         parse_status(chunk(obj))
+
+
+def test_command_round_trip_and_validation() -> None:
+    from trace_protocol.messages import RESEND, Command, parse_command
+
+    cmd = Command(RESEND, {"from": 7})
+    assert parse_command(cmd.encode()) == cmd
+    assert json.loads(cmd.encode()) == {"v": 1, "cmd": "resend", "from": 7}
+    for bad in (
+        {"v": 1},
+        {"v": 1, "cmd": "resend"},
+        {"v": 1, "cmd": "resend", "from": 0},
+        {"v": 1, "cmd": "resend", "from": True},
+        {"v": 2, "cmd": "resend", "from": 3},
+    ):
+        with pytest.raises(MessageError):
+            parse_command(json.dumps(bad).encode())
