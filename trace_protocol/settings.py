@@ -78,6 +78,9 @@ def _convert(hint: Any, value: Any, key: str) -> Any:
     if origin is tuple:
         if not isinstance(value, list):
             raise ConfigError(f"{key}: expected a list")
+        item = typing.get_args(hint)[0]
+        if dataclasses.is_dataclass(item):  # an array of tables: [[cameras]]
+            return tuple(build_section(item, v, f"{key}[{i}]") for i, v in enumerate(value))  # type: ignore[arg-type]
         return tuple(value)
     if hint in (str, int, bool, float) and (
         not isinstance(value, hint) or (hint is int and isinstance(value, bool))
@@ -93,8 +96,12 @@ def describe(cls: type[Any], prefix: str = "") -> list[tuple[str, str]]:
     for f in dataclasses.fields(cls):
         key = f"{prefix}{f.name}"
         out.append((key, str(f.metadata.get("help", ""))))
-        if dataclasses.is_dataclass(hints[f.name]):
-            out.extend(describe(hints[f.name], f"{key}."))
+        hint: Any = hints[f.name]
+        item: Any = typing.get_args(hint)[0] if typing.get_origin(hint) is tuple else None
+        if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+            out.extend(describe(hint, f"{key}."))
+        elif isinstance(item, type) and dataclasses.is_dataclass(item):
+            out.extend(describe(item, f"{key}[]."))
     return out
 
 
