@@ -279,12 +279,11 @@ class SyncWorker:
         if acked > before:
             self._last_progress = now
         if ack.upto < before:
-            if self._floor is None or ack.upto > self._floor:
-                self._last_progress = now  # the server is catching up
-            if self._floor is None:
-                log.warning("server is behind (upto=%s < acked=%s): resending", ack.upto, before)
-            self._floor = ack.upto
-            self._resend_from(ack.upto, now)
+            # Normally a stale ack, overtaken by a newer one (two ingest workers): ignore it.
+            # While refilling a restored server (the resend command set a floor), it is progress.
+            if self._floor is not None and ack.upto > self._floor:
+                self._floor = ack.upto
+                self._last_progress = now
         else:
             self._floor = None
             if ack.gap:

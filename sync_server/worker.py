@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -33,7 +34,7 @@ class IngestWorker:
         self.connected = threading.Event()
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
-            client_id=client_id or f"ingest-{int(time.time() * 1000) % 10**9}",
+            client_id=client_id or f"ingest-{uuid.uuid4().hex[:12]}",
             clean_session=True,
         )
         if config.mqtt.username:

@@ -46,7 +46,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=1, help="seed of the fault schedule")
     p.add_argument("--rate", type=float, default=0.0, help="saves/s (0: spread over the faults)")
     p.add_argument("--converge-timeout", type=float, default=180.0, help="seconds, at the end")
-    p.add_argument("--max-seconds", type=float, default=480.0, help="bound of the fault phase")
+    p.add_argument("--max-seconds", type=float, default=400.0, help="bound of the fault phase")
     p.add_argument("--keep", action="store_true", help="keep the run directory on success")
     return p.parse_args(argv)
 
