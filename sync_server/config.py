@@ -66,6 +66,10 @@ class ServerConfig:
         return self.database_url or f"sqlite:///{self.data_dir / 'server.db'}"
 
     @property
+    def blob_dir(self) -> Path:
+        return self.data_dir / "blobs"
+
+    @property
     def auth_dir(self) -> Path:
         return Path(self.broker.auth_dir) if self.broker.auth_dir else self.data_dir / "broker"
 

@@ -113,6 +113,22 @@ alerts = Table(
     Column("resolved_at", Float),
 )
 
+blob_refs = Table(
+    "blob_refs",
+    metadata,
+    # One row per photo file a committed snapshot.taken event refers to.
+    Column("sha256", String(64), nullable=False),
+    Column("dev_id", String(64), nullable=False),
+    Column("kind", String(12), nullable=False),  # full, thumb, public, public_thumb
+    Column("seq", Integer, nullable=False),
+    Column("camera", String(64), nullable=False),
+    Column("purpose", String(16), nullable=False),
+    Column("batch_id", String(36)),
+    Column("received_at", Float),
+    PrimaryKeyConstraint("dev_id", "sha256"),
+    Index("blob_refs_batch", "dev_id", "batch_id"),
+)
+
 batches = Table(
     "batches",
     metadata,

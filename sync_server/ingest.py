@@ -12,10 +12,10 @@ import logging
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine, RowMapping, insert, select, update
+from sqlalchemy import Connection, Engine, RowMapping, case, insert, select, update
 
 from sync_server.alerts import raise_alert
-from sync_server.db import devices, events, quarantine
+from sync_server.db import blob_refs, devices, events, quarantine
 from sync_server.projection import body_problem, project
 from trace_protocol.chain import BAD_HASH, Problem, verify_run
 from trace_protocol.envelope import Event
@@ -97,8 +97,29 @@ def ingest_chunk(engine: Engine, dev: str, payload: bytes) -> IngestResult:
             )
         conn.execute(update(devices).where(devices.c.dev_id == dev).values(**values))
         error = AckError(problem.code, problem.seq, problem.detail) if problem else None
+        missing = _missing_blobs(conn, dev)
     gap = problem is None and chunk[-1].seq > head
-    return IngestResult(Ack(upto=head, error=error, gap=gap), committed, 1 if problem else 0)
+    ack = Ack(upto=head, missing_blobs=missing, error=error, gap=gap)
+    return IngestResult(ack, committed, 1 if problem else 0)
+
+
+_KIND_ORDER = case(
+    (blob_refs.c.kind == "thumb", 0),
+    (blob_refs.c.kind == "public_thumb", 1),
+    (blob_refs.c.kind == "public", 2),
+    else_=3,
+)
+
+
+def _missing_blobs(conn: Connection, dev: str, limit: int = 20) -> list[str]:
+    """Photos the device's committed events name that have not arrived: thumbnails first."""
+    rows = conn.execute(
+        select(blob_refs.c.sha256)
+        .where(blob_refs.c.dev_id == dev, blob_refs.c.received_at.is_(None))
+        .order_by(_KIND_ORDER, blob_refs.c.seq)
+        .limit(limit)
+    )
+    return [r[0] for r in rows]
 
 
 def _lock_device(conn: Connection, dev: str) -> RowMapping | None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, update
+from sqlalchemy import Connection, select, update
 
-from sync_server.db import batches
+from sync_server.blobs import SHA256_RE
+from sync_server.db import batches, blob_refs
 from trace_protocol import envelope as ev
 from trace_protocol.envelope import Event
 
@@ -13,7 +14,14 @@ _REQUIRED: dict[str, dict[str, type | tuple[type, ...]]] = {
     ev.STEP_RECORDED: {"batch": str, "step": str, "name": str, "values": dict},
     ev.BATCH_CLOSED: {"batch": str, "quantity": (int, float), "unit": str},
     ev.LABELS_PRINTED: {"batch": str, "copies": int},
+    ev.SNAPSHOT_TAKEN: {"sha256": str, "thumb_sha256": str, "camera": str, "purpose": str},
 }
+_BLOB_KINDS = (
+    ("sha256", "full"),
+    ("thumb_sha256", "thumb"),
+    ("public_sha256", "public"),
+    ("public_thumb_sha256", "public_thumb"),
+)
 
 
 def body_problem(e: Event) -> str | None:
@@ -21,6 +29,11 @@ def body_problem(e: Event) -> str | None:
     for key, kind in _REQUIRED.get(e.type, {}).items():
         if not isinstance(e.body.get(key), kind) or isinstance(e.body.get(key), bool):
             return f"{e.type} body needs {key!r}"
+    if e.type == ev.SNAPSHOT_TAKEN:
+        for key, _ in _BLOB_KINDS:
+            value = e.body.get(key)
+            if value is not None and not (isinstance(value, str) and SHA256_RE.match(value)):
+                return f"{e.type} body: {key} is not a sha256"
     return None
 
 
@@ -44,6 +57,8 @@ def project(conn: Connection, e: Event) -> None:
                 status="open",
             )
         )
+    elif e.type == ev.SNAPSHOT_TAKEN:
+        _snapshot_taken(conn, e)
     elif e.type == ev.BATCH_CLOSED:
         conn.execute(
             update(batches)
@@ -56,3 +71,28 @@ def project(conn: Connection, e: Event) -> None:
                 expiry_date=b.get("expiry_date"),
             )
         )
+
+
+def _snapshot_taken(conn: Connection, e: Event) -> None:
+    """Remember every photo file the event names, so acks can list the ones still missing."""
+    b = e.body
+    batch = b.get("batch") if isinstance(b.get("batch"), str) else None
+    for key, kind in _BLOB_KINDS:
+        sha = b.get(key)
+        if not isinstance(sha, str):
+            continue
+        known = conn.execute(
+            select(blob_refs.c.sha256).where(blob_refs.c.dev_id == e.dev, blob_refs.c.sha256 == sha)
+        ).first()
+        if known is None:
+            conn.execute(
+                blob_refs.insert().values(
+                    sha256=sha,
+                    dev_id=e.dev,
+                    kind=kind,
+                    seq=e.seq,
+                    camera=str(b["camera"]),
+                    purpose=str(b["purpose"]),
+                    batch_id=batch,
+                )
+            )

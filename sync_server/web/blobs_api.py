@@ -1,0 +1,131 @@
+"""Photo uploads from devices (signed, resumable, idempotent) and public photo downloads."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+
+from flask import Blueprint, Response, current_app, jsonify, request, send_file
+from flask.typing import ResponseReturnValue
+from sqlalchemy import Engine, select, update
+
+from sync_server.blobs import SHA256_RE, BlobStorage, OffsetMismatch
+from sync_server.db import blob_refs, devices
+from trace_protocol import blobs as proto
+from trace_protocol.signing import load_public_key, verify_signature
+
+log = logging.getLogger(__name__)
+bp = Blueprint("blobs", __name__)
+PUBLIC_KINDS = ("public", "public_thumb")
+
+
+def _engine() -> Engine:
+    engine: Engine = current_app.extensions["ocop_engine"]
+    return engine
+
+
+def _storage() -> BlobStorage:
+    storage: BlobStorage = current_app.extensions["ocop_blobs"]
+    return storage
+
+
+def _error(status: int, code: str, message: str, offset: int | None = None) -> ResponseReturnValue:
+    resp = jsonify(error=code, message=message)
+    resp.status_code = status
+    if offset is not None:
+        resp.headers[proto.OFFSET_HEADER] = str(offset)
+    return resp
+
+
+@bp.route("/api/v1/blobs/<sha256>", methods=["HEAD"])
+def blob_offset(sha256: str) -> ResponseReturnValue:
+    """How much of a blob the server holds: 200 when complete, 404 with the partial offset."""
+    if not SHA256_RE.match(sha256):
+        return Response(status=400)
+    storage = _storage()
+    resp = Response(status=200 if storage.has(sha256) else 404)
+    resp.headers[proto.OFFSET_HEADER] = str(storage.offset(sha256))
+    return resp
+
+
+@bp.put("/api/v1/blobs/<sha256>")
+def upload(sha256: str) -> ResponseReturnValue:
+    if not SHA256_RE.match(sha256):
+        return _error(400, "bad_hash", "the path must end in a sha256")
+    dev = request.headers.get(proto.DEVICE_HEADER, "")
+    try:
+        offset = int(request.headers.get(proto.OFFSET_HEADER, ""))
+        total = int(request.headers.get(proto.TOTAL_HEADER, ""))
+    except ValueError:
+        return _error(400, "bad_request", f"{proto.OFFSET_HEADER} and {proto.TOTAL_HEADER} needed")
+    data = request.get_data(cache=False)
+    if len(data) > proto.MAX_CHUNK_BYTES or not 0 < total <= proto.MAX_BLOB_BYTES:
+        return _error(413, "too_large", "chunk or blob too large")
+    if offset < 0 or offset + len(data) > total:
+        return _error(400, "bad_range", "the chunk does not fit in the blob")
+    with _engine().connect() as conn:
+        device = conn.execute(
+            select(devices.c.public_key, devices.c.revoked_at).where(devices.c.dev_id == dev)
+        ).first()
+        referenced = conn.execute(
+            select(blob_refs.c.sha256).where(
+                blob_refs.c.dev_id == dev, blob_refs.c.sha256 == sha256
+            )
+        ).first()
+    if device is None or device.public_key is None or device.revoked_at is not None:
+        return _error(403, "unknown_device", "unknown, unenrolled or revoked device")
+    message = proto.chunk_message(dev, sha256, offset, total, hashlib.sha256(data).hexdigest())
+    signature = request.headers.get(proto.SIGNATURE_HEADER, "")
+    if not verify_signature(load_public_key(device.public_key), message, signature):
+        return _error(403, "bad_signature", "the chunk is not signed by the device")
+    if referenced is None:
+        # Only photos that a committed snapshot.taken event names: upload after the ack.
+        return _error(404, "unknown_blob", "no committed event of this device names this blob")
+    storage = _storage()
+    if storage.has(sha256):
+        return _done(sha256, 200)
+    try:
+        end = storage.append(sha256, offset, data)
+    except OffsetMismatch as exc:
+        return _error(409, "offset_mismatch", str(exc), exc.offset)
+    if end < total:
+        resp = jsonify(status="partial")
+        resp.status_code = 202
+        resp.headers[proto.OFFSET_HEADER] = str(end)
+        return resp
+    if not storage.finish(sha256):
+        log.warning("blob %s from %s did not match its hash; dropped", sha256, dev)
+        return _error(422, "hash_mismatch", "the uploaded bytes do not match the sha256", 0)
+    return _done(sha256, 201)
+
+
+def _done(sha256: str, status: int) -> ResponseReturnValue:
+    with _engine().begin() as conn:
+        conn.execute(
+            update(blob_refs)
+            .where(blob_refs.c.sha256 == sha256, blob_refs.c.received_at.is_(None))
+            .values(received_at=time.time())
+        )
+    resp = jsonify(status="complete")
+    resp.status_code = status
+    resp.headers[proto.OFFSET_HEADER] = str(_storage().offset(sha256))
+    return resp
+
+
+@bp.get("/blobs/<sha256>")
+def public_blob(sha256: str) -> ResponseReturnValue:
+    """A photo a consumer may see: only face-blurred public derivatives, never the originals."""
+    if not SHA256_RE.match(sha256):
+        return Response(status=404)
+    with _engine().connect() as conn:
+        public = conn.execute(
+            select(blob_refs.c.sha256).where(
+                blob_refs.c.sha256 == sha256, blob_refs.c.kind.in_(PUBLIC_KINDS)
+            )
+        ).first()
+    if public is None or not _storage().has(sha256):
+        return Response(status=404)
+    resp = send_file(_storage().open(sha256), mimetype="image/jpeg", max_age=31536000)
+    resp.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+    return resp
