@@ -83,6 +83,8 @@ def test_bad_signature_is_quarantined_and_the_touchscreen_says_sync_blocked(
     (dev_row,) = _ocop_json("server", "--config", str(server.config_path), "devices")
     assert dev_row["blocked"]["code"] == "bad_signature"
     assert dev_row["committed_head"] == 0
+    alerts = _ocop_json("server", "--config", str(server.config_path), "alerts")
+    assert [(a["dev_id"], a["kind"]) for a in alerts] == [(edge.dev, "bad_signature")]
 
     page = requests.get(edge.url, timeout=5).text
     assert "Đồng bộ bị chặn — liên hệ văn phòng OCOP" in page
@@ -157,3 +159,4 @@ def test_chain_break_is_quarantined_and_acked_as_an_error(
     assert (ack.error.code, ack.error.seq) == ("chain_break", 3)
     assert server.scalar("SELECT COUNT(*) FROM events") == 2
     assert server.scalar("SELECT seq FROM quarantine WHERE code = 'chain_break'") == 3
+    assert server.scalar("SELECT kind FROM alerts WHERE dev_id = ?", edge.dev) == "chain_break"
