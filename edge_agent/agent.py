@@ -1,4 +1,5 @@
-"""The running agent: its journal, catalog, printer and sync worker, wired from one config."""
+"""The running agent: journal, catalog, printer, cameras, uploader and sync worker, wired from
+one config."""
 
 from __future__ import annotations
 
@@ -7,6 +8,10 @@ import shutil
 from dataclasses import dataclass, field
 from typing import Any
 
+from edge_agent.camera.blobs import BlobStore
+from edge_agent.camera.protocol import CameraError
+from edge_agent.camera.sources import open_source
+from edge_agent.camera_service import COMMAND, CameraService
 from edge_agent.catalog_store import load_catalog, store_catalog
 from edge_agent.clock import Clock
 from edge_agent.config import EdgeConfig
@@ -14,8 +19,10 @@ from edge_agent.journal import Journal
 from edge_agent.projections import project
 from edge_agent.store import open_db
 from edge_agent.sync import SyncWorker
+from edge_agent.uploader import Uploader
 from label_printer.transports import FilePrinter
 from trace_protocol.catalog import Catalog
+from trace_protocol.messages import SNAPSHOT, Ack, Command
 from trace_protocol.signing import DeviceKey
 
 log = logging.getLogger(__name__)
@@ -27,6 +34,8 @@ class Agent:
     config: EdgeConfig
     journal: Journal
     printer: FilePrinter
+    cameras: CameraService
+    uploader: Uploader
     sync: SyncWorker | None = field(default=None)
 
     def catalog(self) -> Catalog | None:
@@ -49,13 +58,47 @@ class Agent:
             self.sync.notify()
 
     def status_extra(self) -> dict[str, Any]:
-        """Facts for the status topic beyond the journal: disk, printer, catalog."""
+        """Facts for the status topic beyond the journal: disk, printer, catalog, cameras."""
         catalog = self.catalog()
         return {
             "disk_free_mb": shutil.disk_usage(self.config.data_dir).free // 1_000_000,
             "printer": self.config.printer.kind,
             "catalog_version": catalog.version if catalog else None,
+            "uploads_pending": len(self.uploader.pending()),
+            **self.cameras.status(),
         }
+
+    def upload_base_url(self) -> str | None:
+        if self.config.upload.server_url:
+            return self.config.upload.server_url
+        catalog = self.catalog()
+        return catalog.public_base_url if catalog else None
+
+    def on_ack(self, ack: Ack) -> None:
+        """Acked events may release photos for upload; the server may say what it lacks."""
+        self.uploader.server_misses(ack.missing_blobs)
+        self.uploader.notify()
+
+    def on_command(self, cmd: Command) -> None:
+        if cmd.name == SNAPSHOT:
+            try:
+                self.cameras.capture(str(cmd.args["camera"]), COMMAND)
+            except CameraError as exc:
+                log.warning("snapshot command: %s", exc)
+        else:
+            log.warning("command %r not supported", cmd.name)
+
+    def start(self) -> None:
+        self.cameras.start()
+        self.uploader.start()
+        if self.sync is not None:
+            self.sync.start()
+
+    def stop(self) -> None:
+        if self.sync is not None:
+            self.sync.stop()
+        self.uploader.stop()
+        self.cameras.stop()
 
     def link_state(self) -> tuple[str, str]:
         return self.sync.link_state() if self.sync else ("disabled", "")
@@ -66,7 +109,17 @@ def open_agent(config: EdgeConfig, *, with_sync: bool = True) -> Agent:
     key = DeviceKey.load_or_create(config.key_path)
     db = open_db(config.journal_path)
     journal = Journal(db, key, config.device_id, Clock(config.assume_clock_synced), project)
-    agent = Agent(config=config, journal=journal, printer=FilePrinter(config.label_dir))
+    store = BlobStore(config.photo_dir)
+    agent = Agent(
+        config=config,
+        journal=journal,
+        printer=FilePrinter(config.label_dir),
+        # The lambdas reach the agent once it exists: photos wake sync, uploads ask for the URL.
+        cameras=CameraService(
+            journal, config, store, opener=open_source, on_photo=lambda: agent.written()
+        ),
+        uploader=Uploader(journal, config, store, lambda: agent.upload_base_url()),
+    )
     if with_sync:
         agent.sync = SyncWorker(
             journal,
@@ -75,5 +128,7 @@ def open_agent(config: EdgeConfig, *, with_sync: bool = True) -> Agent:
             on_catalog=agent.accept_catalog,
             version=VERSION,
             status_extra=agent.status_extra,
+            on_ack=agent.on_ack,
+            on_command=agent.on_command,
         )
     return agent

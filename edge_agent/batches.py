@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -147,7 +148,10 @@ def record_step(
     step_code: str,
     raw_values: dict[str, str],
     note: str,
+    photos: Callable[[], list[str]] | None = None,
 ) -> Event:
+    """Check and record a step. ``photos`` is called once the input is valid (it takes the
+    evidence photos, each its own ``snapshot.taken`` event); their hashes go into the step."""
     batch = get_batch(journal.db, batch_id)
     if batch is None:
         raise DomainError("batch_not_found")
@@ -159,6 +163,8 @@ def record_step(
     assert step is not None
     if len(note) > MAX_NOTE:
         raise DomainError("note_too_long", max=MAX_NOTE)
+    _require_open(journal.db, batch_id)  # no photos for a step that cannot be saved
+    photo_refs = photos() if photos is not None else []
     body = {
         "batch": batch_id,
         "step": step.code,
@@ -169,6 +175,7 @@ def record_step(
         "labels": {f.key: f.label.vi for f in step.fields},
         "labels_en": {f.key: f.label.en for f in step.fields},
         "note": note.strip(),
+        "photos": photo_refs,
     }
     return journal.append(ev.STEP_RECORDED, body, check=lambda db: _require_open(db, batch_id))
 

@@ -63,6 +63,43 @@ class PrinterConfig:
 
 
 @dataclass(frozen=True)
+class CameraConfig:
+    name: str = setting("", "Camera name, unique on this device (shown to workers and the office).")
+    uri: str = setting(
+        "", "Source: picamera2[:N], usb:N, rtsp://…, http(s)://… (MJPEG), file:PATH, folder:PATH."
+    )
+    interval_s: float = setting(0.0, "Periodic snapshot every this many seconds; 0 = none.")
+    evidence: bool = setting(True, "Take a photo of the line whenever a step is recorded.")
+    public_periodic: bool = setting(
+        False, "Let consumers see (face-blurred) periodic snapshots; evidence is public anyway."
+    )
+    health_interval_s: float = setting(5.0, "Read a frame this often to check the camera.")
+
+    def __post_init__(self) -> None:
+        if not self.name or not self.uri:
+            raise ValueError("every camera needs a name and a uri")
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    photo_quota_mb: int = setting(
+        2000, "Disk space photos may use; older ones are evicted past it."
+    )
+    min_free_mb: int = setting(200, "Below this free disk space periodic capture stops (alert).")
+
+
+@dataclass(frozen=True)
+class UploadConfig:
+    server_url: str = setting("", "Where photos go (PUT /api/v1/blobs); empty = the catalog's URL.")
+    bandwidth_kbps: int = setting(256, "Upload budget in kilobits per second; 0 = unlimited.")
+    chunk_kb: int = setting(256, "Upload chunk size in KiB (a cut resumes from the last chunk).")
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.chunk_kb <= 1024:
+            raise ValueError("upload.chunk_kb must be between 1 and 1024")
+
+
+@dataclass(frozen=True)
 class EdgeConfig:
     device_id: str = setting("", "This device's id (also its MQTT username). Required.")
     data_dir: Path = setting(Path("/var/lib/ocop-edge"), "Journal, key and files live here.")
@@ -73,8 +110,14 @@ class EdgeConfig:
     ui: UiConfig = section(UiConfig, "The touchscreen web UI.")
     mqtt: MqttConfig = section(MqttConfig, "The sync link to the central broker.")
     printer: PrinterConfig = section(PrinterConfig, "Where labels go.")
+    cameras: tuple[CameraConfig, ...] = setting((), "Cameras, one [[cameras]] table each.")
+    storage: StorageConfig = section(StorageConfig, "Disk limits for photos.")
+    upload: UploadConfig = section(UploadConfig, "Photo upload to the server.")
 
     def __post_init__(self) -> None:
+        names = [c.name for c in self.cameras]
+        if len(set(names)) != len(names):
+            raise ValueError("camera names must be unique")
         if not DEVICE_ID_RE.match(self.device_id):
             raise ValueError("device_id is required: lower-case letters, digits and '-'")
         if len(self.lot_prefix) > 5 or not self.lot_prefix.isascii():
@@ -87,6 +130,10 @@ class EdgeConfig:
     @property
     def key_path(self) -> Path:
         return self.data_dir / "device-key.pem"
+
+    @property
+    def photo_dir(self) -> Path:
+        return self.data_dir / "photos"
 
     @property
     def label_dir(self) -> Path:

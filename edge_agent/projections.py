@@ -74,6 +74,33 @@ def _labels_printed(db: Database, e: Event) -> None:
     _touch(db, b["batch"], e.seq)
 
 
+PHOTO_KINDS = (
+    ("thumb_sha256", "thumb"),
+    ("public_thumb_sha256", "public_thumb"),
+    ("public_sha256", "public"),
+    ("sha256", "full"),
+)
+
+
+def _snapshot_taken(db: Database, e: Event) -> None:
+    b = e.body
+    db.conn.execute(
+        "INSERT OR IGNORE INTO photos (sha256, seq, camera, purpose, batch_id, taken_at)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (b["sha256"], e.seq, b["camera"], b["purpose"], b.get("batch"), e.at),
+    )
+    evidence = 0 if b["purpose"] == "periodic" else 1
+    for key, kind in PHOTO_KINDS:
+        if b.get(key):
+            db.conn.execute(
+                "INSERT OR IGNORE INTO photo_files (sha256, photo_sha256, kind, seq, evidence)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (b[key], b["sha256"], kind, e.seq, evidence),
+            )
+    if b.get("batch"):
+        _touch(db, b["batch"], e.seq)
+
+
 def _touch(db: Database, batch_id: str, seq: int) -> None:
     db.conn.execute("UPDATE batches SET last_seq = ? WHERE batch_id = ?", (seq, batch_id))
 
@@ -83,6 +110,7 @@ _HANDLERS: dict[str, Callable[[Database, Event], None]] = {
     ev.STEP_RECORDED: _step_recorded,
     ev.BATCH_CLOSED: _batch_closed,
     ev.LABELS_PRINTED: _labels_printed,
+    ev.SNAPSHOT_TAKEN: _snapshot_taken,
 }
 
 

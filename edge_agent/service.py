@@ -27,10 +27,9 @@ def run(config: EdgeConfig) -> None:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    assert agent.sync is not None
-    agent.sync.start()
+    agent.start()
     log.info("touchscreen UI on http://%s:%s/", config.ui.host, config.ui.port)
     try:
         server.run()
     finally:
-        agent.sync.stop()
+        agent.stop()

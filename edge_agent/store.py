@@ -94,6 +94,34 @@ def m002_projections(db: Database) -> None:
     )
 
 
+@migrations()
+def m003_photos(db: Database) -> None:
+    db.execute(
+        """CREATE TABLE photos (
+            sha256 TEXT PRIMARY KEY,
+            seq INTEGER NOT NULL,
+            camera TEXT NOT NULL,
+            purpose TEXT NOT NULL,
+            batch_id TEXT,
+            taken_at TEXT NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX photos_batch ON photos(batch_id, seq)")
+    # Every file of a photo (full, thumbnail, public derivatives) and its upload state.
+    db.execute(
+        """CREATE TABLE photo_files (
+            sha256 TEXT PRIMARY KEY,
+            photo_sha256 TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            evidence INTEGER NOT NULL,
+            uploaded_at REAL,
+            evicted_at REAL
+        )"""
+    )
+    db.execute("CREATE INDEX photo_files_pending ON photo_files(uploaded_at, evicted_at, seq)")
+
+
 def open_db(path: Path) -> Database:
     """Open (creating if needed) the journal database, migrated to the newest schema."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -29,6 +29,7 @@ from trace_protocol import topics
 from trace_protocol.catalog import Catalog, CatalogError, decode_catalog
 from trace_protocol.messages import (
     RESEND,
+    Ack,
     Command,
     MessageError,
     Status,
@@ -71,6 +72,8 @@ class SyncWorker:
         version: str,
         status_extra: Callable[[], dict[str, Any]] | None = None,
         rng: random.Random | None = None,
+        on_ack: Callable[[Ack], None] | None = None,
+        on_command: Callable[[Command], None] | None = None,
     ) -> None:
         self.journal = journal
         self.config = config
@@ -78,6 +81,8 @@ class SyncWorker:
         self._on_catalog = on_catalog
         self._version = version
         self._status_extra = status_extra or dict
+        self._on_ack = on_ack
+        self._on_command = on_command
         self._rng = rng or random.Random()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -288,6 +293,8 @@ class SyncWorker:
             self._floor = None
             if ack.gap:
                 self._resend_from(acked, now)
+        if self._on_ack is not None:
+            self._on_ack(ack)
         self._wake.set()
 
     def _resend_from(self, upto: int, now: float) -> None:
@@ -305,6 +312,8 @@ class SyncWorker:
             self._last_gap_resend = 0.0
             self._resend_from(upto, time.monotonic())
             self._wake.set()
+        elif self._on_command is not None:
+            self._on_command(cmd)
         else:
             log.warning("command %r not supported", cmd.name)
 

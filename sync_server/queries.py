@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from sync_server.db import batches, devices, events
+from sync_server.db import batches, blob_refs, devices, events
 from trace_protocol import envelope as ev
 
 
@@ -22,6 +22,8 @@ class StepView:
     units: dict[str, str]
     labels: dict[str, str]
     labels_en: dict[str, str]
+    # (public thumbnail sha256, public full sha256) of each photo that has arrived
+    photos: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,7 @@ def find_batch(conn: Connection, lot: str, gtin: str | None = None) -> BatchView
         )
         .order_by(events.c.seq)
     ).all()
+    photos = _public_photos(conn, row["dev_id"], row["batch_id"])
     steps = [
         StepView(
             seq=r.seq,
@@ -75,6 +78,7 @@ def find_batch(conn: Connection, lot: str, gtin: str | None = None) -> BatchView
             units=dict(r.body.get("units", {})),
             labels=dict(r.body.get("labels", {})),
             labels_en=dict(r.body.get("labels_en", {})),
+            photos=[photos[sha] for sha in r.body.get("photos", []) if sha in photos],
         )
         for r in step_rows
     ]
@@ -97,6 +101,28 @@ def find_batch(conn: Connection, lot: str, gtin: str | None = None) -> BatchView
         verified=True,
         device_blocked=bool(device and device[1]),
     )
+
+
+def _public_photos(conn: Connection, dev: str, batch_id: str) -> dict[str, tuple[str, str]]:
+    """Full-photo sha256 → (public thumbnail, public image) for the batch's arrived photos.
+
+    Only face-blurred public derivatives are ever shown; a photo whose derivatives have not
+    arrived yet is left out rather than shown broken.
+    """
+    rows = conn.execute(
+        select(
+            blob_refs.c.seq, blob_refs.c.kind, blob_refs.c.sha256, blob_refs.c.received_at
+        ).where(blob_refs.c.dev_id == dev, blob_refs.c.batch_id == batch_id)
+    ).all()
+    by_seq: dict[int, dict[str, tuple[str, bool]]] = {}
+    for seq, kind, sha, received in rows:
+        by_seq.setdefault(seq, {})[kind] = (sha, received is not None)
+    out: dict[str, tuple[str, str]] = {}
+    for files in by_seq.values():
+        full, thumb, public = files.get("full"), files.get("public_thumb"), files.get("public")
+        if full and thumb and public and thumb[1] and public[1]:
+            out[full[0]] = (thumb[0], public[0])
+    return out
 
 
 def recent_batches(conn: Connection, limit: int = 20) -> list[dict[str, Any]]:

@@ -148,6 +148,7 @@ def parse_status(payload: bytes) -> Status:
 
 
 RESEND = "resend"
+SNAPSHOT = "snapshot"
 _COMMAND_ARGS: dict[str, tuple[str, ...]] = {RESEND: ("from",)}
 
 
@@ -172,4 +173,6 @@ def parse_command(payload: bytes) -> Command:
         value = args.get(key)
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise MessageError(f"cmd {name}: {key} must be an integer >= 1")
+    if name == SNAPSHOT and not isinstance(args.get("camera"), str):
+        raise MessageError("cmd snapshot: camera must name a camera")
     return Command(name, args)

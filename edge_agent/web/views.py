@@ -147,7 +147,13 @@ def record_step(batch_id: str) -> BaseResponse | tuple[str, int]:
             raise domain.DomainError("unknown_product")
         values = {k.removeprefix("v_"): v for k, v in form.items() if k.startswith("v_")}
         domain.record_step(
-            agent.journal, catalog, batch_id, form.get("step", ""), values, form.get("note", "")
+            agent.journal,
+            catalog,
+            batch_id,
+            form.get("step", ""),
+            values,
+            form.get("note", ""),
+            photos=lambda: agent.cameras.capture_evidence(batch_id),
         )
     except domain.DomainError as exc:
         return _render_batch(batch_id, _message(exc), form, 400)

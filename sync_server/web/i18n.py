@@ -37,6 +37,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "may still be on its way.",
     },
     "stars": {"vi": "sao OCOP", "en": "OCOP stars"},
+    "photo": {"vi": "Ảnh công đoạn", "en": "Photo of the step"},
     "switch": {"vi": "English", "en": "Tiếng Việt"},
 }
 

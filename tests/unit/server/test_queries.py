@@ -22,7 +22,16 @@ def build(chain: ChainBuilder) -> tuple[str, str]:
     chain.next("step.recorded", {**step_body(a, "NHAP", 14.0), "name": "Nhập lúa"})  # 3
     chain.next("step.recorded", step_body(b, "SAY", 50.0))  # 4
     chain.next("step.recorded", {**step_body(a, "SAY", 45.0), "note": "ổn"})  # 5
-    chain.next("snapshot.taken", {"batch": a, "sha256": "0" * 64})  # 6: not a step
+    chain.next(
+        "snapshot.taken",
+        {
+            "batch": a,
+            "sha256": "0" * 64,
+            "thumb_sha256": "1" * 64,
+            "camera": "c",
+            "purpose": "evidence",
+        },
+    )  # 6: not a step
     chain.next("step.recorded", {**step_body(a, "XAT", 0.0), "name": "Xay xát"})  # 7
     chain.next("batch.closed", {"batch": a, "quantity": 25.0, "unit": "kg"})  # 8
     return a, b
@@ -33,7 +42,10 @@ def test_find_batch_returns_its_steps_in_seq_order(
 ) -> None:
     build(chain)
     # Send out of order inside the chunk: parse_chunk orders by seq.
-    assert ingest_chunk(engine, DEV, encode_chunk(DEV, chain.events[::-1])).ack == Ack(upto=8)
+    # The ack lists the photo files the server still lacks, thumbnails first.
+    assert ingest_chunk(engine, DEV, encode_chunk(DEV, chain.events[::-1])).ack == Ack(
+        upto=8, missing_blobs=["1" * 64, "0" * 64]
+    )
     with engine.connect() as conn:
         view = find_batch(conn, LOT_A)
     assert view is not None

@@ -1,0 +1,201 @@
+"""The agent's cameras at work: health checks, scheduled snapshots, evidence photos for steps,
+snapshots on request, and the photo quota. Every photo becomes a ``snapshot.taken`` event."""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from edge_agent.camera.blobs import BlobStore
+from edge_agent.camera.health import OK, HealthMonitor, HealthVerdict
+from edge_agent.camera.protocol import CameraError, CameraSource, Frame
+from edge_agent.camera.snapshot import encode_jpeg, make_thumbnail, public_image, take_snapshot
+from edge_agent.config import CameraConfig, EdgeConfig
+from edge_agent.journal import Journal
+from edge_agent.photo_quota import disk_low, enforce_quota
+from trace_protocol import envelope as ev
+from trace_protocol.envelope import Event
+
+log = logging.getLogger(__name__)
+
+PERIODIC, EVIDENCE, MANUAL, COMMAND = "periodic", "evidence", "manual", "command"
+QUOTA_EVERY_S = 30.0
+Opener = Callable[[str, str], CameraSource]
+
+
+@dataclass
+class _Camera:
+    config: CameraConfig
+    monitor: HealthMonitor
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    source: CameraSource | None = None
+    next_health: float = 0.0
+    next_snapshot: float = math.inf
+
+
+class CameraService:
+    def __init__(
+        self,
+        journal: Journal,
+        config: EdgeConfig,
+        store: BlobStore,
+        *,
+        opener: Opener,
+        on_photo: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.journal = journal
+        self.config = config
+        self.store = store
+        self._open = opener
+        self._on_photo = on_photo
+        now = time.monotonic()
+        self.cameras = {
+            c.name: _Camera(
+                c, HealthMonitor(), next_snapshot=now + c.interval_s if c.interval_s else math.inf
+            )
+            for c in config.cameras
+        }
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._next_quota = 0.0
+        self.periodic_paused = False
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def start(self) -> None:
+        if not self.cameras:
+            return
+        self._thread = threading.Thread(target=self._run, name="cameras", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        for cam in self.cameras.values():
+            with cam.lock:
+                if cam.source is not None:
+                    cam.source.close()
+                    cam.source = None
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.5):
+            try:
+                self.tick(time.monotonic())
+            except Exception:  # one camera's trouble must not stop the others, or the agent
+                log.exception("camera tick failed")
+
+    def tick(self, now: float) -> None:
+        """One round: check each camera that is due, take due periodic snapshots, mind the disk."""
+        self.periodic_paused = disk_low(self.config.data_dir, self.config.storage.min_free_mb)
+        for cam in self.cameras.values():
+            snapshot_due = now >= cam.next_snapshot
+            if now < cam.next_health and not snapshot_due:
+                continue
+            cam.next_health = now + cam.config.health_interval_s
+            frame = self._read(cam)
+            if snapshot_due:
+                cam.next_snapshot = now + cam.config.interval_s
+                if frame is not None and not self.periodic_paused:
+                    self._record(cam, frame, PERIODIC, None)
+        if now >= self._next_quota:
+            self._next_quota = now + QUOTA_EVERY_S
+            self.enforce_quota()
+
+    # -- capture --------------------------------------------------------------------------------
+    def capture_evidence(self, batch_id: str) -> list[str]:
+        """Photos of the line for a step being recorded; never fails the step (DESIGN.md §7)."""
+        photos = []
+        for cam in self.cameras.values():
+            if not cam.config.evidence:
+                continue
+            try:
+                frame = self._read(cam)
+                if frame is not None:
+                    photos.append(self._record(cam, frame, EVIDENCE, batch_id).body["sha256"])
+            except (CameraError, OSError) as exc:
+                log.warning("no evidence photo from %s: %s", cam.config.name, exc)
+        return photos
+
+    def capture(self, camera: str, purpose: str, batch_id: str | None = None) -> Event | None:
+        """A snapshot from the touchscreen button or a server command; None when no frame."""
+        cam = self.cameras.get(camera)
+        if cam is None:
+            raise CameraError(f"no camera named {camera!r}")
+        frame = self._read(cam)
+        return None if frame is None else self._record(cam, frame, purpose, batch_id)
+
+    def _read(self, cam: _Camera) -> Frame | None:
+        with cam.lock:
+            frame: Frame | None = None
+            try:
+                if cam.source is None:
+                    cam.source = self._open(cam.config.name, cam.config.uri)
+                frame = cam.source.read()
+            except CameraError as exc:
+                log.warning("camera %s: %s", cam.config.name, exc)
+                if cam.source is not None:
+                    cam.source.close()
+                cam.source = None
+            cam.monitor.observe(frame)
+            return frame
+
+    def _record(self, cam: _Camera, frame: Frame, purpose: str, batch_id: str | None) -> Event:
+        public = purpose != PERIODIC or cam.config.public_periodic
+        snap = take_snapshot(frame, self.store, public=public)
+        body: dict[str, Any] = {
+            "camera": cam.config.name,
+            "purpose": purpose,
+            "sha256": snap.sha256,
+            "thumb_sha256": snap.thumb_sha256,
+            "width": snap.width,
+            "height": snap.height,
+        }
+        if snap.public_sha256 is not None and snap.public_path is not None:
+            body["public_sha256"] = snap.public_sha256
+            # Consumers on 3G get a small face-hidden thumbnail first.
+            public_thumb = encode_jpeg(make_thumbnail(public_image(frame)))
+            body["public_thumb_sha256"] = self.store.put(public_thumb)[0]
+        if batch_id is not None:
+            body["batch"] = batch_id
+        event = self.journal.append(ev.SNAPSHOT_TAKEN, body)
+        self._on_photo()
+        return event
+
+    # -- state ----------------------------------------------------------------------------------
+    def enforce_quota(self) -> list[str]:
+        quota = self.config.storage.photo_quota_mb * 1_000_000
+        with self.journal.lock:
+            evicted = enforce_quota(self.journal.db, self.store, quota)
+        if evicted:
+            log.info("photo quota: evicted %s photo(s)", len(evicted))
+        return evicted
+
+    def health(self) -> dict[str, HealthVerdict]:
+        return {name: cam.monitor.verdict for name, cam in self.cameras.items()}
+
+    def problems(self) -> dict[str, HealthVerdict]:
+        """Cameras that are not ok, for the touchscreen's warning."""
+        return {name: v for name, v in self.health().items() if v.state != OK}
+
+    def status(self) -> dict[str, Any]:
+        """The cameras part of the status topic."""
+        now = time.time()
+        return {
+            "cameras": {
+                name: {
+                    "state": v.state,
+                    "detail": v.detail,
+                    "last_frame_age_s": None
+                    if v.last_frame_at is None
+                    else round(now - v.last_frame_at, 1),
+                }
+                for name, v in self.health().items()
+            },
+            "periodic_paused_disk_low": self.periodic_paused,
+            "photo_bytes": self.store.usage_bytes(),
+        }
