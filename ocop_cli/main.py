@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 
 def build_parser() -> argparse.ArgumentParser:
     from edge_agent import cli as edge_cli
+    from edge_agent.camera import cli as camera_cli
     from label_printer import cli as label_cli
     from ocop_cli import demo
     from sync_server import cli as server_cli
@@ -19,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     server_cli.register(groups.add_parser("server", help="the central sync server"))
     label = groups.add_parser("label", help="render and print labels")
     label_cli.register(label.add_subparsers(dest="command", required=True))
+    camera_cli.register(groups.add_parser("camera", help="check cameras"))
     demo.register(groups.add_parser("demo", help="run broker, server and one agent locally"))
     return parser
 

@@ -9,17 +9,21 @@ from typing import Any
 from flask import (
     Blueprint,
     Response,
+    abort,
     current_app,
     make_response,
     redirect,
     render_template,
     request,
+    send_file,
     url_for,
 )
 from werkzeug.wrappers import Response as BaseResponse
 
 from edge_agent import batches as domain
 from edge_agent.agent import Agent
+from edge_agent.camera.protocol import CameraError
+from edge_agent.camera_service import MANUAL
 from edge_agent.printing import print_labels
 from edge_agent.web.i18n import current_lang, translate
 from trace_protocol.catalog import Product
@@ -62,7 +66,13 @@ def sync_summary(agent: Agent) -> dict[str, Any]:
 
 @bp.app_context_processor
 def _inject_sync() -> dict[str, Any]:
-    return {"sync": sync_summary(_agent())}
+    agent = _agent()
+    return {
+        "sync": sync_summary(agent),
+        "camera_problems": agent.cameras.problems(),
+        "camera_names": list(agent.cameras.cameras),
+        "periodic_paused": agent.cameras.periodic_paused,
+    }
 
 
 @bp.get("/")
@@ -117,6 +127,7 @@ def _render_batch(
     runs = agent.journal.db.conn.execute(
         "SELECT copies, files, at FROM label_runs WHERE batch_id = ? ORDER BY seq", (batch_id,)
     ).fetchall()
+    photos = _batch_photos(agent, batch_id)
     chosen = request.args.get("step") or (form or {}).get("step")
     step = product.step(chosen) if product and chosen else None
     return (
@@ -124,7 +135,11 @@ def _render_batch(
             "batch.html",
             b=row,
             product=product,
-            steps=[(s[0], s[2], _measured(product, s[1], s[3]), s[4], s[5]) for s in steps],
+            steps=[
+                (s[0], s[2], _measured(product, s[1], s[3]), s[4], s[5], photos.get(s[0], []))
+                for s in steps
+            ],
+            other_photos=photos.get(0, []),
             runs=[(r[0], json.loads(r[1]), r[2]) for r in runs],
             step=step,
             error=error,
@@ -186,6 +201,58 @@ def labels(batch_id: str) -> BaseResponse | tuple[str, int]:
     except domain.DomainError as exc:
         return _render_batch(batch_id, _message(exc), request.form.to_dict(), 400)
     return redirect(url_for("ui.batch", batch_id=batch_id, saved="printed"), code=303)
+
+
+@bp.post("/batches/<batch_id>/snapshot")
+def snapshot(batch_id: str) -> BaseResponse | tuple[str, int]:
+    agent = _agent()
+    if domain.get_batch(agent.journal.db, batch_id) is None:
+        return _error_page(domain.DomainError("batch_not_found"))
+    try:
+        event = agent.cameras.capture(request.form.get("camera", ""), MANUAL, batch_id)
+    except CameraError as exc:
+        return _render_batch(batch_id, str(exc), None, 400)
+    if event is None:
+        return _render_batch(batch_id, translate("err_no_frame", _lang()), None, 503)
+    return redirect(url_for("ui.batch", batch_id=batch_id, saved="photo"), code=303)
+
+
+@bp.get("/photos/<sha256>")
+def photo(sha256: str) -> BaseResponse:
+    """A photo file from this device's store (the facility's own screen: originals are fine)."""
+    try:
+        path = _agent().cameras.store.path(sha256)
+    except ValueError:
+        abort(404)
+    if not path.is_file():
+        abort(404)
+    return send_file(path, mimetype="image/jpeg", max_age=86400)
+
+
+def _batch_photos(agent: Agent, batch_id: str) -> dict[int, list[str]]:
+    """Thumbnails of the batch's photos by the step seq that names them (0: not a step's)."""
+    with agent.journal.lock:
+        conn = agent.journal.db.conn
+        thumbs = dict(
+            conn.execute(
+                "SELECT f.photo_sha256, f.sha256 FROM photo_files f JOIN photos p"
+                " ON p.sha256 = f.photo_sha256 WHERE p.batch_id = ? AND f.kind = 'thumb'"
+                " AND f.evicted_at IS NULL",
+                (batch_id,),
+            ).fetchall()
+        )
+        step_bodies = conn.execute(
+            "SELECT e.seq, e.body FROM events e JOIN steps s ON s.seq = e.seq WHERE s.batch_id = ?",
+            (batch_id,),
+        ).fetchall()
+    out: dict[int, list[str]] = {}
+    named: set[str] = set()
+    for seq, body in step_bodies:
+        shas = [sha for sha in json.loads(body).get("photos", []) if sha in thumbs]
+        named.update(shas)
+        out[seq] = [thumbs[sha] for sha in shas]
+    out[0] = [thumb for full, thumb in thumbs.items() if full not in named]
+    return out
 
 
 @bp.get("/lang/<code>")
