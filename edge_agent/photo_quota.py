@@ -49,10 +49,14 @@ def enforce_quota(db: Database, store: PhotoFiles, quota_bytes: int) -> list[str
         for photo in photos:
             if store.usage_bytes() <= quota_bytes:
                 break
+            # Files this photo shares with a photo that stays (content addressing) are kept.
             files = [
                 r[0]
                 for r in db.conn.execute(
-                    "SELECT sha256 FROM photo_files WHERE photo_sha256 = ? AND evicted_at IS NULL",
+                    "SELECT DISTINCT sha256 FROM photo_files f WHERE photo_sha256 = ?"
+                    " AND evicted_at IS NULL AND NOT EXISTS (SELECT 1 FROM photo_files o"
+                    " WHERE o.sha256 = f.sha256 AND o.photo_sha256 != f.photo_sha256"
+                    " AND o.evicted_at IS NULL)",
                     (photo,),
                 )
             ]

@@ -109,14 +109,17 @@ def m003_photos(db: Database) -> None:
     db.execute("CREATE INDEX photos_batch ON photos(batch_id, seq)")
     # Every file of a photo (full, thumbnail, public derivatives) and its upload state.
     db.execute(
+        # One file can serve several roles (a small frame is its own thumbnail; a frame without
+        # faces is its own public copy) and several photos (a frozen camera repeats frames).
         """CREATE TABLE photo_files (
-            sha256 TEXT PRIMARY KEY,
+            sha256 TEXT NOT NULL,
             photo_sha256 TEXT NOT NULL,
             kind TEXT NOT NULL,
             seq INTEGER NOT NULL,
             evidence INTEGER NOT NULL,
             uploaded_at REAL,
-            evicted_at REAL
+            evicted_at REAL,
+            PRIMARY KEY (sha256, photo_sha256, kind)
         )"""
     )
     db.execute("CREATE INDEX photo_files_pending ON photo_files(uploaded_at, evicted_at, seq)")

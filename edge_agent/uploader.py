@@ -81,7 +81,7 @@ class Uploader:
         with self.journal.lock:
             rows = self.journal.db.conn.execute(
                 "SELECT sha256 FROM photo_files WHERE uploaded_at IS NULL AND evicted_at IS NULL"
-                f" AND seq <= ? ORDER BY {_ORDER}, seq LIMIT ?",
+                f" AND seq <= ? GROUP BY sha256 ORDER BY MIN({_ORDER}), MIN(seq) LIMIT ?",
                 (acked, limit),
             ).fetchall()
         return [r[0] for r in rows]

@@ -125,7 +125,8 @@ blob_refs = Table(
     Column("purpose", String(16), nullable=False),
     Column("batch_id", String(36)),
     Column("received_at", Float),
-    PrimaryKeyConstraint("dev_id", "sha256"),
+    # A file may play several roles: a frame with no face is its own public copy.
+    PrimaryKeyConstraint("dev_id", "sha256", "kind"),
     Index("blob_refs_batch", "dev_id", "batch_id"),
 )
 

@@ -12,7 +12,7 @@ import logging
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine, RowMapping, case, insert, select, update
+from sqlalchemy import Connection, Engine, RowMapping, case, func, insert, select, update
 
 from sync_server.alerts import raise_alert
 from sync_server.db import blob_refs, devices, events, quarantine
@@ -116,7 +116,8 @@ def _missing_blobs(conn: Connection, dev: str, limit: int = 20) -> list[str]:
     rows = conn.execute(
         select(blob_refs.c.sha256)
         .where(blob_refs.c.dev_id == dev, blob_refs.c.received_at.is_(None))
-        .order_by(_KIND_ORDER, blob_refs.c.seq)
+        .group_by(blob_refs.c.sha256)
+        .order_by(func.min(_KIND_ORDER), func.min(blob_refs.c.seq))
         .limit(limit)
     )
     return [r[0] for r in rows]

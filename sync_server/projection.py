@@ -82,7 +82,9 @@ def _snapshot_taken(conn: Connection, e: Event) -> None:
         if not isinstance(sha, str):
             continue
         known = conn.execute(
-            select(blob_refs.c.sha256).where(blob_refs.c.dev_id == e.dev, blob_refs.c.sha256 == sha)
+            select(blob_refs.c.sha256).where(
+                blob_refs.c.dev_id == e.dev, blob_refs.c.sha256 == sha, blob_refs.c.kind == kind
+            )
         ).first()
         if known is None:
             conn.execute(

@@ -154,7 +154,7 @@ class EdgeEnv:
         return int(self.journal_rows("SELECT COALESCE(MAX(seq), 0) FROM events")[0][0])
 
 
-def make_edge(tmp: Path, dev: str, mqtt_port: int, **mqtt: Any) -> EdgeEnv:
+def make_edge(tmp: Path, dev: str, mqtt_port: int, extra_toml: str = "", **mqtt: Any) -> EdgeEnv:
     d = tmp / dev
     d.mkdir(parents=True, exist_ok=True)
     ui_port = free_port()
@@ -171,7 +171,7 @@ def make_edge(tmp: Path, dev: str, mqtt_port: int, **mqtt: Any) -> EdgeEnv:
     path = d / "edge.toml"
     path.write_text(
         f'device_id = "{dev}"\ndata_dir = "{d / "data"}"\n'
-        f"[ui]\nport = {ui_port}\n[mqtt]\n{mqtt_toml}\n",
+        f"[ui]\nport = {ui_port}\n[mqtt]\n{mqtt_toml}\n{extra_toml}",
         encoding="utf-8",
     )
     key = DeviceKey.load_or_create(d / "data" / "device-key.pem")
