@@ -124,6 +124,18 @@ class IngestWorker:
                     "journal_behind",
                     f"device journal ends at {status.head}, server holds {row.head_seq}",
                 )
+            cameras = status.extra.get("cameras")
+            if isinstance(cameras, dict):
+                broken = {
+                    name: c.get("state")
+                    for name, c in cameras.items()
+                    if isinstance(c, dict) and c.get("state") != "ok"
+                }
+                if broken:
+                    detail = ", ".join(f"{name}: {state}" for name, state in sorted(broken.items()))
+                    raise_alert(conn, dev, row.facility_code, "camera", detail)
+            if status.extra.get("periodic_paused_disk_low"):
+                raise_alert(conn, dev, row.facility_code, "disk_low", "periodic photos paused")
             behind = status.acked > row.head_seq
             if behind:
                 # The device holds acks for events we no longer have: this database was restored

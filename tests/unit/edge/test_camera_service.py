@@ -12,7 +12,7 @@ from edge_agent import batches
 from edge_agent.camera.blobs import BlobStore
 from edge_agent.camera.sources import open_source
 from edge_agent.camera_service import EVIDENCE, PERIODIC, CameraService
-from edge_agent.config import CameraConfig, EdgeConfig
+from edge_agent.config import CameraConfig, EdgeConfig, StorageConfig
 from edge_agent.journal import Journal
 from edge_agent.photo_quota import enforce_quota
 from tests.unit.camera import scenes
@@ -151,3 +151,40 @@ def test_quota_evicts_uploaded_periodic_first_and_never_unsent_evidence(
     assert all(service.store.has(sha) for sha, photo in files.items() if photo == evidence)
     assert not service.store.has(str(p3))
     service.stop()
+
+
+def test_periodic_capture_pauses_when_the_disk_is_nearly_full(
+    tmp_path: Path, journal: Journal
+) -> None:
+    video = scenes.write_video(tmp_path / "line.avi", scenes.live_frames(12))
+    cam = CameraConfig(name="day-chuyen", uri=f"file:{video}", interval_s=1.0)
+    huge = 10**12  # MB: no disk has that much free
+    config = EdgeConfig(
+        device_id="kc-test-1",
+        data_dir=tmp_path,
+        cameras=(cam,),
+        storage=StorageConfig(min_free_mb=huge),
+    )
+    service = _service(journal, config)
+    start = time.monotonic()
+    for i in range(1, 4):
+        service.tick(start + 2.0 * i)
+    assert _snapshots(journal) == []
+    assert service.status()["periodic_paused_disk_low"] is True
+    # Evidence is still taken: the journal and its proof keep working.
+    assert len(service.capture_evidence("b")) == 1
+    service.stop()
+
+
+def test_a_server_command_takes_a_snapshot(tmp_path: Path) -> None:
+    from edge_agent.agent import open_agent
+    from trace_protocol.messages import SNAPSHOT, Command
+
+    config = _config(tmp_path)
+    agent = open_agent(config, with_sync=False)
+    agent.on_command(Command(SNAPSHOT, {"camera": "day-chuyen"}))
+    agent.on_command(Command(SNAPSHOT, {"camera": "no-such-camera"}))  # logged, not raised
+    (shot,) = _snapshots(agent.journal)
+    assert shot["purpose"] == "command" and "batch" not in shot
+    agent.cameras.stop()
+    agent.journal.db.conn.close()
