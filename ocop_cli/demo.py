@@ -18,6 +18,7 @@ from pathlib import Path
 from types import FrameType
 
 from ocop_cli.broker import BrokerError, Mosquitto, wait_for_port
+from ocop_cli.demo_video import write_demo_video
 
 DEMO_CATALOGS = ("kc-rice.json", "cuong-nga-honey.json", "huong-son-antler.json")
 DEMO_DEVICE = "kc-line-1"
@@ -80,6 +81,10 @@ def _enrol_device(data: Path, server_toml: Path, mqtt_port: int, edge_port: int)
         "--ui-port",
         str(edge_port),
     )
+    video = write_demo_video(data / "camera" / "day-chuyen.avi")
+    with edge_toml.open("a", encoding="utf-8") as fh:
+        # The demo's file camera: a photo per recorded step, a periodic one every 5 minutes.
+        fh.write(f'\n[[cameras]]\nname = "day-chuyen"\nuri = "file:{video}"\ninterval_s = 300\n')
     if (data / "edge" / "mqtt-password").exists():
         return edge_toml  # enrolled on an earlier run
     added = _run(
