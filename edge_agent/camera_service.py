@@ -36,6 +36,7 @@ class _Camera:
     source: CameraSource | None = None
     next_health: float = 0.0
     next_snapshot: float = math.inf
+    reads: int = 0
 
 
 class CameraService:
@@ -117,7 +118,7 @@ class CameraService:
                 frame = self._read(cam)
                 if frame is not None:
                     photos.append(self._record(cam, frame, EVIDENCE, batch_id).body["sha256"])
-            except (CameraError, OSError) as exc:
+            except Exception as exc:  # no photo, but the step is saved (DESIGN.md §7)
                 log.warning("no evidence photo from %s: %s", cam.config.name, exc)
         return photos
 
@@ -136,12 +137,13 @@ class CameraService:
                 if cam.source is None:
                     cam.source = self._open(cam.config.name, cam.config.uri)
                 frame = cam.source.read()
-            except CameraError as exc:
+            except Exception as exc:  # a driver's failure must never reach the step being saved
                 log.warning("camera %s: %s", cam.config.name, exc)
                 if cam.source is not None:
                     cam.source.close()
                 cam.source = None
             cam.monitor.observe(frame)
+            cam.reads += 1
             return frame
 
     def _record(self, cam: _Camera, frame: Frame, purpose: str, batch_id: str | None) -> Event:
@@ -176,7 +178,8 @@ class CameraService:
         return evicted
 
     def health(self) -> dict[str, HealthVerdict]:
-        return {name: cam.monitor.verdict for name, cam in self.cameras.items()}
+        """Each camera's verdict; cameras not read yet (the agent just started) are left out."""
+        return {name: cam.monitor.verdict for name, cam in self.cameras.items() if cam.reads}
 
     def problems(self) -> dict[str, HealthVerdict]:
         """Cameras that are not ok, for the touchscreen's warning."""

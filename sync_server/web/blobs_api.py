@@ -44,7 +44,10 @@ def blob_offset(sha256: str) -> ResponseReturnValue:
     if not SHA256_RE.match(sha256):
         return Response(status=400)
     storage = _storage()
-    resp = Response(status=200 if storage.has(sha256) else 404)
+    if storage.has(sha256):
+        # Also for a file kept from before (e.g. after a database restore): its refs are met.
+        return _done(sha256, 200)
+    resp = Response(status=404)
     resp.headers[proto.OFFSET_HEADER] = str(storage.offset(sha256))
     return resp
 
