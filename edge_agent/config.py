@@ -144,6 +144,11 @@ class EdgeConfig:
         return self.mqtt.username or self.device_id
 
     @property
+    def label_key_path(self) -> Path:
+        """The secret behind unit-label codes (0600); the server gets it once, at enrolment."""
+        return self.data_dir / "label-key"
+
+    @property
     def password_path(self) -> Path:
         """Where ``ocop edge enroll`` keeps the broker password (mode 0600)."""
         return self.data_dir / "mqtt-password"

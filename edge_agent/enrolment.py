@@ -14,6 +14,7 @@ from edge_agent.config import EdgeConfig
 from trace_protocol.catalog import CatalogError, parse_catalog
 from trace_protocol.enrolment import ENROL_PATH, enrol_request, proof_message
 from trace_protocol.signing import DeviceKey
+from trace_protocol.unit_codes import encode_label_key, load_or_create_label_key
 
 
 class EnrolError(Exception):
@@ -32,11 +33,14 @@ class EnrolResult:
 def enroll(config: EdgeConfig, server_url: str, facility: str, token: str) -> EnrolResult:
     key = DeviceKey.load_or_create(config.key_path)
     public = key.public_key_b64
-    proof = key.sign(proof_message(config.device_id, facility, token, public))
+    label_key = encode_label_key(load_or_create_label_key(config.label_key_path))
+    proof = key.sign(proof_message(config.device_id, facility, token, public, label_key))
     url = server_url.rstrip("/") + ENROL_PATH
     try:
         resp = requests.post(
-            url, json=enrol_request(config.device_id, facility, token, public, proof), timeout=20
+            url,
+            json=enrol_request(config.device_id, facility, token, public, label_key, proof),
+            timeout=20,
         )
     except requests.RequestException as exc:
         raise EnrolError(f"cannot reach {url}: {exc}") from exc

@@ -45,6 +45,9 @@ devices = Table(
     Column("public_key", String(64)),
     Column("registered_at", Float, nullable=False),
     Column("enrolled_at", Float),
+    # The device's unit-label MAC key (base64url), handed over at enrolment: it lets the server
+    # tell genuine unit codes from forged ones before a batch syncs.
+    Column("label_key", String(64)),
     # Mosquitto PBKDF2-SHA512 hash of the device's broker password; never the password itself.
     Column("mqtt_password_hash", String(200)),
     Column("revoked_at", Float),

@@ -19,6 +19,7 @@ from trace_protocol.catalog import Catalog
 from trace_protocol.enrolment import proof_message
 from trace_protocol.envelope import DEVICE_ID_RE
 from trace_protocol.signing import load_public_key, verify_signature
+from trace_protocol.unit_codes import decode_label_key
 
 
 class EnrolmentError(Exception):
@@ -89,18 +90,24 @@ def create_device(engine: Engine, dev: str, facility: str, ttl_hours: float) -> 
 def enrol(engine: Engine, request: Any, base_url: str) -> Enrolled:
     """Check a device's enrolment request; on success it gets broker credentials."""
     fields = _fields(request)
-    dev, facility, token, public_key, proof = (
+    dev, facility, token, public_key, label_key, proof = (
         fields["device"],
         fields["facility"],
         fields["token"],
         fields["public_key"],
+        fields["label_key"],
         fields["proof"],
     )
+    try:
+        decode_label_key(label_key)
+    except ValueError as exc:
+        raise EnrolmentError("bad_key", f"label key: {exc}", 400) from exc
     try:
         key = load_public_key(public_key)
     except ValueError as exc:
         raise EnrolmentError("bad_key", f"public key: {exc}", 400) from exc
-    if not verify_signature(key, proof_message(dev, facility, token, public_key), proof):
+    message = proof_message(dev, facility, token, public_key, label_key)
+    if not verify_signature(key, message, proof):
         raise EnrolmentError("bad_proof", "the request is not signed by the key it carries", 400)
     now = time.time()
     password = new_password()
@@ -143,7 +150,10 @@ def enrol(engine: Engine, request: Any, base_url: str) -> Enrolled:
             update(devices)
             .where(devices.c.dev_id == dev)
             .values(
-                public_key=public_key, enrolled_at=now, mqtt_password_hash=mosquitto_hash(password)
+                public_key=public_key,
+                label_key=label_key,
+                enrolled_at=now,
+                mqtt_password_hash=mosquitto_hash(password),
             )
         )
         catalog = config_for_device(conn, dev, base_url)
@@ -154,7 +164,7 @@ def _fields(request: Any) -> dict[str, str]:
     if not isinstance(request, dict):
         raise EnrolmentError("bad_request", "expected a JSON object", 400)
     out = {}
-    for name in ("device", "facility", "token", "public_key", "proof"):
+    for name in ("device", "facility", "token", "public_key", "label_key", "proof"):
         value = request.get(name)
         if not isinstance(value, str) or not value or len(value) > 200:
             raise EnrolmentError("bad_request", f"missing or invalid field {name!r}", 400)

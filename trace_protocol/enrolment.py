@@ -10,8 +10,12 @@ PURPOSE = "ocop-enrol-v1"
 ENROL_PATH = "/api/v1/enroll"
 
 
-def proof_message(device: str, facility: str, token: str, public_key: str) -> bytes:
-    """The bytes a device signs with its new key when it enrols (RFC 8785 canonical JSON)."""
+def proof_message(device: str, facility: str, token: str, public_key: str, label_key: str) -> bytes:
+    """The bytes a device signs with its new key when it enrols (RFC 8785 canonical JSON).
+
+    ``label_key`` (base64url) is the secret behind unit-label codes (trace_protocol.unit_codes);
+    signing it binds it to the key that signs the device's journal.
+    """
     return canonical_json(
         {
             "purpose": PURPOSE,
@@ -19,17 +23,19 @@ def proof_message(device: str, facility: str, token: str, public_key: str) -> by
             "facility": facility,
             "token": token,
             "public_key": public_key,
+            "label_key": label_key,
         }
     )
 
 
 def enrol_request(
-    device: str, facility: str, token: str, public_key: str, proof: str
+    device: str, facility: str, token: str, public_key: str, label_key: str, proof: str
 ) -> dict[str, Any]:
     return {
         "device": device,
         "facility": facility,
         "token": token,
         "public_key": public_key,
+        "label_key": label_key,
         "proof": proof,
     }

@@ -37,6 +37,25 @@ STRINGS: dict[str, dict[str, str]] = {
         "may still be on its way.",
     },
     "stars": {"vi": "sao OCOP", "en": "OCOP stars"},
+    "unit_genuine": {"vi": "Mã sản phẩm chính hãng", "en": "Genuine product code"},
+    "unit_forged": {
+        "vi": "Cảnh báo: mã này không do cơ sở sản xuất in ra — có thể là hàng giả",
+        "en": "Warning: this code was not printed by the producer — possibly counterfeit",
+    },
+    "unit_unverifiable": {
+        "vi": "Chưa thể kiểm tra mã này",
+        "en": "This code cannot be checked yet",
+    },
+    "unit_not_printed": {
+        "vi": "Cảnh báo: số sê-ri này chưa từng được in cho lô này",
+        "en": "Warning: this serial was never printed for this lot",
+    },
+    "serial": {"vi": "Số sê-ri", "en": "Serial"},
+    "details_arriving": {
+        "vi": "Sản phẩm được ghi nhận tại {facility} ngày {date}. Thông tin chi tiết đang được "
+        "đồng bộ từ cơ sở sản xuất.",
+        "en": "Recorded at {facility} on {date}. The details are on their way from the producer.",
+    },
     "photo": {"vi": "Ảnh công đoạn", "en": "Photo of the step"},
     "switch": {"vi": "English", "en": "Tiếng Việt"},
 }
@@ -47,11 +66,12 @@ def current_lang() -> str:
     return lang if lang in ("vi", "en") else "vi"
 
 
-def translate(key: str) -> str:
+def translate(key: str, **params: Any) -> str:
     entry = STRINGS.get(key)
     if entry is None:
         return key
-    return entry.get(current_lang()) or entry["vi"]
+    text = entry.get(current_lang()) or entry["vi"]
+    return text.format(**params) if params else text
 
 
 def vndate(value: str | None) -> str:

@@ -23,6 +23,7 @@ from sync_server.registry import import_catalog, register_device
 from sync_server.service import open_server_engine
 from trace_protocol.enrolment import enrol_request, proof_message
 from trace_protocol.signing import DeviceKey
+from trace_protocol.unit_codes import encode_label_key
 
 REPO = Path(__file__).resolve().parents[2]
 KC_CATALOG = REPO / "ocop_cli" / "data" / "kc-rice.json"
@@ -183,10 +184,13 @@ def enrol(server: ServerEnv, edge: EdgeEnv, public_key: str | None = None) -> No
     register_device(server.engine, edge.dev, "KC", public_key or edge.key.public_key_b64)
 
 
-def enrol_with_token(server: ServerEnv, dev: str, key: DeviceKey, facility: str = "KC") -> str:
+def enrol_with_token(
+    server: ServerEnv, dev: str, key: DeviceKey, facility: str = "KC", label_key: bytes = b"k" * 32
+) -> str:
     """The office's add-device and the device's enrolment, in-process; returns the password."""
     token = create_device(server.engine, dev, facility, ttl_hours=1)
     public = key.public_key_b64
-    proof = key.sign(proof_message(dev, facility, token, public))
-    request = enrol_request(dev, facility, token, public, proof)
+    label = encode_label_key(label_key)
+    proof = key.sign(proof_message(dev, facility, token, public, label))
+    request = enrol_request(dev, facility, token, public, label, proof)
     return server_enrol(server.engine, request, server.base_url).mqtt_password

@@ -23,8 +23,10 @@ from tests.unit.server.conftest import CATALOG
 from trace_protocol.enrolment import ENROL_PATH, enrol_request, proof_message
 from trace_protocol.messages import encode_chunk
 from trace_protocol.signing import DeviceKey
+from trace_protocol.unit_codes import encode_label_key
 
 DEV = "kc-pi-7"
+LABEL_KEY = bytes(range(32))
 
 
 @pytest.fixture
@@ -40,8 +42,14 @@ def client(engine: Engine, config: ServerConfig) -> FlaskClient:
 
 def _request(key: DeviceKey, token: str, dev: str = DEV, facility: str = "KC") -> dict[str, Any]:
     public = key.public_key_b64
+    label = encode_label_key(LABEL_KEY)
     return enrol_request(
-        dev, facility, token, public, key.sign(proof_message(dev, facility, token, public))
+        dev,
+        facility,
+        token,
+        public,
+        label,
+        key.sign(proof_message(dev, facility, token, public, label)),
     )
 
 
