@@ -16,6 +16,7 @@ from edge_agent.catalog_store import load_catalog, store_catalog
 from edge_agent.clock import Clock
 from edge_agent.config import EdgeConfig
 from edge_agent.journal import Journal
+from edge_agent.print_queue import PrintQueue
 from edge_agent.projections import project
 from edge_agent.store import open_db
 from edge_agent.sync import SyncWorker
@@ -24,6 +25,7 @@ from label_printer.transports import FilePrinter
 from trace_protocol.catalog import Catalog
 from trace_protocol.messages import SNAPSHOT, Ack, Command
 from trace_protocol.signing import DeviceKey
+from trace_protocol.unit_codes import load_or_create_label_key
 
 log = logging.getLogger(__name__)
 VERSION = "0.1.0"
@@ -33,9 +35,9 @@ VERSION = "0.1.0"
 class Agent:
     config: EdgeConfig
     journal: Journal
-    printer: FilePrinter
     cameras: CameraService
     uploader: Uploader
+    print_queue: PrintQueue
     sync: SyncWorker | None = field(default=None)
 
     def catalog(self) -> Catalog | None:
@@ -89,6 +91,7 @@ class Agent:
             log.warning("command %r not supported", cmd.name)
 
     def start(self) -> None:
+        self.print_queue.start()
         self.cameras.start()
         self.uploader.start()
         if self.sync is not None:
@@ -99,6 +102,7 @@ class Agent:
             self.sync.stop()
         self.uploader.stop()
         self.cameras.stop()
+        self.print_queue.stop()
 
     def link_state(self) -> tuple[str, str]:
         return self.sync.link_state() if self.sync else ("disabled", "")
@@ -113,12 +117,17 @@ def open_agent(config: EdgeConfig, *, with_sync: bool = True) -> Agent:
     agent = Agent(
         config=config,
         journal=journal,
-        printer=FilePrinter(config.label_dir),
         # The lambdas reach the agent once it exists: photos wake sync, uploads ask for the URL.
         cameras=CameraService(
             journal, config, store, opener=open_source, on_photo=lambda: agent.written()
         ),
         uploader=Uploader(journal, config, store, lambda: agent.upload_base_url()),
+        print_queue=PrintQueue(
+            journal,
+            lambda: agent.catalog(),
+            load_or_create_label_key(config.label_key_path),
+            FilePrinter(config.label_dir),
+        ),
     )
     if with_sync:
         agent.sync = SyncWorker(

@@ -208,21 +208,66 @@ def close_batch(journal: Journal, catalog: Catalog, batch_id: str, quantity_text
     return journal.append(ev.BATCH_CLOSED, body, check=check)
 
 
-def record_labels_printed(
-    journal: Journal, batch_id: str, copies: int, formats: list[str], printer: str, files: list[str]
+def issue_labels(
+    journal: Journal,
+    batch_id: str,
+    *,
+    copies: int,
+    unit: bool,
+    fmt: str,
+    printer: str,
+    reprint_of: int | None = None,
 ) -> Event:
+    """Record a print run (``labels.printed``) and queue its job in the same transaction.
+
+    Unit serials are minted here, offline: the next numbers of the lot's own counter, derived
+    from the runs already in the journal. A reprint names the run it repeats and carries the
+    same serials, so reprints are on record and never mint new codes.
+    """
+    body: dict[str, Any] = {
+        "batch": batch_id,
+        "kind": "unit" if unit else "batch",
+        "copies": copies,
+        "format": fmt,
+        "printer": printer,
+    }
+
     def check(db: Database) -> None:
         batch = get_batch(db, batch_id)
         if batch is None:
             raise DomainError("batch_not_found")
         if batch.status != "closed":
             raise DomainError("batch_not_closed")
+        if reprint_of is not None:
+            row = db.conn.execute(
+                "SELECT kind, copies, serial_from, serial_to FROM label_runs"
+                " WHERE seq = ? AND batch_id = ?",
+                (reprint_of, batch_id),
+            ).fetchone()
+            if row is None:
+                raise DomainError("reprint_unknown")
+            body.update(kind=row[0], copies=row[1], reprint_of=reprint_of)
+            if row[2] is not None:
+                body.update(serial_from=row[2], serial_to=row[3])
+        elif unit:
+            last = db.conn.execute(
+                "SELECT MAX(serial_to) FROM label_runs WHERE batch_id = ?", (batch_id,)
+            ).fetchone()[0]
+            body.update(serial_from=(last or 0) + 1, serial_to=(last or 0) + copies)
 
-    body = {
-        "batch": batch_id,
-        "copies": copies,
-        "formats": formats,
-        "printer": printer,
-        "files": files,
-    }
-    return journal.append(ev.LABELS_PRINTED, body, check=check)
+    def queue(db: Database, event: Event) -> None:
+        db.conn.execute(
+            "INSERT INTO print_jobs (seq, batch_id, kind, copies, serial_from, format, printer,"
+            " state) VALUES (?, ?, ?, ?, ?, ?, ?, 'queued')",
+            (
+                event.seq,
+                batch_id,
+                event.body["kind"],
+                event.body["copies"],
+                event.body.get("serial_from"),
+                fmt,
+                printer,
+            ),
+        )
+
+    return journal.append(ev.LABELS_PRINTED, body, check=check, after=queue)

@@ -54,12 +54,17 @@ class MqttConfig:
 
 @dataclass(frozen=True)
 class PrinterConfig:
-    kind: str = setting("file", "Printer transport; 'file' writes PNG and PDF files.")
+    kind: str = setting("file", "Printer transport; 'file' writes label files to a folder.")
+    format: str = setting(
+        "png+pdf", "Label output: 'pdf' (a page a label), 'png' (an image a label) or 'png+pdf'."
+    )
     directory: str = setting("", "Folder for the file printer; empty means <data_dir>/labels.")
 
     def __post_init__(self) -> None:
         if self.kind != "file":
             raise ValueError("printer.kind: only 'file' is supported so far")
+        if self.format not in ("pdf", "png", "png+pdf"):
+            raise ValueError("printer.format must be 'pdf', 'png' or 'png+pdf'")
 
 
 @dataclass(frozen=True)

@@ -47,12 +47,18 @@ class Journal:
         self.lock = threading.RLock()
 
     def append(
-        self, type: str, body: dict[str, Any], check: Callable[[Database], object] | None = None
+        self,
+        type: str,
+        body: dict[str, Any],
+        check: Callable[[Database], object] | None = None,
+        after: Callable[[Database, Event], object] | None = None,
     ) -> Event:
         """Sign and store the next event and update its projection atomically.
 
         ``check`` runs inside the transaction before the write, so a rule such as "the batch is
-        still open" is checked against the same state the event is appended to.
+        still open" is checked against the same state the event is appended to. ``after`` runs
+        in the same transaction once the event is written (e.g. to queue the print job it
+        describes), so the event and what it starts stand or fall together.
         """
         with self.lock:
             conn = self.db.conn
@@ -92,6 +98,8 @@ class Journal:
                     ),
                 )
                 self._project(self.db, event)
+                if after is not None:
+                    after(self.db, event)
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")

@@ -1,30 +1,25 @@
-"""Print a closed batch's labels on the configured printer and record the print run."""
+"""What goes on a batch's labels: the label text, the batch URL, and unit URLs with their codes."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date
 
-from edge_agent.agent import Agent
-from edge_agent.batches import DomainError, get_batch, record_labels_printed
+from edge_agent.batches import BatchRow, DomainError, get_batch, issue_labels
+from edge_agent.journal import Journal
 from label_printer.model import LabelContent
-from label_printer.render_pdf import render_pdf
-from label_printer.render_png import render_png
-from label_printer.transports import PrinterError
+from trace_protocol.catalog import Catalog
 from trace_protocol.envelope import Event
 from trace_protocol.links import build_batch_url
+from trace_protocol.unit_codes import build_unit_url, format_serial, unit_mac
 
-MAX_COPIES = 500
+MAX_COPIES = 2000
 
 
-def label_content(agent: Agent, batch_id: str, lang: str = "vi") -> LabelContent:
-    catalog = agent.catalog()
-    batch = get_batch(agent.journal.db, batch_id)
-    if batch is None:
-        raise DomainError("batch_not_found")
+def batch_label(catalog: Catalog, batch: BatchRow, lang: str = "vi") -> LabelContent:
     if batch.status != "closed":
         raise DomainError("batch_not_closed")
-    if catalog is None:
-        raise DomainError("unknown_product")
     product = catalog.product(batch.product_code)
     if product is None:
         raise DomainError("unknown_product")
@@ -46,23 +41,38 @@ def label_content(agent: Agent, batch_id: str, lang: str = "vi") -> LabelContent
     )
 
 
-def print_labels(agent: Agent, batch_id: str, copies: int, lang: str = "vi") -> Event:
-    """Render PNG + PDF, send them to the printer, then record ``labels.printed``."""
-    if not 1 <= copies <= MAX_COPIES:
+def unit_labels(
+    base: LabelContent, catalog: Catalog, gtin: str | None, label_key: bytes, first: int, last: int
+) -> Iterator[LabelContent]:
+    """One label per serial in ``first..last``, each with its own signed URL."""
+    for number in range(first, last + 1):
+        serial = format_serial(number)
+        mac = unit_mac(label_key, base.lot, serial, gtin)
+        url = build_unit_url(catalog.public_base_url, base.lot, serial, mac, gtin)
+        yield replace(base, url=url, extra_lines=(*base.extra_lines, f"No. {serial}"))
+
+
+def request_print(
+    journal: Journal,
+    batch_id: str,
+    *,
+    copies: int,
+    unit: bool,
+    fmt: str,
+    printer: str,
+    reprint_of: int | None = None,
+) -> Event:
+    """Validate and queue a print run; the queue prints it (and survives a restart)."""
+    if reprint_of is None and not 1 <= copies <= MAX_COPIES:
         raise DomainError("copies_invalid", max=MAX_COPIES)
-    content = label_content(agent, batch_id, lang)
-    try:
-        png = agent.printer.send(f"{content.lot}.png", render_png(content))
-        pdf = agent.printer.send(f"{content.lot}-x{copies}.pdf", render_pdf(content, copies=copies))
-    except (PrinterError, OSError) as exc:
-        raise DomainError("printer", reason=str(exc)) from exc
-    event = record_labels_printed(
-        agent.journal,
+    if get_batch(journal.db, batch_id) is None:
+        raise DomainError("batch_not_found")
+    return issue_labels(
+        journal,
         batch_id,
-        copies,
-        ["png", "pdf"],
-        agent.config.printer.kind,
-        [png.name, pdf.name],
+        copies=copies,
+        unit=unit,
+        fmt=fmt,
+        printer=printer,
+        reprint_of=reprint_of,
     )
-    agent.written()
-    return event

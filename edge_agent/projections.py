@@ -59,16 +59,19 @@ def _batch_closed(db: Database, e: Event) -> None:
 def _labels_printed(db: Database, e: Event) -> None:
     b = e.body
     db.conn.execute(
-        "INSERT INTO label_runs (seq, batch_id, copies, formats, printer, files, at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO label_runs (seq, batch_id, copies, formats, printer, files, at, kind,"
+        " serial_from, serial_to) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             e.seq,
             b["batch"],
             b["copies"],
-            json.dumps(b["formats"]),
+            json.dumps(b.get("formats", [b.get("format", "")])),
             b["printer"],
             json.dumps(b.get("files", [])),
             e.at,
+            b.get("kind", "batch"),
+            b.get("serial_from"),
+            b.get("serial_to"),
         ),
     )
     _touch(db, b["batch"], e.seq)

@@ -125,6 +125,32 @@ def m003_photos(db: Database) -> None:
     db.execute("CREATE INDEX photo_files_pending ON photo_files(uploaded_at, evicted_at, seq)")
 
 
+@migrations()
+def m004_print_jobs(db: Database) -> None:
+    db.execute("ALTER TABLE label_runs ADD COLUMN kind TEXT NOT NULL DEFAULT 'batch'")
+    db.execute("ALTER TABLE label_runs ADD COLUMN serial_from INTEGER")
+    db.execute("ALTER TABLE label_runs ADD COLUMN serial_to INTEGER")
+    # The print queue: a job is written in the same transaction as its labels.printed event and
+    # survives restarts; ``done`` counts labels sent, so a long job resumes where it stopped.
+    db.execute(
+        """CREATE TABLE print_jobs (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            seq INTEGER NOT NULL UNIQUE,
+            batch_id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            copies INTEGER NOT NULL,
+            serial_from INTEGER,
+            format TEXT NOT NULL,
+            printer TEXT NOT NULL,
+            state TEXT NOT NULL,
+            done INTEGER NOT NULL DEFAULT 0,
+            error TEXT NOT NULL DEFAULT '',
+            next_try REAL NOT NULL DEFAULT 0,
+            files TEXT NOT NULL DEFAULT '[]'
+        )"""
+    )
+
+
 def open_db(path: Path) -> Database:
     """Open (creating if needed) the journal database, migrated to the newest schema."""
     path.parent.mkdir(parents=True, exist_ok=True)

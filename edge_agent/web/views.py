@@ -24,7 +24,7 @@ from edge_agent import batches as domain
 from edge_agent.agent import Agent
 from edge_agent.camera.protocol import CameraError
 from edge_agent.camera_service import MANUAL
-from edge_agent.printing import print_labels
+from edge_agent.printing import request_print
 from edge_agent.web.i18n import current_lang, translate
 from trace_protocol.catalog import Product
 
@@ -124,9 +124,7 @@ def _render_batch(
         " WHERE batch_id = ? ORDER BY seq",
         (batch_id,),
     ).fetchall()
-    runs = agent.journal.db.conn.execute(
-        "SELECT copies, files, at FROM label_runs WHERE batch_id = ? ORDER BY seq", (batch_id,)
-    ).fetchall()
+    jobs = agent.print_queue.jobs(batch_id)
     photos = _batch_photos(agent, batch_id)
     chosen = request.args.get("step") or (form or {}).get("step")
     step = product.step(chosen) if product and chosen else None
@@ -140,7 +138,7 @@ def _render_batch(
                 for s in steps
             ],
             other_photos=photos.get(0, []),
-            runs=[(r[0], json.loads(r[1]), r[2]) for r in runs],
+            jobs=jobs,
             step=step,
             error=error,
             form=form or {},
@@ -192,14 +190,27 @@ def close_batch(batch_id: str) -> BaseResponse | tuple[str, int]:
 
 @bp.post("/batches/<batch_id>/labels")
 def labels(batch_id: str) -> BaseResponse | tuple[str, int]:
+    agent = _agent()
+    form = request.form
     try:
-        copies = int(request.form.get("copies", "1"))
+        copies = int(form.get("copies", "1"))
     except ValueError:
         copies = 0
+    reprint = form.get("reprint")
     try:
-        print_labels(_agent(), batch_id, copies, _lang())
+        request_print(
+            agent.journal,
+            batch_id,
+            copies=copies,
+            unit=form.get("kind") == "unit",
+            fmt=agent.config.printer.format,
+            printer=agent.config.printer.kind,
+            reprint_of=int(reprint) if reprint and reprint.isdigit() else None,
+        )
     except domain.DomainError as exc:
-        return _render_batch(batch_id, _message(exc), request.form.to_dict(), 400)
+        return _render_batch(batch_id, _message(exc), form.to_dict(), 400)
+    agent.print_queue.notify()
+    agent.written()
     return redirect(url_for("ui.batch", batch_id=batch_id, saved="printed"), code=303)
 
 

@@ -86,9 +86,10 @@ def test_offline_batch_reaches_the_consumer_page(
     assert status["head"] == len(step_names) + 3  # opened + steps + closed + labels.printed
     assert status["acked"] == 0
 
-    pngs = sorted(edge.label_dir.glob("*.png"))
+    # The print queue prints in the background; the files appear once it has run.
+    pngs = wait_until(lambda: sorted(edge.label_dir.glob("*.png")), 20, "the label PNG")
     assert len(pngs) == 1
-    assert list(edge.label_dir.glob("*.pdf"))
+    assert wait_until(lambda: list(edge.label_dir.glob("*.pdf")), 20, "the label PDF")
     url = _decode_qr(pngs[0])
     assert url.startswith(server.base_url + "/01/08936123450014/10/KC-NM-")
     lot = url.rsplit("/", 1)[1]

@@ -13,8 +13,8 @@ from edge_agent.batches import (
     DomainError,
     close_batch,
     get_batch,
+    issue_labels,
     open_batch,
-    record_labels_printed,
     record_step,
 )
 from edge_agent.catalog_store import load_catalog, store_catalog
@@ -23,6 +23,7 @@ from edge_agent.journal import Journal
 from edge_agent.projections import project
 from tests.unit.edge.conftest import ICT, FixedClock, kc_catalog
 from trace_protocol.catalog import Catalog
+from trace_protocol.envelope import Event
 
 NHAP_OK = {"do_am": "14,5", "khoi_luong": "1000"}
 
@@ -244,23 +245,52 @@ def test_closed_batch_takes_no_more_steps(
 
 
 def test_labels_only_after_close(journal: Journal, catalog: Catalog, batch_id: str) -> None:
+    def issue(
+        batch: str, copies: int = 10, unit: bool = False, reprint: int | None = None
+    ) -> Event:
+        return issue_labels(
+            journal, batch, copies=copies, unit=unit, fmt="pdf", printer="file", reprint_of=reprint
+        )
+
     with pytest.raises(DomainError) as err:
-        record_labels_printed(journal, batch_id, 10, ["png"], "file", [])
+        issue(batch_id)
     assert err.value.code == "batch_not_closed"
     assert journal.head() == 1
     with pytest.raises(DomainError) as err:
-        record_labels_printed(journal, "nope", 10, ["png"], "file", [])
+        issue("nope")
     assert err.value.code == "batch_not_found"
 
     record_step(journal, catalog, batch_id, "XAT", {}, "")
     close_batch(journal, catalog, batch_id, "5")
-    event = record_labels_printed(journal, batch_id, 10, ["png", "pdf"], "file", ["a.png"])
+    event = issue(batch_id)
     assert (event.type, event.seq) == ("labels.printed", 4)
-    row = journal.db.conn.execute(
-        "SELECT seq, batch_id, copies, formats, printer, files FROM label_runs"
-    ).fetchone()
-    assert row[:3] == (4, batch_id, 10)
-    assert (json.loads(row[3]), row[4], json.loads(row[5])) == (["png", "pdf"], "file", ["a.png"])
+    assert "serial_from" not in event.body  # batch labels carry no serials
+    # Unit serials count per lot, offline, from the runs already in the journal.
+    first = issue(batch_id, copies=100, unit=True)
+    second = issue(batch_id, copies=5, unit=True)
+    assert (first.body["serial_from"], first.body["serial_to"]) == (1, 100)
+    assert (second.body["serial_from"], second.body["serial_to"]) == (101, 105)
+    # A reprint is on record, repeats the run it names and mints nothing new.
+    again = issue(batch_id, copies=999, reprint=first.seq)
+    assert again.body["reprint_of"] == first.seq
+    assert (again.body["copies"], again.body["serial_from"], again.body["serial_to"]) == (
+        100,
+        1,
+        100,
+    )
+    assert issue(batch_id, copies=1, unit=True).body["serial_from"] == 106
+    with pytest.raises(DomainError) as err:
+        issue(batch_id, reprint=9999)
+    assert err.value.code == "reprint_unknown"
+    # Each run queued its print job in the same transaction as its event.
+    jobs = journal.db.conn.execute("SELECT seq, kind, copies, serial_from, state FROM print_jobs")
+    assert [tuple(r) for r in jobs] == [
+        (4, "batch", 10, None, "queued"),
+        (5, "unit", 100, 1, "queued"),
+        (6, "unit", 5, 101, "queued"),
+        (7, "unit", 100, 1, "queued"),
+        (8, "unit", 1, 106, "queued"),
+    ]
     batch = get_batch(journal.db, batch_id)
     assert batch is not None
-    assert batch.last_seq == 4
+    assert batch.last_seq == 8
