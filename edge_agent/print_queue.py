@@ -81,6 +81,7 @@ class PrintQueue:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
+        self.recover()
         self._thread = threading.Thread(target=self._run, name="print", daemon=True)
         self._thread.start()
 
@@ -99,15 +100,33 @@ class PrintQueue:
                 self._wake.wait(2.0)
                 self._wake.clear()
 
-    def run_once(self) -> bool:
-        """Work on the oldest due job until it is done or must wait; False if none was due."""
+    def recover(self) -> int:
+        """At start: jobs left 'printing' by a crash or power cut go back in the queue."""
         with self.journal.lock:
-            row = self.journal.db.conn.execute(
-                "SELECT id FROM print_jobs WHERE state IN ('queued', 'printing', 'waiting')"
-                " AND next_try <= ? ORDER BY id LIMIT 1",
-                (time.time(),),
+            cur = self.journal.db.conn.execute(
+                "UPDATE print_jobs SET state = 'queued' WHERE state = 'printing'"
+            )
+        return cur.rowcount
+
+    def run_once(self, only: int | None = None) -> bool:
+        """Work on the oldest due job (or job ``only``) until it is done or must wait.
+
+        The job is claimed first, so the agent and ``ocop label print`` never print the same
+        job twice. False when no job was due.
+        """
+        with self.journal.lock:
+            conn = self.journal.db.conn
+            row = conn.execute(
+                "SELECT id, state FROM print_jobs WHERE state IN ('queued', 'waiting')"
+                " AND next_try <= ? AND (? IS NULL OR id = ?) ORDER BY id LIMIT 1",
+                (time.time(), only, only),
             ).fetchone()
-        if row is None:
+            if row is None:
+                return False
+            claimed = conn.execute(
+                "UPDATE print_jobs SET state = 'printing' WHERE id = ? AND state = ?", row
+            ).rowcount
+        if claimed != 1:
             return False
         self._process(int(row[0]))
         return True
@@ -133,7 +152,6 @@ class PrintQueue:
                 else (base for _ in range(copies))
             )
             pending = islice(labels, done, None)
-            self._set(job_id, state="printing", error="")
             while chunk := list(islice(pending, CHUNK)):
                 names = []
                 for suffix, data in self._render(fmt, chunk):

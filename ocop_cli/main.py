@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 
 def build_parser() -> argparse.ArgumentParser:
     from edge_agent import cli as edge_cli
+    from edge_agent import label_cli as edge_label_cli
     from edge_agent.camera import cli as camera_cli
     from label_printer import cli as label_cli
     from ocop_cli import demo
@@ -19,7 +20,9 @@ def build_parser() -> argparse.ArgumentParser:
     edge_cli.register(groups.add_parser("edge", help="the edge agent on a facility's Pi"))
     server_cli.register(groups.add_parser("server", help="the central sync server"))
     label = groups.add_parser("label", help="render and print labels")
-    label_cli.register(label.add_subparsers(dest="command", required=True))
+    label_commands = label.add_subparsers(dest="command", required=True)
+    label_cli.register(label_commands)
+    edge_label_cli.register(label_commands)
     camera_cli.register(groups.add_parser("camera", help="check cameras"))
     demo.register(groups.add_parser("demo", help="run broker, server and one agent locally"))
     return parser

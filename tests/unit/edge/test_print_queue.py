@@ -98,7 +98,10 @@ def test_offline_printer_waits_and_a_restart_resumes_without_reprinting(
     assert (job.state, job.done) == ("printing", 50)
     # After the restart a new queue picks the job up where the saved progress says.
     after = FlakyPrinter(FilePrinter(tmp_path), fail=0)
-    assert _queue(journal, catalog, after).run_once()
+    restarted = _queue(journal, catalog, after)
+    assert not restarted.run_once()  # still marked printing: nobody else may take it …
+    assert restarted.recover() == 1  # … until the agent starts again
+    assert restarted.run_once()
     (job,) = _queue(journal, catalog, after).jobs(batch_id)
     assert (job.state, job.done) == ("done", 120)
     assert after.sent == 70  # labels 51..120 only: one PDF per label in this format
