@@ -12,7 +12,7 @@ def build_parser() -> argparse.ArgumentParser:
     from edge_agent import label_cli as edge_label_cli
     from edge_agent.camera import cli as camera_cli
     from label_printer import cli as label_cli
-    from ocop_cli import demo
+    from ocop_cli import check_link, demo
     from sync_server import cli as server_cli
 
     parser = argparse.ArgumentParser(prog="ocop", description="OCOP traceability kit")
@@ -23,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     label_commands = label.add_subparsers(dest="command", required=True)
     label_cli.register(label_commands)
     edge_label_cli.register(label_commands)
+    check_link.register(label_commands)
     camera_cli.register(groups.add_parser("camera", help="check cameras"))
     demo.register(groups.add_parser("demo", help="run broker, server and one agent locally"))
     return parser
