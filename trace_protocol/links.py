@@ -44,8 +44,9 @@ def build_lot(prefix: str, product_code: str, day: date, counter: int) -> str:
 
 def build_batch_url(base_url: str, lot: str, gtin: str | None = None) -> str:
     """The public page of a batch: a GS1 Digital Link path with a GTIN, else the short form."""
+    from trace_protocol.digital_link import build_link  # the GS1 rules (validates its output)
+
     base = base_url.rstrip("/")
-    safe_lot = quote(check_lot(lot), safe="")
     if gtin:
-        return f"{base}/01/{check_gtin(gtin)}/10/{safe_lot}"
-    return f"{base}/{SHORT_PREFIX}/{safe_lot}"
+        return build_link(base, check_gtin(gtin), check_lot(lot))
+    return f"{base}/{SHORT_PREFIX}/{quote(check_lot(lot), safe='')}"

@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 from urllib.parse import quote
 
+from trace_protocol.digital_link import build_link
 from trace_protocol.links import SHORT_PREFIX, check_gtin, check_lot
 from trace_protocol.signing import b64url, b64url_decode
 
@@ -79,9 +80,7 @@ def build_unit_url(base_url: str, lot: str, serial: str, mac: str, gtin: str | N
     ``s`` is not an AI, so GS1 parsers accept and ignore it (standards/NOTES.md §1.2 rule 6).
     """
     base = base_url.rstrip("/")
-    safe_lot = quote(check_lot(lot), safe="")
     if gtin:
-        path = f"/01/{check_gtin(gtin)}/10/{safe_lot}/21/{quote(serial, safe='')}"
-    else:
-        path = f"/{SHORT_PREFIX}/{safe_lot}/{quote(serial, safe='')}"
+        return build_link(base, check_gtin(gtin), check_lot(lot), serial, extra={SIG_PARAM: mac})
+    path = f"/{SHORT_PREFIX}/{quote(check_lot(lot), safe='')}/{quote(serial, safe='')}"
     return f"{base}{path}?{SIG_PARAM}={mac}"
