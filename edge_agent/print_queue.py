@@ -56,7 +56,7 @@ def render_chunk(fmt: str, contents: list[LabelContent]) -> list[tuple[str, byte
         out += [(f"{i}.png", render_png(c)) for i, c in enumerate(distinct)]
     if "pdf" in fmt:
         if same:
-            out.append(("pdf", render_pdf(contents[0], copies=len(contents))))
+            out.append(("all.pdf", render_pdf(contents[0], copies=len(contents))))
         else:
             out += [(f"{i}.pdf", render_pdf(c)) for i, c in enumerate(contents)]
     return out
