@@ -2,7 +2,7 @@
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test lint format typecheck unit integration browser faults faults-short
+.PHONY: install demo test lint format typecheck unit integration browser faults faults-short bench-labels printers
 
 install:
 	$(BIN)/python -m pip install -e '.[test]' || (python3 -m venv $(VENV) && $(BIN)/python -m pip install -e '.[test]')
@@ -37,3 +37,10 @@ faults:
 
 faults-short:
 	$(BIN)/python -m tests.faults.run --faults 30 --events 3000
+
+# Label rendering speed against a naive qrcode+PIL baseline (issue #5); prints ratios.
+bench-labels:
+	$(BIN)/python -m bench.labels --check
+
+printers:
+	$(BIN)/python -m pytest tests/integration/test_printers.py

@@ -21,7 +21,7 @@ from edge_agent.projections import project
 from edge_agent.store import open_db
 from edge_agent.sync import SyncWorker
 from edge_agent.uploader import Uploader
-from label_printer.transports import FilePrinter
+from label_printer.printers import open_printer
 from trace_protocol.catalog import Catalog
 from trace_protocol.messages import SNAPSHOT, Ack, Command
 from trace_protocol.signing import DeviceKey
@@ -126,7 +126,7 @@ def open_agent(config: EdgeConfig, *, with_sync: bool = True) -> Agent:
             journal,
             lambda: agent.catalog(),
             load_or_create_label_key(config.label_key_path),
-            FilePrinter(config.label_dir),
+            open_printer(config.printer_url),
         ),
     )
     if with_sync:

@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from label_printer.formats import FORMATS
 from trace_protocol.envelope import DEVICE_ID_RE
 from trace_protocol.settings import (
     ConfigError,
@@ -52,19 +53,31 @@ class MqttConfig:
             raise ValueError("mqtt.chunk_size must be between 1 and 500")
 
 
+PRINT_FORMATS = ("png+pdf", *FORMATS)
+
+
 @dataclass(frozen=True)
 class PrinterConfig:
-    kind: str = setting("file", "Printer transport; 'file' writes label files to a folder.")
+    url: str = setting(
+        "",
+        "Where labels go: empty = files in printer.directory; cups://QUEUE, tcp://host:9100,"
+        " usb:///dev/usb/lp0, file:///dir.",
+    )
     format: str = setting(
-        "png+pdf", "Label output: 'pdf' (a page a label), 'png' (an image a label) or 'png+pdf'."
+        "png+pdf", "Label output: png+pdf, png, pdf, pdf-sheet, zpl (Zebra), tspl, escpos."
     )
     directory: str = setting("", "Folder for the file printer; empty means <data_dir>/labels.")
 
     def __post_init__(self) -> None:
-        if self.kind != "file":
-            raise ValueError("printer.kind: only 'file' is supported so far")
-        if self.format not in ("pdf", "png", "png+pdf"):
-            raise ValueError("printer.format must be 'pdf', 'png' or 'png+pdf'")
+        if self.format not in PRINT_FORMATS:
+            raise ValueError(f"printer.format must be one of {', '.join(PRINT_FORMATS)}")
+        if self.url and "://" not in self.url:
+            raise ValueError("printer.url must look like cups://QUEUE or tcp://host:9100")
+
+    @property
+    def kind(self) -> str:
+        """The transport, recorded in ``labels.printed``: file, cups, tcp or usb."""
+        return self.url.split("://", 1)[0] if self.url else "file"
 
 
 @dataclass(frozen=True)
@@ -143,6 +156,10 @@ class EdgeConfig:
     @property
     def label_dir(self) -> Path:
         return Path(self.printer.directory) if self.printer.directory else self.data_dir / "labels"
+
+    @property
+    def printer_url(self) -> str:
+        return self.printer.url or f"file://{self.label_dir.resolve()}"
 
     @property
     def mqtt_username(self) -> str:

@@ -6,6 +6,8 @@ import argparse
 import sys
 from typing import Any
 
+from edge_agent.config import PRINT_FORMATS
+
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
@@ -16,7 +18,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--copies", type=int, default=1, help="how many labels")
     p.add_argument("--unit", action="store_true", help="one serial and signed code per label")
     p.add_argument("--reprint", type=int, help="repeat the print run with this event seq")
-    p.add_argument("--format", choices=("pdf", "png", "png+pdf"), help="override printer.format")
+    p.add_argument("--format", choices=PRINT_FORMATS, help="override printer.format")
     p.set_defaults(func=cmd_print)
 
 

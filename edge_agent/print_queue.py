@@ -15,6 +15,7 @@ from typing import Protocol
 from edge_agent.batches import DomainError, get_batch
 from edge_agent.journal import Journal
 from edge_agent.printing import batch_label, unit_labels
+from label_printer.formats import EXTENSIONS, THERMAL_FORMATS, render_labels
 from label_printer.model import LabelContent
 from label_printer.render_pdf import render_pdf
 from label_printer.render_png import render_png
@@ -47,6 +48,9 @@ def render_chunk(fmt: str, contents: list[LabelContent]) -> list[tuple[str, byte
     ``png`` gives one image per distinct label, ``pdf`` one page per label; ``png+pdf`` (the
     file printer's default) both: images to check on screen, pages to print.
     """
+    if fmt in THERMAL_FORMATS or fmt == "pdf-sheet":
+        # One job file in the printer's own language: text raster once, a QR per label.
+        return [(f"job.{EXTENSIONS[fmt]}", render_labels(fmt, contents))]
     if fmt not in ("png", "pdf", "png+pdf"):
         raise DomainError("format_unknown", format=fmt)
     same = all(c == contents[0] for c in contents)

@@ -36,6 +36,8 @@ class LabelContent:
     language: str = "vi"
 
     def __post_init__(self) -> None:
+        if not isinstance(self.extra_lines, tuple):  # keep the content hashable (render caches)
+            object.__setattr__(self, "extra_lines", tuple(self.extra_lines))
         if isinstance(self.ocop_stars, bool) or not isinstance(self.ocop_stars, int):
             raise ValueError(f"ocop_stars must be an integer 0..5, got {self.ocop_stars!r}")
         if not 0 <= self.ocop_stars <= 5:
@@ -91,6 +93,7 @@ class LabelLayout:
 
 
 DEFAULT_LAYOUT = LabelLayout()  # frozen, so safe to share as a default argument
+THERMAL_LAYOUT = LabelLayout(dpi=203)  # the common resolution of Zebra, TSC and receipt printers
 
 
 def mm_to_px(mm: float, dpi: int) -> int:

@@ -6,24 +6,50 @@ geometry can be checked without looking at pixels; :func:`render_image` draws a 
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from dataclasses import dataclass
 
-import qrcode
 from PIL import Image, ImageDraw
-from qrcode.constants import ERROR_CORRECT_M
-from qrcode.exceptions import DataOverflowError
 
-from label_printer.model import DEFAULT_LAYOUT, LabelContent, LabelLayout, format_date, mm_to_px
-from label_printer.typeface import Box, PlacedLine, TextBlock, fit_blocks, load_font
+from label_printer.geometry import (
+    GAP_MM,
+    MARGIN_MM,
+    MIN_EM_MM,
+    QR_MAX_WIDTH_SHARE,
+    STAR_EMPTY,
+    STAR_FILLED,
+    fit_text,
+    place_side_by_side,
+    stars_text,
+    text_blocks,
+)
+from label_printer.model import DEFAULT_LAYOUT, LabelContent, LabelLayout
+from label_printer.qr import QrSymbol, encode
+from label_printer.qr_fit import MIN_DOTS_PER_MODULE, QUIET_ZONE_MODULES, url_version
+from label_printer.typeface import Box, PlacedLine, load_font
 
-QR_BORDER_MODULES = 2
-MIN_MODULE_PX = 2
-MARGIN_MM = 1.5
-GAP_MM = 1.0
-MIN_EM_MM = 1.2  # smallest font size (em height) before text gets shortened: about 3.4 pt
-QR_MAX_WIDTH_SHARE = 0.65  # the QR never takes more than this share of the inner width
-STAR_FILLED, STAR_EMPTY = "★", "☆"
+QR_BORDER_MODULES = QUIET_ZONE_MODULES
+MIN_MODULE_PX = MIN_DOTS_PER_MODULE
+
+__all__ = [
+    "GAP_MM",
+    "MARGIN_MM",
+    "MIN_EM_MM",
+    "MIN_MODULE_PX",
+    "QR_BORDER_MODULES",
+    "QR_MAX_WIDTH_SHARE",
+    "STAR_EMPTY",
+    "STAR_FILLED",
+    "LabelPlan",
+    "draw_plan",
+    "plan_label",
+    "qr_matrix",
+    "render_image",
+    "render_png",
+    "stars_text",
+    "text_blocks",
+]
 
 
 @dataclass(frozen=True)
@@ -46,77 +72,49 @@ class LabelPlan:
         return (x, y, x + side, y + side)
 
 
+def _with_quiet_zone(symbol: QrSymbol) -> tuple[tuple[bool, ...], ...]:
+    blank = (False,) * (symbol.size + 2 * QR_BORDER_MODULES)
+    pad = (False,) * QR_BORDER_MODULES
+    rows = tuple(pad + row + pad for row in symbol.matrix())
+    return (blank,) * QR_BORDER_MODULES + rows + (blank,) * QR_BORDER_MODULES
+
+
 def qr_matrix(url: str) -> tuple[tuple[bool, ...], ...]:
     """QR modules for ``url`` (error correction M) including a quiet zone of 2 modules."""
-    qr = qrcode.QRCode(error_correction=ERROR_CORRECT_M, border=QR_BORDER_MODULES, box_size=1)
-    qr.add_data(url)
-    try:
-        qr.make(fit=True)
-    except DataOverflowError:
-        raise ValueError(f"url is too long to fit in a QR code ({len(url)} characters)") from None
-    return tuple(tuple(bool(cell) for cell in row) for row in qr.get_matrix())
-
-
-def stars_text(stars: int) -> str:
-    return "OCOP " + STAR_FILLED * stars + STAR_EMPTY * (5 - stars)
-
-
-def text_blocks(content: LabelContent) -> list[TextBlock]:
-    """The paragraphs of the text column, top to bottom."""
-    blocks = [TextBlock(content.product_name, bold=True, scale=1.35, max_lines=2)]
-    if content.ocop_stars > 0:
-        blocks.append(TextBlock(stars_text(content.ocop_stars), bold=True))
-    blocks.append(TextBlock(content.producer, scale=0.8, max_lines=2))
-    lot = f"{content.caption('lot')}: {content.lot}"
-    blocks.append(TextBlock(lot, max_lines=2))
-    dates = [("production_date", content.production_date), ("expiry_date", content.expiry_date)]
-    for field_name, value in dates:
-        if value is not None:
-            text = f"{content.caption(field_name)}: {format_date(value)}"
-            blocks.append(TextBlock(text))
-    blocks.extend(TextBlock(line, scale=0.9, max_lines=2) for line in content.extra_lines)
-    return blocks
+    url_version(url)  # a clear error for URLs too long for any QR code
+    return _with_quiet_zone(encode(url))
 
 
 def plan_label(content: LabelContent, layout: LabelLayout = DEFAULT_LAYOUT) -> LabelPlan:
     """Compute the label geometry: QR position/module size and auto-shrunk text lines.
 
-    Raises ``ValueError`` if the label is too small for a scannable QR code.
+    Raises ``ValueError`` if the label is too small for a scannable QR code or the URL is
+    too long for one (see :func:`label_printer.qr_fit.check_qr`).
     """
-    width, height = layout.width_px, layout.height_px
-    margin, gap = mm_to_px(MARGIN_MM, layout.dpi), mm_to_px(GAP_MM, layout.dpi)
-    matrix = qr_matrix(content.url)
-    modules = len(matrix)
-    available = min(height - 2 * margin, int((width - 2 * margin) * QR_MAX_WIDTH_SHARE))
-    module_px = available // modules if available > 0 else 0
-    if module_px < MIN_MODULE_PX:
-        raise ValueError(
-            f"label too small for the QR code: {modules} modules need at least "
-            f"{modules * MIN_MODULE_PX} px but only {max(available, 0)} px are available; "
-            "use a bigger label, a higher dpi or a shorter URL"
-        )
-    side = modules * module_px
-    qr_origin = (margin, (height - side) // 2)
-    text_box = (margin + side + gap, margin, width - margin, height - margin)
-    largest = max(1, round(height * 0.085))
-    smallest = min(largest, max(6, mm_to_px(MIN_EM_MM, layout.dpi)))
-    stack = fit_blocks(text_blocks(content), text_box, largest, smallest)
+    place = place_side_by_side(content.url, layout)
+    stack = fit_text(dataclasses.replace(content, url="-"), layout, place.text_box)
+    matrix = _with_quiet_zone(encode(content.url))
     return LabelPlan(
-        width, height, matrix, qr_origin, module_px, text_box, stack.lines, stack.complete
+        layout.width_px,
+        layout.height_px,
+        matrix,
+        place.qr_origin,
+        place.module_px,
+        place.text_box,
+        stack.lines,
+        stack.complete,
     )
 
 
 def draw_plan(plan: LabelPlan) -> Image.Image:
     """Rasterise a :class:`LabelPlan`: black on white, 8-bit greyscale ("L")."""
     image = Image.new("L", (plan.width_px, plan.height_px), 255)
-    draw = ImageDraw.Draw(image)
-    qx, qy = plan.qr_origin
+    side = len(plan.qr_matrix)
+    cells = bytes(0 if dark else 255 for row in plan.qr_matrix for dark in row)
+    modules = Image.frombytes("L", (side, side), cells)
     m = plan.module_px
-    for row, cells in enumerate(plan.qr_matrix):
-        for col, dark in enumerate(cells):
-            if dark:
-                x, y = qx + col * m, qy + row * m
-                draw.rectangle((x, y, x + m - 1, y + m - 1), fill=0)
+    image.paste(modules.resize((side * m, side * m), Image.Resampling.NEAREST), plan.qr_origin)
+    draw = ImageDraw.Draw(image)
     for line in plan.lines:
         draw.text(
             (line.x, line.y), line.text, font=load_font(line.size, line.bold), fill=0, anchor="la"

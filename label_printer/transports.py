@@ -2,7 +2,8 @@
 
 :class:`FilePrinter` drops each job into a directory (a spool folder watched by a print
 service, a USB stick, or a shared folder), writing atomically so a watcher never sees a
-half-written file.
+half-written file. The other transports are in :mod:`label_printer.devices`;
+:func:`label_printer.printers.open_printer` picks one by URL.
 """
 
 from __future__ import annotations
@@ -11,10 +12,17 @@ import contextlib
 import os
 import pathlib
 import tempfile
+from typing import Protocol
 
 
 class PrinterError(Exception):
     """A label could not be sent; the message is meant to be shown to a worker as-is."""
+
+
+class Printer(Protocol):
+    """Anything that sends one rendered job; ``name`` names the job (file name, CUPS title)."""
+
+    def send(self, name: str, data: bytes) -> object: ...
 
 
 def _check_name(name: str) -> None:

@@ -14,7 +14,7 @@ from edge_agent.journal import Journal
 from edge_agent.print_queue import PrintQueue
 from label_printer.transports import FilePrinter, PrinterError
 from trace_protocol.catalog import Catalog
-from trace_protocol.unit_codes import verify_unit_mac
+from trace_protocol.unit_codes import unit_mac, verify_unit_mac
 
 KEY = bytes(range(32))
 
@@ -106,3 +106,37 @@ def test_offline_printer_waits_and_a_restart_resumes_without_reprinting(
     assert (job.state, job.done) == ("done", 120)
     assert after.sent == 70  # labels 51..120 only: one PDF per label in this format
     assert len(list(tmp_path.glob("*.pdf"))) == 120
+
+
+def test_unit_labels_reach_a_raw_9100_printer_as_zpl(
+    journal: Journal, catalog: Catalog, tmp_path: Path
+) -> None:
+    import socket
+    import threading
+
+    from label_printer.printers import open_printer
+
+    received = bytearray()
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+
+    def accept() -> None:  # one connection, read to EOF: a raw port-9100 printer
+        conn, _ = server.accept()
+        with conn:
+            while data := conn.recv(65536):
+                received.extend(data)
+
+    listener = threading.Thread(target=accept, daemon=True)
+    listener.start()
+    batch_id, lot = _closed_batch(journal, catalog)
+    issue_labels(journal, batch_id, copies=3, unit=True, fmt="zpl", printer="tcp")
+    queue = _queue(journal, catalog, open_printer(f"tcp://127.0.0.1:{port}"))
+    assert queue.run_once()
+    listener.join(10)
+    server.close()
+    job = bytes(received).decode("ascii")
+    assert job.count("^XA") == job.count("^XZ") == 3
+    for serial in ("1", "2", "3"):
+        mac = unit_mac(KEY, lot, serial, "08936123450014")
+        # ^FH makes "_" the hex escape: a "_" of the code travels as "_5F".
+        assert f"/10/{lot}/21/{serial}?s={mac}".replace("_", "_5F") in job

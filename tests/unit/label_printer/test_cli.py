@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from label_printer.cli import register
+from tests.unit.label_printer.qr_decode import decode
 
 URL = "http://127.0.0.1:8000/01/08930000000017/10/KC-NM-261122-01"
 CONTENT: dict[str, Any] = {
@@ -52,7 +53,7 @@ def test_render_png_writes_file_and_prints_path(
     image = cv2.imdecode(np.frombuffer(written.read_bytes(), np.uint8), cv2.IMREAD_GRAYSCALE)
     assert image is not None
     assert image.shape == (round(40 / 25.4 * 300), round(60 / 25.4 * 300))
-    assert cv2.QRCodeDetector().detectAndDecode(image)[0] == URL
+    assert decode(image) == URL
 
 
 def test_render_pdf_with_copies_and_size(tmp_path: pathlib.Path) -> None:
@@ -139,3 +140,64 @@ def test_missing_content_file_and_bad_options(
         "72",
     ]
     assert "too small" in _expect_usage_error(tiny, capsys)
+
+
+def test_zpl_with_unit_urls_and_copies(tmp_path: pathlib.Path) -> None:
+    content = write_json(tmp_path / "label.json", CONTENT)
+    urls = tmp_path / "urls.txt"
+    urls.write_text("\n".join(f"https://ocop.vn/l/KC-NM-261122-01/21/{n}" for n in range(5)) + "\n")
+    argv = ["render", "--content", str(content), "--format", "zpl", "--out", str(tmp_path / "o")]
+    assert run([*argv, "--urls", str(urls), "--copies", "2"]) == 0
+    (written,) = (tmp_path / "o").iterdir()
+    assert written.name == "label-KC-NM-261122-01.zpl"
+    zpl = written.read_text("ascii")
+    assert zpl.count("^XA") == 5 and zpl.count("^PQ2") == 5
+    assert "^PW480" in zpl and "^LL320" in zpl  # 60 x 40 mm at 203 dpi by default
+
+
+@pytest.mark.parametrize(
+    ("fmt", "extra", "suffix", "start"),
+    [
+        ("tspl", ["--gap-mm", "3"], ".tspl", b"SIZE 60 mm,40 mm\r\nGAP 3 mm,0 mm\r\n"),
+        ("escpos", ["--width-mm", "72"], ".escpos", b"\x1b@"),
+        ("pdf-sheet", ["--columns", "2", "--rows", "4", "--page", "A4"], "-sheet.pdf", b"%PDF"),
+    ],
+)
+def test_other_formats(
+    tmp_path: pathlib.Path, fmt: str, extra: list[str], suffix: str, start: bytes
+) -> None:
+    content = write_json(tmp_path / "label.json", CONTENT)
+    argv = ["render", "--content", str(content), "--format", fmt, "--out", str(tmp_path / "o")]
+    assert run(argv + extra) == 0
+    (written,) = (tmp_path / "o").iterdir()
+    assert written.name == f"label-KC-NM-261122-01{suffix}"
+    assert written.read_bytes().startswith(start)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--format", "png", "--copies", "3"], "--copies"),
+        (["--format", "pdf", "--urls", "u.txt"], "--urls needs"),
+        (["--format", "zpl", "--columns", "2"], "--columns only apply to --format pdf-sheet"),
+        (["--format", "zpl", "--gap-mm", "1"], "--gap-mm only applies"),
+        (["--format", "zpl", "--copies", "0"], "--copies must be between"),
+        (["--format", "pdf-sheet", "--rows", "30"], "more than the A4 page"),
+        (["--format", "zpl", "--urls", "missing.txt"], "cannot read URL file"),
+    ],
+)
+def test_option_errors(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str], extra: list[str], message: str
+) -> None:
+    content = write_json(tmp_path / "label.json", CONTENT)
+    argv = ["render", "--content", str(content), "--out", str(tmp_path / "o"), *extra]
+    assert message in _expect_usage_error(argv, capsys)
+    assert not (tmp_path / "o").exists()
+
+
+def test_url_too_long_for_a_scannable_qr(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    content = write_json(tmp_path / "label.json", {**CONTENT, "url": URL + "/21/" + "9" * 120})
+    argv = ["render", "--content", str(content), "--format", "tspl", "--out", str(tmp_path)]
+    assert "too long for a label QR code" in _expect_usage_error(argv, capsys)

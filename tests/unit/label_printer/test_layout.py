@@ -6,8 +6,6 @@ import dataclasses
 import datetime
 import unicodedata
 
-import cv2
-import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -15,6 +13,7 @@ from PIL import Image
 
 from label_printer import LabelContent, LabelLayout, LabelPlan, plan_label, render_image
 from label_printer.typeface import ELLIPSIS, load_font
+from tests.unit.label_printer.qr_decode import decode
 
 URL = "http://127.0.0.1:8000/01/08930000000017/10/KC-NM-261122-01"
 BASE = LabelContent(
@@ -36,9 +35,7 @@ VIETNAMESE_ALPHABET = _LETTERS + _LETTERS.upper() + "đĐbcdghklmnpqrstvx0123456
 
 
 def decode_qr(image: Image.Image) -> str:
-    pixels = np.asarray(image.convert("L"), dtype=np.uint8)
-    text, _points, _straight = cv2.QRCodeDetector().detectAndDecode(pixels)
-    return str(text)
+    return decode(image)
 
 
 def assert_inside(plan: LabelPlan) -> None:

@@ -20,6 +20,7 @@ from label_printer import (
     render_pdf,
     render_png,
 )
+from tests.unit.label_printer.qr_decode import decode
 
 URL = "http://127.0.0.1:8000/01/08930000000017/10/KC-NM-261122-01"
 SAMPLE = LabelContent(
@@ -37,8 +38,7 @@ SAMPLE = LabelContent(
 def decode_qr(png: bytes) -> str:
     image = cv2.imdecode(np.frombuffer(png, dtype=np.uint8), cv2.IMREAD_GRAYSCALE)
     assert image is not None, "PNG could not be decoded by OpenCV"
-    text, _points, _straight = cv2.QRCodeDetector().detectAndDecode(image)
-    return str(text)
+    return decode(image)
 
 
 def expected_px(mm: float, dpi: int) -> int:
