@@ -168,10 +168,13 @@ def test_device_fifo_without_reader_and_with_one(tmp_path: pathlib.Path) -> None
     assert bytes(got) == b"z" * 200_000
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere")
 def test_device_permission_error(tmp_path: pathlib.Path) -> None:
     device = tmp_path / "lp2"
     device.write_bytes(b"")
     device.chmod(0o400)
+    if os.geteuid() == 0:
+        # Root writes past file modes; sysfs refuses even root a write to a read-only node.
+        device = pathlib.Path("/sys/kernel/notes")
+        assert device.exists()
     with pytest.raises(PrinterError, match="'lp' group"):
         DevicePrinter(device).send("a", b"x")
