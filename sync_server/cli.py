@@ -67,6 +67,11 @@ def register(parser: argparse.ArgumentParser) -> None:
     p = sub.add_parser("quarantine", help="list quarantined events (one JSON object per line)")
     p.set_defaults(func=cmd_quarantine)
 
+    p = sub.add_parser("export-epcis", help="write a batch's EPCIS 2.0 JSON-LD document to stdout")
+    p.add_argument("--lot", required=True, help="lot code, e.g. KC-NM-261122-01")
+    p.add_argument("--gtin", help="only the batch with this GTIN (8, 12, 13 or 14 digits)")
+    p.set_defaults(func=cmd_export_epcis)
+
     for name, helptext in (
         ("run", "run the web app and the ingest worker"),
         ("web", "run only the web app"),
@@ -218,6 +223,26 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
     with open_server_engine(_config(args)).connect() as conn:
         for row in quarantine_rows(conn):
             print(json.dumps(row, ensure_ascii=False))
+    return 0
+
+
+def cmd_export_epcis(args: argparse.Namespace) -> int:
+    from datetime import datetime
+
+    from sync_server.epcis import export_lot
+    from sync_server.service import open_server_engine
+
+    cfg = _config(args)
+    gtin = args.gtin.zfill(14) if args.gtin and args.gtin.isdigit() else args.gtin
+    with open_server_engine(cfg).connect() as conn:
+        doc = export_lot(
+            conn, args.lot, gtin, base_url=cfg.public_base_url, created=datetime.now().astimezone()
+        )
+    if doc is None:
+        which = f"lot {args.lot}" + (f" with GTIN {gtin}" if gtin else "")
+        print(f"error: no batch with {which} on this server", file=sys.stderr)
+        return 2
+    print(json.dumps(doc, ensure_ascii=False, indent=2))
     return 0
 
 
