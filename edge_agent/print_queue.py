@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import islice
 from typing import Protocol
 
+from edge_agent.background import Background
 from edge_agent.batches import DomainError, get_batch
 from edge_agent.journal import Journal
 from edge_agent.printing import batch_label, unit_labels
@@ -66,7 +66,9 @@ def render_chunk(fmt: str, contents: list[LabelContent]) -> list[tuple[str, byte
     return out
 
 
-class PrintQueue:
+class PrintQueue(Background):
+    thread_name = "print"
+
     def __init__(
         self,
         journal: Journal,
@@ -80,29 +82,16 @@ class PrintQueue:
         self._label_key = label_key
         self.printer = printer
         self._render = render
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__()
 
     def start(self) -> None:
         self.recover()
-        self._thread = threading.Thread(target=self._run, name="print", daemon=True)
-        self._thread.start()
+        super().start()
 
-    def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-
-    def notify(self) -> None:
-        self._wake.set()
-
-    def _run(self) -> None:
+    def _loop(self) -> None:
         while not self._stop.is_set():
             if not self.run_once():
-                self._wake.wait(2.0)
-                self._wake.clear()
+                self._sleep(2.0)
 
     def recover(self) -> int:
         """At start: jobs left 'printing' by a crash or power cut go back in the queue."""

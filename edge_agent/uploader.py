@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Protocol
 
 import requests
 
+from edge_agent.background import Background
 from edge_agent.config import EdgeConfig
 from edge_agent.journal import Journal
 from trace_protocol import blobs as proto
@@ -30,7 +30,9 @@ class PhotoPaths(Protocol):
     def path(self, sha256: str) -> Path: ...
 
 
-class Uploader:
+class Uploader(Background):
+    thread_name = "upload"
+
     def __init__(
         self,
         journal: Journal,
@@ -44,29 +46,13 @@ class Uploader:
         self.files = files
         self._base_url = base_url
         self.session = session or requests.Session()
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
         self.last_error = ""
+        super().__init__()
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="upload", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-
-    def notify(self) -> None:
-        self._wake.set()
-
-    def _run(self) -> None:
+    def _loop(self) -> None:
         delay = 2.0
         while not self._stop.is_set():
-            self._wake.wait(delay)
-            self._wake.clear()
+            self._sleep(delay)
             try:
                 self.upload_pending()
                 self.last_error, delay = "", 2.0
