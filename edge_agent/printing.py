@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date
 
-from edge_agent.batches import BatchRow, DomainError, get_batch, issue_labels
+from edge_agent.batches import BatchRow, DomainError, issue_labels
 from edge_agent.journal import Journal
 from label_printer.model import LabelContent
 from trace_protocol.catalog import Catalog
@@ -65,8 +65,6 @@ def request_print(
     """Validate and queue a print run; the queue prints it (and survives a restart)."""
     if reprint_of is None and not 1 <= copies <= MAX_COPIES:
         raise DomainError("copies_invalid", max=MAX_COPIES)
-    if get_batch(journal.db, batch_id) is None:
-        raise DomainError("batch_not_found")
     return issue_labels(
         journal,
         batch_id,
