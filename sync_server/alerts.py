@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, insert, select, update
 
 from sync_server.db import alerts
 
@@ -35,8 +35,32 @@ def raise_alert(
     return True
 
 
-def open_alerts(conn: Connection) -> list[dict[str, Any]]:
-    rows = conn.execute(
-        select(alerts).where(alerts.c.resolved_at.is_(None)).order_by(alerts.c.id)
-    ).mappings()
-    return [dict(r) for r in rows]
+def open_alerts(
+    conn: Connection, facility: str | None = None, dev: str | None = None
+) -> list[dict[str, Any]]:
+    query = select(alerts).where(alerts.c.resolved_at.is_(None)).order_by(alerts.c.id)
+    if facility is not None:
+        query = query.where(alerts.c.facility_code == facility)
+    if dev is not None:
+        query = query.where(alerts.c.dev_id == dev)
+    return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def resolve_alert(conn: Connection, alert_id: int, by: str) -> bool:
+    """Mark one open alert resolved by an office user; False when it was not open."""
+    done = conn.execute(
+        update(alerts)
+        .where(alerts.c.id == alert_id, alerts.c.resolved_at.is_(None))
+        .values(resolved_at=time.time(), resolved_by=by)
+    )
+    return bool(done.rowcount)
+
+
+def resolve_alerts(conn: Connection, dev: str | None, kind: str, by: str) -> int:
+    """Resolve every open alert of this device and kind (e.g. a silent device heard again)."""
+    done = conn.execute(
+        update(alerts)
+        .where(alerts.c.dev_id == dev, alerts.c.kind == kind, alerts.c.resolved_at.is_(None))
+        .values(resolved_at=time.time(), resolved_by=by)
+    )
+    return int(done.rowcount)

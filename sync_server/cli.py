@@ -72,6 +72,10 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--gtin", help="only the batch with this GTIN (8, 12, 13 or 14 digits)")
     p.set_defaults(func=cmd_export_epcis)
 
+    from sync_server.accounts_cli import register_accounts
+
+    register_accounts(sub, _config)
+
     for name, helptext in (
         ("run", "run the web app and the ingest worker"),
         ("web", "run only the web app"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,6 +48,44 @@ class BrokerConfig:
 
 
 @dataclass(frozen=True)
+class OfficeConfig:
+    stale_after_s: int = setting(
+        900, "A device not heard from for this long (or that said goodbye) shows as stale."
+    )
+    offline_after_s: int = setting(
+        86400, "Not heard from for this long: offline, and a 'silent' alert is raised."
+    )
+    session_hours: float = setting(12.0, "How long an office login lasts.")
+    tile_url: str = setting(
+        "",
+        "Map tile URL template, e.g. 'https://tile.example.org/{z}/{x}/{y}.png'; empty = "
+        "facilities drawn on a plain background (works offline).",
+    )
+    tile_attribution: str = setting("", "Attribution text the tile provider requires.")
+
+    def __post_init__(self) -> None:
+        if not 0 < self.stale_after_s < self.offline_after_s:
+            raise ValueError("office: need 0 < stale_after_s < offline_after_s")
+        if self.session_hours <= 0:
+            raise ValueError("office: session_hours must be positive")
+
+
+@dataclass(frozen=True)
+class ScansConfig:
+    window_days: int = setting(30, "Scans of one code are judged over this many days.")
+    max_scans: int = setting(
+        20, "More scans of one unit code than this in the window: warn 'scanned often'."
+    )
+    max_places: int = setting(
+        3, "Unit code scanned from more networks (places) than this in the window: warn."
+    )
+
+    def __post_init__(self) -> None:
+        if self.window_days < 1 or self.max_scans < 1 or self.max_places < 1:
+            raise ValueError("scans: window_days, max_scans and max_places must be >= 1")
+
+
+@dataclass(frozen=True)
 class ServerConfig:
     data_dir: Path = setting(Path("/var/lib/ocop-server"), "Database and blobs live here.")
     database_url: str = setting("", "SQLAlchemy URL; empty means SQLite at <data_dir>/server.db.")
@@ -56,6 +95,8 @@ class ServerConfig:
     http: HttpConfig = section(HttpConfig, "The web app (public pages, later the office).")
     mqtt: ServerMqttConfig = section(ServerMqttConfig, "The broker the ingest worker reads.")
     broker: BrokerConfig = section(BrokerConfig, "Per-device broker access (enrolment).")
+    office: OfficeConfig = section(OfficeConfig, "The office pages: liveness, sessions, map.")
+    scans: ScansConfig = section(ScansConfig, "Consumer scan logging and its warnings.")
 
     def __post_init__(self) -> None:
         if not self.public_base_url.startswith(("http://", "https://")):
@@ -72,6 +113,30 @@ class ServerConfig:
     @property
     def auth_dir(self) -> Path:
         return Path(self.broker.auth_dir) if self.broker.auth_dir else self.data_dir / "broker"
+
+    def web_secret_key(self, environ: dict[str, str] | None = None) -> bytes:
+        """The key that signs office sessions: systemd credential ``web-secret-key``,
+        ``OCOP_SERVER_WEB_SECRET``, or one generated once in ``<data_dir>/web-secret-key``
+        (mode 0600). Every web worker of one server must share it."""
+        secret = read_secret(
+            "web-secret-key", "OCOP_SERVER_WEB_SECRET", dict(environ or os.environ)
+        )
+        if secret:
+            return secret.encode()
+        path = self.data_dir / "web-secret-key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".web-secret-key.{os.getpid()}")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(secrets.token_urlsafe(48))
+            try:
+                os.link(tmp, path)  # atomic: a second worker keeps the first one's key
+            except FileExistsError:
+                pass
+            finally:
+                tmp.unlink()
+        return path.read_text(encoding="utf-8").strip().encode()
 
     def mqtt_password(self, environ: dict[str, str] | None = None) -> str | None:
         """From systemd credential ``mqtt-password``, ``OCOP_SERVER_MQTT_PASSWORD``, or the
@@ -96,6 +161,8 @@ __all__ = [
     "BrokerConfig",
     "ConfigError",
     "HttpConfig",
+    "OfficeConfig",
+    "ScansConfig",
     "ServerConfig",
     "ServerMqttConfig",
     "load_config",

@@ -34,6 +34,9 @@ facilities = Table(
     Column("province", Text, nullable=False, default=""),
     Column("catalog", JSON, nullable=False),
     Column("catalog_version", Integer, nullable=False, default=1),
+    # WGS 84 position for the office map; optional in the catalog file.
+    Column("latitude", Float),
+    Column("longitude", Float),
 )
 
 devices = Table(
@@ -114,6 +117,7 @@ alerts = Table(
     Column("detail", Text, nullable=False),
     Column("created_at", Float, nullable=False),
     Column("resolved_at", Float),
+    Column("resolved_by", String(64)),
 )
 
 blob_refs = Table(
@@ -153,6 +157,48 @@ batches = Table(
     Column("expiry_date", String(10)),
     PrimaryKeyConstraint("dev_id", "batch_id"),
     Index("batches_lot", "lot"),
+)
+
+users = Table(
+    "users",
+    metadata,
+    # Office accounts. Passwords are stored as werkzeug hashes (scrypt), never in clear.
+    Column("username", String(64), primary_key=True),
+    Column("password_hash", String(255), nullable=False),
+    Column("role", String(16), nullable=False),  # admin | officer
+    Column("created_at", Float, nullable=False),
+    Column("disabled_at", Float),
+    Column("last_login_at", Float),
+    # Bumped on password change or disable: every session signed with an older epoch ends.
+    Column("session_epoch", Integer, nullable=False, default=1),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    # SHA-256 of the bearer token; the token itself is shown once, at creation.
+    Column("token_hash", String(64), primary_key=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("created_at", Float, nullable=False),
+    Column("revoked_at", Float),
+    Column("last_used_at", Float),
+)
+
+scans = Table(
+    "scans",
+    metadata,
+    # One row per consumer page opened from a label (batch or unit code).
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", Float, nullable=False),
+    Column("lot", String(20), nullable=False),
+    Column("serial", String(20)),
+    Column("gtin", String(14)),
+    Column("facility_code", String(16)),
+    Column("verdict", String(16), nullable=False),
+    # Keyed hash of the client's network (/24 IPv4, /48 IPv6): "how many places", no addresses.
+    Column("place", String(16), nullable=False),
+    Index("scans_code", "lot", "serial"),
+    Index("scans_at", "at"),
 )
 
 

@@ -45,6 +45,8 @@ def import_catalog(engine: Engine, source: Path | dict[str, Any], base_url: str)
             "commune": catalog.facility.commune,
             "district": catalog.facility.district,
             "province": catalog.facility.province,
+            "latitude": catalog.facility.lat,
+            "longitude": catalog.facility.lon,
             "catalog": stored,
             "catalog_version": version,
         }

@@ -12,16 +12,28 @@ from waitress.server import create_server
 
 from sync_server.config import ServerConfig
 from sync_server.db import create_schema, open_engine
+from sync_server.liveness import sweep_silent
 from sync_server.web import create_app
 from sync_server.worker import IngestWorker
 
 log = logging.getLogger(__name__)
+SWEEP_INTERVAL_S = 60.0
 
 
 def open_server_engine(config: ServerConfig) -> Engine:
     engine = open_engine(config.db_url)
     create_schema(engine)
     return engine
+
+
+def _sweep_loop(engine: Engine, config: ServerConfig, stop: threading.Event) -> None:
+    """Raise 'silent' alerts for devices quiet past office.offline_after_s, once a minute."""
+    while not stop.wait(SWEEP_INTERVAL_S):
+        try:
+            with engine.begin() as conn:
+                sweep_silent(conn, config.office)
+        except Exception:  # the database may be busy or briefly away: try next time
+            log.exception("silence sweep failed")
 
 
 def run(config: ServerConfig, *, web: bool = True, ingest: bool = True) -> None:
@@ -46,6 +58,9 @@ def run(config: ServerConfig, *, web: bool = True, ingest: bool = True) -> None:
     signal.signal(signal.SIGINT, _stop)
     if worker is not None:
         worker.start()
+        threading.Thread(
+            target=_sweep_loop, args=(engine, config, stop), name="silence-sweep", daemon=True
+        ).start()
     try:
         if server is not None:
             log.info("web app on http://%s:%s/", config.http.host, config.http.port)

@@ -91,11 +91,11 @@ class IngestWorker:
                 if result.ack is not None:
                     client.publish(topics.build_topic(dev, topics.ACK), result.ack.encode(), qos=1)
             elif kind == topics.STATUS:
-                self._record_status(dev, bytes(msg.payload))
+                self._record_status(dev, bytes(msg.payload), retained=bool(msg.retain))
         except Exception:  # one bad message must never kill the worker
             log.exception("failed to process %s message from %s", kind, dev)
 
-    def _record_status(self, dev: str, payload: bytes) -> None:
+    def _record_status(self, dev: str, payload: bytes, *, retained: bool = False) -> None:
         if not payload:
             return  # a cleared retained message
         try:
@@ -110,10 +110,13 @@ class IngestWorker:
             if row is None:
                 log.warning("status from unregistered device %s ignored", dev)
                 return
+            # A retained copy replayed when this worker (re)subscribes is old news: it updates
+            # what we know of the device but not when we last heard from it.
+            heard = {} if retained else {"last_heard": time.time()}
             conn.execute(
                 update(devices)
                 .where(devices.c.dev_id == dev)
-                .values(last_heard=time.time(), status=_status_dict(status))
+                .values(status=_status_dict(status), **heard)
             )
             if status.head < row.head_seq:
                 # The server holds events this device no longer has: restored from an old copy?

@@ -62,6 +62,9 @@ class Facility:
     commune: str
     district: str
     province: str
+    # WGS 84 degrees, for the office map; optional.
+    lat: float | None = None
+    lon: float | None = None
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,13 @@ def _num(obj: Any, where: str) -> float | None:
     if isinstance(obj, bool) or not isinstance(obj, int | float):
         raise CatalogError(f"{where}: must be a number")
     return float(obj)
+
+
+def _coordinate(obj: Any, where: str, limit: float) -> float | None:
+    value = _num(obj, where)
+    if value is not None and not -limit <= value <= limit:
+        raise CatalogError(f"{where}: must be between -{limit:g} and {limit:g}")
+    return value
 
 
 def _field(obj: Any, where: str) -> MeasuredField:
@@ -181,6 +191,8 @@ def parse_catalog(obj: Any) -> Catalog:
         commune=str(fac.get("commune", "")),
         district=str(fac.get("district", "")),
         province=str(fac.get("province", "")),
+        lat=_coordinate(fac.get("lat"), "facility.lat", 90.0),
+        lon=_coordinate(fac.get("lon"), "facility.lon", 180.0),
     )
     if not facility.name:
         raise CatalogError("facility.name: required")

@@ -1,15 +1,19 @@
-"""The server's Flask app factory: public pages now, the office later (one blueprint each)."""
+"""The server's Flask app factory: public pages, device APIs and the office (one blueprint each)."""
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, render_template
+from flask.typing import ResponseReturnValue
 from sqlalchemy import Engine
+from werkzeug.exceptions import HTTPException
 
 from sync_server.blobs import FileBlobStorage
 from sync_server.config import ServerConfig
 from sync_server.web.api import bp as api_bp
+from sync_server.web.auth import install_auth
 from sync_server.web.blobs_api import bp as blobs_bp
 from sync_server.web.i18n import install_i18n
+from sync_server.web.office import bp as office_bp
 from sync_server.web.public import bp as public_bp
 
 
@@ -19,7 +23,18 @@ def create_app(config: ServerConfig, engine: Engine) -> Flask:
     app.extensions["ocop_engine"] = engine
     app.extensions["ocop_blobs"] = FileBlobStorage(config.blob_dir)
     install_i18n(app)
+    install_auth(app, config)
     app.register_blueprint(public_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(blobs_bp)
+    app.register_blueprint(office_bp)
+
+    @app.errorhandler(400)
+    @app.errorhandler(403)
+    def _refused(exc: HTTPException) -> ResponseReturnValue:
+        key = "csrf_failed" if exc.description == "csrf" else "forbidden"
+        if exc.code == 400 and key != "csrf_failed":
+            return exc
+        return render_template("office/error.html", message=key), exc.code or 400
+
     return app

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from flask import Flask, Response, request
+
+from sync_server.web.office_strings import OFFICE_STRINGS
+
+VN_TZ = timezone(timedelta(hours=7), "ICT")
 
 STRINGS: dict[str, dict[str, str]] = {
     "site_title": {"vi": "Truy xuất nguồn gốc OCOP", "en": "OCOP traceability"},
@@ -58,6 +62,7 @@ STRINGS: dict[str, dict[str, str]] = {
     },
     "photo": {"vi": "Ảnh công đoạn", "en": "Photo of the step"},
     "switch": {"vi": "English", "en": "Tiếng Việt"},
+    **OFFICE_STRINGS,
 }
 
 
@@ -94,8 +99,28 @@ def vntime(value: str | None) -> str:
         return value
 
 
+def fromts(value: float | None) -> str:
+    """A server timestamp (Unix seconds) as ``22/11/2026 14:05`` in Vietnam time (UTC+7)."""
+    if value is None:
+        return ""
+    return datetime.fromtimestamp(value, VN_TZ).strftime("%d/%m/%Y %H:%M")
+
+
+def duration(seconds: float | None) -> str:
+    """A short age: ``45 s``, ``12 min``, ``5 h``, ``3 d`` (same in both languages)."""
+    if seconds is None:
+        return ""
+    s = max(0, int(seconds))
+    for size, unit in ((86400, "d"), (3600, "h"), (60, "min")):
+        if s >= size:
+            return f"{s // size} {unit}"
+    return f"{s} s"
+
+
 def install_i18n(app: Flask) -> None:
     app.add_template_filter(vndate, "vndate")
+    app.add_template_filter(fromts, "fromts")
+    app.add_template_filter(duration, "duration")
     app.add_template_filter(vntime, "vntime")
 
     @app.context_processor

@@ -1,0 +1,119 @@
+"""Office sessions and CSRF: who is logged in, and that every form came from our own page.
+
+Sessions are Flask's signed cookies holding the username and the account's ``session_epoch``;
+a password change or a disabled account bumps the epoch and ends every older session. Each
+session carries a random CSRF token that every state-changing request must echo back.
+"""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import secrets
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any, TypeVar, cast
+
+from flask import Flask, abort, current_app, g, redirect, request, session, url_for
+from flask.typing import ResponseReturnValue
+from sqlalchemy import Engine
+
+from sync_server.accounts import User, check_api_token, load_user
+from sync_server.config import ServerConfig
+
+F = TypeVar("F", bound=Callable[..., ResponseReturnValue])
+CSRF_FIELD = "csrf"
+CSRF_HEADER = "X-CSRF-Token"
+# Device-facing APIs authenticate by signature, not by cookie: CSRF does not apply to them.
+_CSRF_EXEMPT_PREFIXES = ("/api/",)
+
+
+def csrf_token() -> str:
+    token = session.get(CSRF_FIELD)
+    if not isinstance(token, str):
+        token = secrets.token_urlsafe(32)
+        session[CSRF_FIELD] = token
+    return token
+
+
+def current_user() -> User | None:
+    if "ocop_user" not in g:
+        g.ocop_user = _load_session_user()
+    user: User | None = g.ocop_user
+    return user
+
+
+def _load_session_user() -> User | None:
+    name, epoch = session.get("user"), session.get("epoch")
+    if not isinstance(name, str) or not isinstance(epoch, int):
+        return None
+    engine: Engine = current_app.extensions["ocop_engine"]
+    with engine.connect() as conn:
+        return load_user(conn, name, epoch)
+
+
+def log_in(user: User) -> None:
+    session.clear()  # a fresh session (and CSRF token) after login: no session fixation
+    session.permanent = True
+    session["user"] = user.username
+    session["epoch"] = user.session_epoch
+    csrf_token()
+
+
+def log_out() -> None:
+    session.clear()
+
+
+def login_required(role: str | None = None) -> Callable[[F], F]:
+    """Office views: anonymous visitors go to the login page; a wrong role gets 403."""
+
+    def wrap(view: F) -> F:
+        @functools.wraps(view)
+        def inner(*args: Any, **kwargs: Any) -> ResponseReturnValue:
+            user = current_user()
+            if user is None:
+                return redirect(url_for("office.login", next=request.full_path.rstrip("?")))
+            if role is not None and user.role != role:
+                abort(403)
+            return view(*args, **kwargs)
+
+        return cast(F, inner)
+
+    return wrap
+
+
+def api_client() -> str | None:
+    """The caller of a machine API: ``token:<name>`` for a bearer token, or the office user."""
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer "):
+        engine: Engine = current_app.extensions["ocop_engine"]
+        name = check_api_token(engine, header.removeprefix("Bearer ").strip())
+        return f"token:{name}" if name else None
+    user = current_user()
+    return f"user:{user.username}" if user else None
+
+
+def _check_csrf() -> ResponseReturnValue | None:
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return None
+    if request.path.startswith(_CSRF_EXEMPT_PREFIXES):
+        return None
+    sent = request.form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER) or ""
+    expected = session.get(CSRF_FIELD)
+    if not isinstance(expected, str) or not hmac.compare_digest(sent, expected):
+        abort(400, description="csrf")
+    return None
+
+
+def install_auth(app: Flask, config: ServerConfig) -> None:
+    app.secret_key = config.web_secret_key()
+    app.config.update(
+        SESSION_COOKIE_NAME="ocop_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=config.public_base_url.startswith("https://"),
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=config.office.session_hours),
+    )
+    app.before_request(_check_csrf)
+    app.jinja_env.globals["csrf_token"] = csrf_token
+    app.jinja_env.globals["current_user"] = current_user

@@ -1,0 +1,84 @@
+"""The office dashboard: facilities by liveness, open alerts, latest camera pictures."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, send_file, url_for
+from flask.typing import ResponseReturnValue
+from sqlalchemy import Connection, and_, func, select
+
+from sync_server.alerts import open_alerts, resolve_alert
+from sync_server.blobs import SHA256_RE
+from sync_server.db import blob_refs
+from sync_server.liveness import STATES, facility_states, sweep_silent
+from sync_server.web.auth import current_user, login_required
+from sync_server.web.office import bp
+from sync_server.web.office.common import config, engine, storage
+
+
+def latest_thumbnails(conn: Connection, limit: int = 12) -> list[dict[str, object]]:
+    """The newest arrived thumbnail of each (device, camera), newest first."""
+    newest = (
+        select(blob_refs.c.dev_id, blob_refs.c.camera, func.max(blob_refs.c.seq).label("seq"))
+        .where(blob_refs.c.kind == "thumb", blob_refs.c.received_at.is_not(None))
+        .group_by(blob_refs.c.dev_id, blob_refs.c.camera)
+        .subquery()
+    )
+    rows = conn.execute(
+        select(
+            blob_refs.c.dev_id,
+            blob_refs.c.camera,
+            blob_refs.c.sha256,
+            blob_refs.c.received_at,
+            blob_refs.c.purpose,
+        )
+        .join(
+            newest,
+            and_(
+                blob_refs.c.dev_id == newest.c.dev_id,
+                blob_refs.c.camera == newest.c.camera,
+                blob_refs.c.seq == newest.c.seq,
+            ),
+        )
+        .where(blob_refs.c.kind == "thumb")
+        .order_by(blob_refs.c.received_at.desc())
+        .limit(limit)
+    ).mappings()
+    return [dict(r) for r in rows]
+
+
+@bp.get("/")
+@login_required()
+def dashboard() -> ResponseReturnValue:
+    with engine().begin() as conn:
+        sweep_silent(conn, config().office)
+    with engine().connect() as conn:
+        facs = facility_states(conn, config().office)
+        alerts = open_alerts(conn)
+        thumbs = latest_thumbnails(conn)
+    counts = {s: sum(1 for f in facs if f.state == s) for s in STATES}
+    return render_template(
+        "office/dashboard.html", facilities=facs, counts=counts, alerts=alerts, thumbs=thumbs
+    )
+
+
+@bp.post("/alerts/<int:alert_id>/resolve")
+@login_required()
+def resolve(alert_id: int) -> ResponseReturnValue:
+    user = current_user()
+    assert user is not None
+    with engine().begin() as conn:
+        resolve_alert(conn, alert_id, user.username)
+    flash("saved")
+    target = request.form.get("back", "")
+    return redirect(target if target.startswith("/office") else url_for("office.dashboard"))
+
+
+@bp.get("/blobs/<sha256>")
+@login_required()
+def blob(sha256: str) -> ResponseReturnValue:
+    """Any photo file (private ones too) for logged-in office users."""
+    if not SHA256_RE.match(sha256) or not storage().has(sha256):
+        abort(404)
+    resp = send_file(storage().open(sha256), mimetype="image/jpeg", max_age=86400)
+    resp.headers["Cache-Control"] = "private, max-age=86400"
+    return resp
