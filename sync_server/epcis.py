@@ -1,16 +1,18 @@
-"""EPCIS 2.0 JSON-LD export of one batch's committed events (docs/epcis.md).
+"""EPCIS 2.0 JSON-LD of committed events: one batch's document, or query results (docs/epcis.md).
 
-:func:`build_document` is pure: a batch's ``batches`` row and its ``events`` rows (oldest first) in,
-an ``EPCISDocument`` out. :func:`load_batch` reads those rows; :func:`export_lot` does both.
-:func:`validator` checks a document against the official schema vendored in ``epcis_schema/``,
-offline, with ``uri`` and ``date-time`` format checking on (standards/NOTES.md §2.10).
+:func:`build_event` turns one ``events`` row of a batch into an EPCIS event; it is the one
+builder behind both :func:`build_document` (an ``EPCISDocument`` of one batch, for
+``ocop server export-epcis``) and :func:`build_query_document` (an ``EPCISQueryDocument`` for
+``GET /epcis/events``). Both are pure. :func:`load_batch` reads a batch's rows; :func:`export_lot`
+does both. :func:`validator` checks a document against the official schema vendored in
+``epcis_schema/``, offline, with ``uri`` and ``date-time`` format checking on (NOTES.md §2.10).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -78,90 +80,137 @@ def build_document(
     created: datetime,
 ) -> dict[str, Any]:
     """The EPCISDocument for ``batch`` (a ``batches`` row) from its ``events`` rows."""
-    if created.tzinfo is None:
-        raise ValueError("creationDate needs a time zone")
     ids = Ids(base_url)
-    gtin: str | None = batch.get("gtin") or None
-    lot = str(batch["lot"])
-    facility: Mapping[str, Any] = batch["facility"]
-    product: Mapping[str, Any] = batch["product"]
-    lot_class = ids.lot_class(gtin, lot)
-    location = ids.facility(str(facility["code"]))
-    event_list: list[dict[str, Any]] = []
-    for row in sorted(rows, key=lambda r: int(r["seq"])):
-        body: Mapping[str, Any] = row["body"]
-        base = _common(row, location)
-        kind = row["type"]
-        if kind == ev.BATCH_OPENED:
-            event_list.append(
-                {
-                    **base,
-                    "action": "ADD",
-                    "bizStep": "commissioning",
-                    "disposition": "in_progress",
-                    "quantityList": [{"epcClass": lot_class}],
-                    "ilmd": {
-                        "cbvmda:lotNumber": lot,
-                        f"{_MDA}#countryOfOrigin": "VN",
-                        "ocop:productionDate": str(body["production_date"]),
-                        "ocop:catalogVersion": body.get("catalog_version"),
-                    },
-                }
-            )
-        elif kind == ev.STEP_RECORDED:
-            event = {
-                **base,
-                "action": "OBSERVE",
-                "bizStep": ids.step(str(body["step"])),
-                "disposition": "in_progress",
-                "quantityList": [{"epcClass": lot_class}],
-                "ocop:stepCode": str(body["step"]),
-                "ocop:stepName": str(body.get("name", "")),
-                "ocop:stepNameEn": str(body.get("name_en", "")),
-            }
-            reports = _sensor_reports(ids, body, str(row["at"]))
-            if reports:
-                event["sensorElementList"] = [{"sensorReport": reports}]
-            event_list.append(event)
-        elif kind == ev.BATCH_CLOSED:
-            quantity: dict[str, Any] = {"epcClass": lot_class, "quantity": body["quantity"]}
-            uom = _REC20.get(str(body.get("unit", "")))
-            if uom:
-                quantity["uom"] = uom
-            event = {
-                **base,
-                "action": "OBSERVE",
-                "bizStep": ids.step("closed"),
-                "disposition": "active",
-                "quantityList": [quantity],
-                "ocop:unit": str(body.get("unit", "")),
-            }
-            if body.get("expiry_date"):
-                event["ocop:itemExpirationDate"] = str(body["expiry_date"])
-            event_list.append(event)
-        elif kind == ev.LABELS_PRINTED:
-            event_list.append(_labels_event(ids, base, body, gtin, lot, lot_class))
-        # snapshot.taken and the other types are not exported (docs/epcis.md).
+    event_list = [
+        event
+        for row in sorted(rows, key=lambda r: int(r["seq"]))
+        if (event := build_event(ids, batch, row)) is not None
+    ]
     return {
-        "@context": [EPCIS_CONTEXT, {"ocop": ids.voc}],
-        "type": "EPCISDocument",
-        "schemaVersion": "2.0",
-        "creationDate": created.isoformat(timespec="milliseconds"),
-        "epcisHeader": {
-            "epcisMasterData": {
-                "vocabularyList": _master_data(ids, location, facility, lot_class, product)
-            }
-        },
+        **_envelope(ids, "EPCISDocument", created),
+        "epcisHeader": {"epcisMasterData": {"vocabularyList": master_data(ids, batch)}},
         "epcisBody": {"eventList": event_list},
     }
 
 
-def _common(row: Mapping[str, Any], location: str) -> dict[str, Any]:
-    at = str(row["at"])
+def build_query_document(
+    found: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]],
+    *,
+    base_url: str,
+    created: datetime,
+) -> dict[str, Any]:
+    """The ``EPCISQueryDocument`` (REST binding, ``GET /events``) of ``(batch, event)`` pairs.
+
+    Events keep the given order and gain ``recordTime`` (when this server received them); the
+    master data of every batch they belong to goes into ``resultsBody.vocabularyList``, because
+    a query document has no ``epcisHeader``.
+    """
+    ids = Ids(base_url)
+    event_list: list[dict[str, Any]] = []
+    vocabularies: list[dict[str, Any]] = []
+    for batch, row in found:
+        event = build_event(ids, batch, row, record_time=True)
+        if event is not None:
+            event_list.append(event)
+            vocabularies = merge_vocabularies(vocabularies, master_data(ids, batch))
+    body: dict[str, Any] = {"eventList": event_list}
+    if vocabularies:
+        body["vocabularyList"] = vocabularies
     return {
+        **_envelope(ids, "EPCISQueryDocument", created),
+        "epcisBody": {"queryResults": {"queryName": "SimpleEventQuery", "resultsBody": body}},
+    }
+
+
+def _envelope(ids: Ids, kind: str, created: datetime) -> dict[str, Any]:
+    if created.tzinfo is None:
+        raise ValueError("creationDate needs a time zone")
+    return {
+        "@context": [EPCIS_CONTEXT, {"ocop": ids.voc}],
+        "type": kind,
+        "schemaVersion": "2.0",
+        "creationDate": created.isoformat(timespec="milliseconds"),
+    }
+
+
+def build_event(
+    ids: Ids,
+    batch: Mapping[str, Any],
+    row: Mapping[str, Any],
+    *,
+    record_time: bool = False,
+) -> dict[str, Any] | None:
+    """The EPCIS event for one ``events`` row of ``batch``; None for types not exported."""
+    gtin: str | None = batch.get("gtin") or None
+    lot = str(batch["lot"])
+    lot_class = ids.lot_class(gtin, lot)
+    location = ids.facility(str(batch["facility"]["code"]))
+    body: Mapping[str, Any] = row["body"]
+    base = _common(row, location, record_time)
+    kind = row["type"]
+    if kind == ev.BATCH_OPENED:
+        return {
+            **base,
+            "action": "ADD",
+            "bizStep": "commissioning",
+            "disposition": "in_progress",
+            "quantityList": [{"epcClass": lot_class}],
+            "ilmd": {
+                "cbvmda:lotNumber": lot,
+                f"{_MDA}#countryOfOrigin": "VN",
+                "ocop:productionDate": str(body["production_date"]),
+                "ocop:catalogVersion": body.get("catalog_version"),
+            },
+        }
+    if kind == ev.STEP_RECORDED:
+        event = {
+            **base,
+            "action": "OBSERVE",
+            "bizStep": ids.step(str(body["step"])),
+            "disposition": "in_progress",
+            "quantityList": [{"epcClass": lot_class}],
+            "ocop:stepCode": str(body["step"]),
+            "ocop:stepName": str(body.get("name", "")),
+            "ocop:stepNameEn": str(body.get("name_en", "")),
+        }
+        reports = _sensor_reports(ids, body, str(row["at"]))
+        if reports:
+            event["sensorElementList"] = [{"sensorReport": reports}]
+        return event
+    if kind == ev.BATCH_CLOSED:
+        quantity: dict[str, Any] = {"epcClass": lot_class, "quantity": body["quantity"]}
+        uom = _REC20.get(str(body.get("unit", "")))
+        if uom:
+            quantity["uom"] = uom
+        event = {
+            **base,
+            "action": "OBSERVE",
+            "bizStep": ids.step("closed"),
+            "disposition": "active",
+            "quantityList": [quantity],
+            "ocop:unit": str(body.get("unit", "")),
+        }
+        if body.get("expiry_date"):
+            event["ocop:itemExpirationDate"] = str(body["expiry_date"])
+        return event
+    if kind == ev.LABELS_PRINTED:
+        return _labels_event(ids, base, body, gtin, lot, lot_class)
+    # snapshot.taken and the other types are not exported (docs/epcis.md).
+    return None
+
+
+def _common(row: Mapping[str, Any], location: str, record_time: bool) -> dict[str, Any]:
+    at = str(row["at"])
+    common: dict[str, Any] = {
         "type": "ObjectEvent",
         "eventID": f"urn:uuid:{row['id']}",
         "eventTime": at,
+    }
+    if record_time:
+        received = datetime.fromtimestamp(float(row["received_at"]), UTC)
+        common["recordTime"] = received.isoformat(timespec="milliseconds")
+    return {
+        **common,
         "eventTimeZoneOffset": _offset(at),
         "readPoint": {"id": location},
         "bizLocation": {"id": location},
@@ -247,13 +296,13 @@ def _labels_event(
     return event
 
 
-def _master_data(
-    ids: Ids,
-    location: str,
-    facility: Mapping[str, Any],
-    lot_class: str,
-    product: Mapping[str, Any],
-) -> list[dict[str, Any]]:
+def master_data(ids: Ids, batch: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The vocabularies of one batch: its facility (``Location``) and its lot (``EPCClass``)."""
+    facility: Mapping[str, Any] = batch["facility"]
+    product: Mapping[str, Any] = batch["product"]
+    location = ids.facility(str(facility["code"]))
+    lot_class = ids.lot_class(batch.get("gtin") or None, str(batch["lot"]))
+
     def attrs(pairs: list[tuple[str, Any]]) -> list[dict[str, Any]]:
         return [{"id": k, "attribute": v} for k, v in pairs if v not in (None, "")]
 
@@ -294,6 +343,23 @@ def _master_data(
             ],
         },
     ]
+
+
+def merge_vocabularies(
+    into: list[dict[str, Any]], more: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """``into`` plus the elements of ``more`` it lacks, one vocabulary per type, ids unique."""
+    out = [{**v, "vocabularyElementList": list(v["vocabularyElementList"])} for v in into]
+    for vocabulary in more:
+        same = next((v for v in out if v["type"] == vocabulary["type"]), None)
+        if same is None:
+            same = {"type": vocabulary["type"], "vocabularyElementList": []}
+            out.append(same)
+        known = {e["id"] for e in same["vocabularyElementList"]}
+        same["vocabularyElementList"] += [
+            e for e in vocabulary["vocabularyElementList"] if e["id"] not in known
+        ]
+    return out
 
 
 def load_batch(
