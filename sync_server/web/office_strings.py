@@ -79,8 +79,80 @@ OFFICE_STRINGS: dict[str, dict[str, str]] = {
     "printer": {"vi": "Máy in", "en": "Printer"},
     "reprint_of": {"vi": "in lại lần", "en": "reprint of"},
     "place": {"vi": "Nơi quét (mã hóa)", "en": "Place (hashed)"},
+    "new_product": {"vi": "Thêm sản phẩm", "en": "Add a product"},
+    "product_code": {"vi": "Mã sản phẩm", "en": "Product code"},
+    "name_vi": {"vi": "Tên (tiếng Việt)", "en": "Name (Vietnamese)"},
+    "name_en": {"vi": "Tên (tiếng Anh)", "en": "Name (English)"},
+    "shelf_life_days": {"vi": "Hạn dùng (ngày)", "en": "Shelf life (days)"},
+    "unit": {"vi": "Đơn vị", "en": "Unit"},
+    "certificate": {"vi": "Giấy chứng nhận OCOP", "en": "OCOP certificate"},
+    "cert_decision": {"vi": "Số quyết định", "en": "Decision number"},
+    "cert_issued_by": {"vi": "Cơ quan cấp", "en": "Issued by"},
+    "cert_issued_on": {"vi": "Ngày cấp", "en": "Issued on"},
+    "cert_valid_until": {"vi": "Có hiệu lực đến", "en": "Valid until"},
+    "origins": {"vi": "Nguồn gốc nguyên liệu", "en": "Raw-material origins"},
+    "origins_hint": {
+        "vi": "mỗi dòng: nguyên liệu | nơi sản xuất",
+        "en": "one per line: material | place",
+    },
+    "step_code": {"vi": "Mã công đoạn", "en": "Step code"},
+    "field_key": {"vi": "Mã chỉ tiêu đo", "en": "Field key"},
+    "catalog_form_hint": {
+        "vi": "Để trống mã công đoạn hoặc mã chỉ tiêu để bỏ dòng đó.",
+        "en": "Leave a step code or field key blank to drop that row.",
+    },
+    "catalog_published": {
+        "vi": "Đã lưu và gửi danh mục mới tới các thiết bị của cơ sở.",
+        "en": "Saved and sent to the facility's devices.",
+    },
+    "catalog_publish_pending": {
+        "vi": "Đã lưu. Chưa gửi được tới thiết bị (mất kết nối máy chủ MQTT); "
+        "hệ thống sẽ tự gửi lại.",
+        "en": "Saved. Not yet sent to the devices (broker unreachable); the server keeps retrying.",
+    },
     "csrf_failed": {
         "vi": "Biểu mẫu đã hết hạn hoặc không hợp lệ. Vui lòng tải lại trang và thử lại.",
         "en": "The form expired or is not valid. Reload the page and try again.",
+    },
+    # Map and charts (docs/office-map-charts.md).
+    "map": {"vi": "Bản đồ", "en": "Map"},
+    "map_title": {"vi": "Bản đồ cơ sở sản xuất", "en": "Map of facilities"},
+    "map_label": {
+        "vi": "Bản đồ vị trí các cơ sở, tô màu theo trạng thái",
+        "en": "Map of the facilities, coloured by state",
+    },
+    "map_plain": {
+        "vi": "Chưa cấu hình máy chủ bản đồ nền: các cơ sở được vẽ trên nền trơn theo toạ độ.",
+        "en": "No map tile server is set: the facilities are drawn on a plain background.",
+    },
+    "map_no_points": {
+        "vi": "Chưa có cơ sở nào có toạ độ.",
+        "en": "No facility has coordinates yet.",
+    },
+    "unlocated": {"vi": "Cơ sở chưa có toạ độ", "en": "Facilities without coordinates"},
+    "open_facility": {"vi": "Xem cơ sở", "en": "Open the facility"},
+    "charts": {"vi": "Biểu đồ", "en": "Charts"},
+    "charts_title": {"vi": "Thống kê theo ngày", "en": "Daily figures"},
+    "charts_days": {"vi": "Số ngày", "en": "Days"},
+    "all_facilities": {"vi": "Tất cả cơ sở", "en": "All facilities"},
+    "show": {"vi": "Xem", "en": "Show"},
+    "day": {"vi": "Ngày", "en": "Day"},
+    "batches_opened": {"vi": "Lô mở mới", "en": "Batches opened"},
+    "scans_flagged": {"vi": "Lượt quét đáng ngờ", "en": "Flagged scans"},
+    "total": {"vi": "Tổng", "en": "Total"},
+    "charts_tz_note": {
+        "vi": "Ngày tính theo giờ Việt Nam (UTC+7). Lô tính theo ngày sản xuất; lượt quét đáng "
+        "ngờ: mã giả, sê-ri chưa từng in, hoặc quét quá nhiều lần / từ quá nhiều nơi.",
+        "en": "Days are Vietnam days (UTC+7). Batches count on their production date; flagged "
+        "scans: forged codes, serials never printed, or codes scanned too often or from too "
+        "many places.",
+    },
+    "chart_batches_label": {
+        "vi": "Biểu đồ cột số lô mở mới mỗi ngày",
+        "en": "Bar chart of batches opened per day",
+    },
+    "chart_scans_label": {
+        "vi": "Biểu đồ cột số lượt quét và lượt quét đáng ngờ mỗi ngày",
+        "en": "Bar chart of scans and flagged scans per day",
     },
 }
