@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
+from datetime import date
 from typing import Any
 
 from trace_protocol import PROTOCOL_VERSION
@@ -42,6 +43,27 @@ class StepTemplate:
 
 
 @dataclass(frozen=True)
+class Certificate:
+    """The OCOP recognition decision, e.g. a decision of the UBND tỉnh Hà Tĩnh."""
+
+    decision: str  # số quyết định, e.g. "1234/QĐ-UBND"
+    issued_by: str
+    issued_on: str  # ISO dates: YYYY-MM-DD
+    valid_until: str
+
+    def expired(self, today: date) -> bool:
+        return date.fromisoformat(self.valid_until) < today
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where one raw material comes from."""
+
+    material: Text
+    place: Text
+
+
+@dataclass(frozen=True)
 class Product:
     code: str
     name: Text
@@ -50,6 +72,8 @@ class Product:
     unit: str
     steps: tuple[StepTemplate, ...]
     gtin: str | None = None
+    certificate: Certificate | None = None
+    origins: tuple[Origin, ...] = ()
 
     def step(self, code: str) -> StepTemplate | None:
         return next((s for s in self.steps if s.code == code), None)
@@ -141,6 +165,54 @@ def _step(obj: Any, where: str) -> StepTemplate:
     )
 
 
+def _date(obj: Any, where: str) -> str:
+    try:
+        return date.fromisoformat(obj).isoformat() if isinstance(obj, str) else ""
+    except ValueError:
+        pass
+    raise CatalogError(f"{where}: must be a date YYYY-MM-DD")
+
+
+def _certificate(obj: Any, where: str) -> Certificate | None:
+    if obj is None:
+        return None
+    if not isinstance(obj, dict):
+        raise CatalogError(f"{where}: must be an object")
+    for key in ("decision", "issued_by"):
+        if not isinstance(obj.get(key), str) or not obj[key].strip():
+            raise CatalogError(f"{where}.{key}: required text")
+    if obj.get("issued_on") is None or obj.get("valid_until") is None:
+        missing = "issued_on" if obj.get("issued_on") is None else "valid_until"
+        raise CatalogError(f"{where}.{missing}: must be a date YYYY-MM-DD")
+    cert = Certificate(
+        decision=obj["decision"].strip(),
+        issued_by=obj["issued_by"].strip(),
+        issued_on=_date(obj["issued_on"], f"{where}.issued_on"),
+        valid_until=_date(obj["valid_until"], f"{where}.valid_until"),
+    )
+    if cert.valid_until < cert.issued_on:
+        raise CatalogError(f"{where}.valid_until: must not be before issued_on")
+    return cert
+
+
+def _origins(obj: Any, where: str) -> tuple[Origin, ...]:
+    if obj is None:
+        return ()
+    if not isinstance(obj, list):
+        raise CatalogError(f"{where}: must be a list")
+    out = []
+    for i, item in enumerate(obj):
+        if not isinstance(item, dict):
+            raise CatalogError(f"{where}[{i}]: must be an object")
+        material = _text(item.get("material"), f"{where}[{i}].material")
+        place = _text(item.get("place"), f"{where}[{i}].place")
+        for key, text in (("material", material), ("place", place)):
+            if not text.vi.strip():
+                raise CatalogError(f"{where}[{i}].{key}: required text")
+        out.append(Origin(material=material, place=place))
+    return tuple(out)
+
+
 def _product(obj: Any, where: str) -> Product:
     if not isinstance(obj, dict):
         raise CatalogError(f"{where}: must be an object")
@@ -170,7 +242,14 @@ def _product(obj: Any, where: str) -> Product:
         unit=str(obj.get("unit", "kg")),
         steps=parsed,
         gtin=gtin,
+        certificate=_certificate(obj.get("certificate"), f"{where}.certificate"),
+        origins=_origins(obj.get("origins"), f"{where}.origins"),
     )
+
+
+def parse_product(obj: Any, where: str = "product") -> Product:
+    """One product entry (as stored in a catalog); raises :class:`CatalogError`."""
+    return _product(obj, where)
 
 
 def parse_catalog(obj: Any) -> Catalog:
