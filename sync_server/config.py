@@ -22,6 +22,15 @@ class HttpConfig:
     host: str = setting("127.0.0.1", "Address the web app listens on.")
     port: int = setting(8000, "Port of the web app.")
     threads: int = setting(8, "Worker threads of the WSGI server (waitress).")
+    proxy_hops: int = setting(
+        0,
+        "Reverse proxies in front of the app whose X-Forwarded-For is trusted; 0 = use the "
+        "connecting address (scan places are judged from the client address).",
+    )
+
+    def __post_init__(self) -> None:
+        if self.proxy_hops < 0:
+            raise ValueError("http: proxy_hops must be >= 0")
 
 
 @dataclass(frozen=True)

@@ -6,12 +6,14 @@ from flask import Flask, render_template
 from flask.typing import ResponseReturnValue
 from sqlalchemy import Engine
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from sync_server.blobs import FileBlobStorage
 from sync_server.config import ServerConfig
 from sync_server.web.api import bp as api_bp
 from sync_server.web.auth import install_auth
 from sync_server.web.blobs_api import bp as blobs_bp
+from sync_server.web.epcis_api import bp as epcis_bp
 from sync_server.web.i18n import install_i18n
 from sync_server.web.office import bp as office_bp
 from sync_server.web.public import bp as public_bp
@@ -19,6 +21,8 @@ from sync_server.web.public import bp as public_bp
 
 def create_app(config: ServerConfig, engine: Engine) -> Flask:
     app = Flask(__name__)
+    if config.http.proxy_hops:  # client addresses (scan places) from trusted proxies' headers
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.http.proxy_hops)  # type: ignore[method-assign]
     app.config["OCOP"] = config
     app.extensions["ocop_engine"] = engine
     app.extensions["ocop_blobs"] = FileBlobStorage(config.blob_dir)
@@ -28,6 +32,7 @@ def create_app(config: ServerConfig, engine: Engine) -> Flask:
     app.register_blueprint(api_bp)
     app.register_blueprint(blobs_bp)
     app.register_blueprint(office_bp)
+    app.register_blueprint(epcis_bp)
 
     @app.errorhandler(400)
     @app.errorhandler(403)
