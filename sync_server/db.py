@@ -34,6 +34,9 @@ facilities = Table(
     Column("province", Text, nullable=False, default=""),
     Column("catalog", JSON, nullable=False),
     Column("catalog_version", Integer, nullable=False, default=1),
+    # The catalog version last confirmed published on the devices' retained config topic; a
+    # lower value than catalog_version means a publish is still owed (retried by the server).
+    Column("published_version", Integer, nullable=False, default=0),
     # WGS 84 position for the office map; optional in the catalog file.
     Column("latitude", Float),
     Column("longitude", Float),

@@ -10,6 +10,7 @@ from types import FrameType
 from sqlalchemy import Engine
 from waitress.server import create_server
 
+from sync_server.catalog_edit import publish_pending
 from sync_server.config import ServerConfig
 from sync_server.db import create_schema, open_engine
 from sync_server.liveness import sweep_silent
@@ -27,13 +28,15 @@ def open_server_engine(config: ServerConfig) -> Engine:
 
 
 def _sweep_loop(engine: Engine, config: ServerConfig, stop: threading.Event) -> None:
-    """Raise 'silent' alerts for devices quiet past office.offline_after_s, once a minute."""
+    """Once a minute: raise 'silent' alerts for devices quiet past office.offline_after_s, and
+    publish catalogs edited while the broker was unreachable."""
     while not stop.wait(SWEEP_INTERVAL_S):
         try:
             with engine.begin() as conn:
                 sweep_silent(conn, config.office)
-        except Exception:  # the database may be busy or briefly away: try next time
-            log.exception("silence sweep failed")
+            publish_pending(engine, config)
+        except Exception:  # the database or broker may be briefly away: try next time
+            log.exception("housekeeping failed")
 
 
 def run(config: ServerConfig, *, web: bool = True, ingest: bool = True) -> None:

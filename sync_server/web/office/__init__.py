@@ -35,9 +35,12 @@ def _nav() -> dict[str, Any]:
 
 # Imported for their side effect: they register their views on ``bp``.
 from sync_server.web.office import (  # noqa: E402
+    catalog_views,
+    charts,
     dashboard,
     login,
+    map_views,
     pages,
 )
 
-__all__ = ["bp", "dashboard", "login", "pages"]
+__all__ = ["bp", "catalog_views", "charts", "dashboard", "login", "map_views", "pages"]
