@@ -63,6 +63,10 @@ def _prepare_office(server_toml: Path) -> None:
         with resources.as_file(catalogs / name) as path:
             print(_run(*srv, "import-catalog", str(path)).strip())
     _run(*srv, "sync-broker")
+    # The demo's office login: a random password in a 0600 file, never on the screen.
+    secret = server_toml.parent / "office-admin-password"
+    if not secret.exists():
+        _run(*srv, "add-user", "admin", "--role", "admin", "--generate-to", str(secret))
 
 
 def _enrol_device(data: Path, server_toml: Path, mqtt_port: int, edge_port: int) -> Path:
@@ -172,6 +176,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"OCOP demo running (data in {data}):")
         print(f"  touchscreen (edge agent): http://127.0.0.1:{args.edge_port}/")
         print(f"  server, public pages:     http://127.0.0.1:{args.server_port}/")
+        print(
+            f"  OCOP office:              http://127.0.0.1:{args.server_port}/office/"
+            f"  (user admin, password in {data}/office-admin-password)"
+        )
         print(f"  MQTT broker:              127.0.0.1:{broker.port} (per-device logins)")
         print("Press Ctrl-C to stop.", flush=True)
         while not stop.wait(1):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import sys
@@ -51,6 +52,23 @@ def test_demo_serves_server_and_touchscreen_then_stops_on_ctrl_c(tmp_path: Path)
             30,
             "the demo batch on the server",
         )
+        # The office: the demo made an admin whose password is only in a 0600 file.
+        secret = tmp_path / "office-admin-password"
+        assert secret.stat().st_mode & 0o077 == 0
+        office = requests.Session()
+        login = office.get(f"http://127.0.0.1:{server_port}/office/login", timeout=5)
+        token = re.search(r'name="csrf" value="([^"]+)"', login.text)
+        assert token is not None
+        dash = office.post(
+            f"http://127.0.0.1:{server_port}/office/login",
+            data={
+                "username": "admin",
+                "password": secret.read_text(encoding="utf-8").strip(),
+                "csrf": token.group(1),
+            },
+            timeout=5,
+        )
+        assert dash.status_code == 200 and "Công ty TNHH MTV KC" in dash.text
     finally:
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=30)
@@ -58,6 +76,7 @@ def test_demo_serves_server_and_touchscreen_then_stops_on_ctrl_c(tmp_path: Path)
     assert proc.returncode == 0, text
     assert f"http://127.0.0.1:{server_port}/" in text and f"http://127.0.0.1:{edge_port}/" in text
     assert "demo stopped" in text
+    assert secret.read_text(encoding="utf-8").strip() not in text
     leftovers = subprocess.run(
         ["pgrep", "-f", str(tmp_path)], capture_output=True, text=True
     ).stdout.split()
