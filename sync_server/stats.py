@@ -25,9 +25,11 @@ from sync_server.db import batches, scans
 VN_TZ = timezone(timedelta(hours=7), "ICT")
 DEFAULT_DAYS = 30
 MAX_DAYS = 365
-# Scan verdicts a person should look at: a code whose signature is wrong, a serial that was never
-# printed, a code scanned too often or from too many places (DESIGN.md, "every scan is logged").
-FLAGGED_VERDICTS = ("forged", "not_printed", "suspicious")
+# Scan verdicts a person should look at (sync_server.unit_check FORGED and NEVER_PRINTED): a unit
+# code whose signature is wrong, or a genuine one whose serial the device never printed. Codes
+# scanned too often or from too many places are judged per code, not per scan: they raise the
+# ``suspicious_scans`` alert (sync_server.scans) instead of a count here.
+FLAGGED_VERDICTS = ("forged", "never_printed")
 _DAY_S = 86400
 
 

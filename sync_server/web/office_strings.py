@@ -142,10 +142,9 @@ OFFICE_STRINGS: dict[str, dict[str, str]] = {
     "total": {"vi": "Tổng", "en": "Total"},
     "charts_tz_note": {
         "vi": "Ngày tính theo giờ Việt Nam (UTC+7). Lô tính theo ngày sản xuất; lượt quét đáng "
-        "ngờ: mã giả, sê-ri chưa từng in, hoặc quét quá nhiều lần / từ quá nhiều nơi.",
+        "ngờ: mã giả hoặc số sê-ri chưa từng được in.",
         "en": "Days are Vietnam days (UTC+7). Batches count on their production date; flagged "
-        "scans: forged codes, serials never printed, or codes scanned too often or from too "
-        "many places.",
+        "scans: forged codes or serials that were never printed.",
     },
     "chart_batches_label": {
         "vi": "Biểu đồ cột số lô mở mới mỗi ngày",

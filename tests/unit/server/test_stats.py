@@ -10,7 +10,9 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, delete, insert
 
 from sync_server.db import batches, scans
+from sync_server.scans import BATCH, NOT_FOUND
 from sync_server.stats import MAX_DAYS, daily_counts, vn_date, vn_midnight
+from sync_server.unit_check import FORGED, GENUINE, NEVER_PRINTED, UNVERIFIABLE
 
 # 22/11/2026 10:00 in Vietnam = 03:00 UTC.
 NOW = datetime(2026, 11, 22, 3, 0, tzinfo=UTC).timestamp()
@@ -102,12 +104,13 @@ def test_batches_count_on_their_production_date_inclusive(engine: Engine) -> Non
     assert counts(engine, days=7).batches == (2, 0, 0, 0, 0, 0, 3)
 
 
-def test_flagged_scans_are_forged_never_printed_or_suspicious(engine: Engine) -> None:
+def test_flagged_scans_are_forged_or_never_printed(engine: Engine) -> None:
     at = vn_midnight(TODAY) + 60
-    for verdict in ("genuine", "forged", "not_printed", "suspicious", "unverifiable"):
+    verdicts = (GENUINE, FORGED, NEVER_PRINTED, UNVERIFIABLE, BATCH, NOT_FOUND, NEVER_PRINTED)
+    for verdict in verdicts:
         add_scan(engine, at, verdict=verdict)
     c = counts(engine, days=1)
-    assert (c.scans, c.flagged) == ((5,), (3,))
+    assert (c.scans, c.flagged) == ((7,), (3,))
 
 
 def test_one_facility_only(engine: Engine) -> None:
