@@ -80,6 +80,10 @@ OFFICE_STRINGS: dict[str, dict[str, str]] = {
     "reprint_of": {"vi": "in lại lần", "en": "reprint of"},
     "place": {"vi": "Nơi quét (mã hóa)", "en": "Place (hashed)"},
     "new_product": {"vi": "Thêm sản phẩm", "en": "Add a product"},
+    "product_name_vi": {"vi": "Tên sản phẩm (tiếng Việt)", "en": "Product name (Vietnamese)"},
+    "product_name_en": {"vi": "Tên sản phẩm (tiếng Anh)", "en": "Product name (English)"},
+    "step_name_vi": {"vi": "Tên công đoạn (tiếng Việt)", "en": "Step name (Vietnamese)"},
+    "step_name_en": {"vi": "Tên công đoạn (tiếng Anh)", "en": "Step name (English)"},
     "product_code": {"vi": "Mã sản phẩm", "en": "Product code"},
     "name_vi": {"vi": "Tên (tiếng Việt)", "en": "Name (Vietnamese)"},
     "name_en": {"vi": "Tên (tiếng Anh)", "en": "Name (English)"},
@@ -153,5 +157,31 @@ OFFICE_STRINGS: dict[str, dict[str, str]] = {
     "chart_scans_label": {
         "vi": "Biểu đồ cột số lượt quét và lượt quét đáng ngờ mỗi ngày",
         "en": "Bar chart of scans and flagged scans per day",
+    },
+    # CSV exports and the EPCIS query API (docs/epcis.md).
+    "exports": {"vi": "Xuất dữ liệu", "en": "Exports"},
+    "exports_intro": {
+        "vi": "Tệp CSV mã UTF-8, mở được trực tiếp bằng Excel. Để trống ô ngày để lấy tất cả.",
+        "en": "UTF-8 CSV files that open directly in Excel. Leave a date empty to get everything.",
+    },
+    "export_batches": {"vi": "Danh sách lô sản xuất", "en": "Batches"},
+    "export_batches_hint": {
+        "vi": "Lọc theo cơ sở và ngày sản xuất.",
+        "en": "Filter by facility and production date.",
+    },
+    "export_scans": {"vi": "Lượt quét mã", "en": "Scans"},
+    "export_scans_hint": {
+        "vi": "Lọc theo ngày quét (giờ Việt Nam). Nơi quét chỉ là mã băm, không có địa chỉ IP.",
+        "en": "Filter by scan day (Vietnam time). Places are hashes, never IP addresses.",
+    },
+    "date_from": {"vi": "Từ ngày", "en": "From"},
+    "date_to": {"vi": "Đến ngày", "en": "To"},
+    "download_csv": {"vi": "Tải tệp CSV", "en": "Download CSV"},
+    "epcis_api": {"vi": "Giao diện EPCIS 2.0", "en": "EPCIS 2.0 interface"},
+    "epcis_api_hint": {
+        "vi": "Sự kiện của mọi lô theo chuẩn GS1 EPCIS 2.0 (JSON-LD). Hệ thống bên ngoài dùng "
+        "mã API (Authorization: Bearer) do quản trị viên cấp.",
+        "en": "Every batch's events as GS1 EPCIS 2.0 JSON-LD. Outside systems use an API token "
+        "(Authorization: Bearer) from an administrator.",
     },
 }

@@ -190,7 +190,12 @@ def _event_view(r: Any) -> dict[str, Any]:
         "clock": r["clock"],
         "hash": r["hash"],
         "body": r["body"],
-        "body_json": json.dumps(r["body"], ensure_ascii=False, indent=1, sort_keys=True),
+        # Each top-level field on its own line; text as the worker typed it (escaped by
+        # Jinja), anything structured as compact JSON.
+        "fields": [
+            (k, v if isinstance(v, str) else json.dumps(v, ensure_ascii=False))
+            for k, v in sorted(r["body"].items())
+        ],
     }
 
 
