@@ -38,9 +38,10 @@ from sync_server.web.office import (  # noqa: E402
     catalog_views,
     charts,
     dashboard,
+    exports,
     login,
     map_views,
     pages,
 )
 
-__all__ = ["bp", "catalog_views", "charts", "dashboard", "login", "map_views", "pages"]
+__all__ = ["bp", "catalog_views", "charts", "dashboard", "exports", "login", "map_views", "pages"]
