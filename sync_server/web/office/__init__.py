@@ -19,18 +19,27 @@ bp = Blueprint(
     static_url_path="/static",
 )
 
-# Header links after "Dashboard": (endpoint, string key). Modules add theirs with add_nav().
-_NAV: list[tuple[str, str]] = []
+# Header links after "Dashboard": (endpoint, string key, admins only). Modules add theirs
+# with add_nav().
+_NAV: list[tuple[str, str, bool]] = []
 
 
-def add_nav(endpoint: str, label: str) -> None:
-    if (endpoint, label) not in _NAV:
-        _NAV.append((endpoint, label))
+def add_nav(endpoint: str, label: str, admin_only: bool = False) -> None:
+    if all(e != endpoint for e, _, _ in _NAV):
+        _NAV.append((endpoint, label, admin_only))
+
+
+def _links() -> list[tuple[str, str]]:
+    from sync_server.web.auth import current_user
+
+    user = current_user()
+    admin = user is not None and user.is_admin
+    return [(e, label) for e, label, only in _NAV if admin or not only]
 
 
 @bp.app_context_processor
 def _nav() -> dict[str, Any]:
-    return {"office_nav": lambda: list(_NAV)}
+    return {"office_nav": _links}
 
 
 # Imported for their side effect: they register their views on ``bp``.
@@ -42,6 +51,17 @@ from sync_server.web.office import (  # noqa: E402
     login,
     map_views,
     pages,
+    users_views,
 )
 
-__all__ = ["bp", "catalog_views", "charts", "dashboard", "exports", "login", "map_views", "pages"]
+__all__ = [
+    "bp",
+    "catalog_views",
+    "charts",
+    "dashboard",
+    "exports",
+    "login",
+    "map_views",
+    "pages",
+    "users_views",
+]

@@ -199,3 +199,29 @@ def test_add_user_cli_never_has_a_default_password(
     assert authenticate(eng, "boss", password) is not None
     assert authenticate(eng, "clerk", "typed by a script 123") is not None
     eng.dispose()
+
+
+def test_only_admins_manage_accounts(app: Flask, engine: Engine) -> None:
+    officer = officer_client(app, engine, "officer5")
+    token = csrf_of(officer.get("/office/").get_data(as_text=True))
+    assert "/office/users" not in officer.get("/office/").get_data(as_text=True)
+    assert officer.get("/office/users").status_code == 403
+    new = {"csrf": token, "username": "sneaky", "role": "admin", "password": PASSWORD}
+    assert officer.post("/office/users", data=new).status_code == 403
+    assert authenticate(engine, "sneaky", PASSWORD) is None
+
+    create_user(engine, "boss1", PASSWORD, "admin")
+    admin = app.test_client()
+    assert log_in(admin, "boss1") == 302
+    page = admin.get("/office/users").get_data(as_text=True)
+    assert 'data-user="officer5"' in page
+    token = csrf_of(page)
+    made = {"csrf": token, "username": "clerk2", "role": "officer", "password": PASSWORD}
+    assert admin.post("/office/users", data=made).status_code == 302
+    assert authenticate(engine, "clerk2", PASSWORD) is not None
+    short = {**made, "username": "clerk3", "password": "short"}
+    resp = admin.post("/office/users", data=short)
+    assert resp.status_code == 400 and "at least 10" in resp.get_data(as_text=True)
+    assert admin.post("/office/users/boss1/disable", data={"csrf": token}).status_code == 400
+    assert admin.post("/office/users/officer5/disable", data={"csrf": token}).status_code == 302
+    assert officer.get("/office/").status_code == 302  # its session ended
