@@ -1,4 +1,4 @@
-"""Read models for the web pages: a batch's public record, the home page's lists."""
+"""Read models for the public pages: a batch's record, a facility and its products, lists."""
 
 from __future__ import annotations
 
@@ -7,8 +7,30 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from sync_server.db import batches, blob_refs, devices, events
+from sync_server.db import batches, blob_refs, devices, events, facilities
 from trace_protocol import envelope as ev
+from trace_protocol.catalog import CatalogError, Product, parse_product
+
+PERIODIC = "periodic"  # surveillance snapshots: never on a public page (DESIGN.md §5)
+
+
+@dataclass(frozen=True)
+class FacilityView:
+    """A facility as its current catalog (the server's, the authority) describes it."""
+
+    code: str
+    name: str
+    commune: str
+    district: str
+    province: str
+    products: tuple[Product, ...] = ()
+
+    @property
+    def address(self) -> str:
+        return ", ".join(p for p in (self.commune, self.district, self.province) if p)
+
+    def product(self, code: str) -> Product | None:
+        return next((p for p in self.products if p.code == code), None)
 
 
 @dataclass(frozen=True)
@@ -44,6 +66,9 @@ class BatchView:
     head_hash: str = ""
     verified: bool = False
     device_blocked: bool = False
+    # The facility's current catalog entry for this product: certificate, origins, stars.
+    facility_now: FacilityView | None = None
+    product_now: Product | None = None
 
 
 def find_batch(conn: Connection, lot: str, gtin: str | None = None) -> BatchView | None:
@@ -67,6 +92,7 @@ def find_batch(conn: Connection, lot: str, gtin: str | None = None) -> BatchView
         .order_by(events.c.seq)
     ).all()
     photos = _public_photos(conn, row["dev_id"], row["batch_id"])
+    facility_now = find_facility(conn, row["facility_code"])
     steps = [
         StepView(
             seq=r.seq,
@@ -100,6 +126,8 @@ def find_batch(conn: Connection, lot: str, gtin: str | None = None) -> BatchView
         # Every committed event passed hash, chain and signature checks at ingest (ingest.py).
         verified=True,
         device_blocked=bool(device and device[1]),
+        facility_now=facility_now,
+        product_now=facility_now.product(row["product_code"]) if facility_now else None,
     )
 
 
@@ -112,7 +140,11 @@ def _public_photos(conn: Connection, dev: str, batch_id: str) -> dict[str, tuple
     rows = conn.execute(
         select(
             blob_refs.c.seq, blob_refs.c.kind, blob_refs.c.sha256, blob_refs.c.received_at
-        ).where(blob_refs.c.dev_id == dev, blob_refs.c.batch_id == batch_id)
+        ).where(
+            blob_refs.c.dev_id == dev,
+            blob_refs.c.batch_id == batch_id,
+            blob_refs.c.purpose != PERIODIC,
+        )
     ).all()
     by_seq: dict[int, dict[str, tuple[str, bool]]] = {}
     for seq, kind, sha, received in rows:
@@ -125,17 +157,46 @@ def _public_photos(conn: Connection, dev: str, batch_id: str) -> dict[str, tuple
     return out
 
 
-def recent_batches(conn: Connection, limit: int = 20) -> list[dict[str, Any]]:
-    rows = conn.execute(
-        select(
-            batches.c.lot,
-            batches.c.gtin,
-            batches.c.product,
-            batches.c.facility,
-            batches.c.production_date,
-            batches.c.status,
-        )
-        .order_by(batches.c.opened_at.desc())
-        .limit(limit)
-    ).mappings()
+def recent_batches(
+    conn: Connection,
+    limit: int = 20,
+    facility_code: str | None = None,
+    product_code: str | None = None,
+) -> list[dict[str, Any]]:
+    """Newest batches first, optionally of one facility (and one of its products)."""
+    query = select(
+        batches.c.lot,
+        batches.c.gtin,
+        batches.c.product_code,
+        batches.c.product,
+        batches.c.facility,
+        batches.c.production_date,
+        batches.c.status,
+    )
+    if facility_code is not None:
+        query = query.where(batches.c.facility_code == facility_code)
+    if product_code is not None:
+        query = query.where(batches.c.product_code == product_code)
+    rows = conn.execute(query.order_by(batches.c.opened_at.desc()).limit(limit)).mappings()
     return [dict(r) for r in rows]
+
+
+def find_facility(conn: Connection, code: str) -> FacilityView | None:
+    row = conn.execute(select(facilities).where(facilities.c.code == code)).mappings().first()
+    if row is None:
+        return None
+    products = []
+    raw = row["catalog"].get("products", []) if isinstance(row["catalog"], dict) else []
+    for i, obj in enumerate(raw):
+        try:
+            products.append(parse_product(obj, f"products[{i}]"))
+        except CatalogError:
+            continue  # validated at import; an entry this version cannot read is left out
+    return FacilityView(
+        code=row["code"],
+        name=row["name"],
+        commune=row["commune"],
+        district=row["district"],
+        province=row["province"],
+        products=tuple(products),
+    )

@@ -13,6 +13,7 @@ from trace_protocol import envelope as ev
 from trace_protocol.unit_codes import decode_label_key, verify_unit_mac
 
 GENUINE, FORGED, UNVERIFIABLE = "genuine", "forged", "unverifiable"
+NEVER_PRINTED = "never_printed"  # genuine signature, but a serial the device never printed
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,11 @@ class UnitVerdict:
     facility_name: str | None
     production_date: date | None  # from the lot code: known before the batch syncs
     printed: bool | None  # None while the batch has not synced
+
+    @property
+    def outcome(self) -> str:
+        """What the consumer is told: a state above, or never printed (logged with the scan)."""
+        return NEVER_PRINTED if self.state == GENUINE and self.printed is False else self.state
 
 
 def check_unit(

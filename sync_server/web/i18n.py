@@ -62,6 +62,43 @@ STRINGS: dict[str, dict[str, str]] = {
     },
     "photo": {"vi": "Ảnh công đoạn", "en": "Photo of the step"},
     "switch": {"vi": "English", "en": "Tiếng Việt"},
+    "pub_facility": {"vi": "Cơ sở", "en": "Facility"},
+    "pub_product": {"vi": "Sản phẩm", "en": "Product"},
+    "pub_certificate": {"vi": "Chứng nhận OCOP", "en": "OCOP certificate"},
+    "decision": {
+        "vi": "Quyết định số {decision} của {issued_by}, ngày {issued_on}",
+        "en": "Decision no. {decision}, {issued_by}, dated {issued_on}",
+    },
+    "valid_until": {"vi": "Còn hiệu lực đến {date}", "en": "Valid until {date}"},
+    "certificate_expired": {
+        "vi": "Giấy chứng nhận OCOP đã hết hạn ngày {date}",
+        "en": "The OCOP certificate expired on {date}",
+    },
+    "no_certificate": {
+        "vi": "Cơ sở chưa công bố giấy chứng nhận OCOP trên hệ thống.",
+        "en": "The producer has not published an OCOP certificate here.",
+    },
+    "pub_origins": {"vi": "Nguồn gốc nguyên liệu", "en": "Where the raw materials come from"},
+    "about_product": {"vi": "Về sản phẩm", "en": "About the product"},
+    "about_facility": {"vi": "Về cơ sở sản xuất", "en": "About the producer"},
+    "pub_products": {"vi": "Sản phẩm", "en": "Products"},
+    "process": {"vi": "Các công đoạn", "en": "Process steps"},
+    "batches_of": {"vi": "Các lô gần đây", "en": "Recent batches"},
+    "facility_not_found": {
+        "vi": "Không tìm thấy cơ sở hoặc sản phẩm này.",
+        "en": "No such producer or product.",
+    },
+    "scans_suspicious": {
+        "vi": "Mã này đã được quét {count} lần ở {places} nơi, lần đầu ngày {date}. Mỗi tem "
+        "thật chỉ dán trên một sản phẩm: nếu bạn vừa mua, tem có thể đã bị sao chép.",
+        "en": "This code has been scanned {count} times in {places} place(s), first on {date}. "
+        "A genuine label goes on one product only: if you just bought it, the label may have "
+        "been copied.",
+    },
+    "scans_first": {
+        "vi": "Mã này được quét lần đầu ngày {date}.",
+        "en": "This code was first scanned on {date}.",
+    },
     **OFFICE_STRINGS,
 }
 
@@ -106,6 +143,18 @@ def fromts(value: float | None) -> str:
     return datetime.fromtimestamp(value, VN_TZ).strftime("%d/%m/%Y %H:%M")
 
 
+def tsdate(value: float | None) -> str:
+    """A server timestamp as a date in Vietnam time: ``22/11/2026``."""
+    if value is None:
+        return ""
+    return datetime.fromtimestamp(value, VN_TZ).strftime("%d/%m/%Y")
+
+
+def vn_today() -> date:
+    """Today in Vietnam: certificate validity is judged in local days."""
+    return datetime.now(VN_TZ).date()
+
+
 def duration(seconds: float | None) -> str:
     """A short age: ``45 s``, ``12 min``, ``5 h``, ``3 d`` (same in both languages)."""
     if seconds is None:
@@ -120,6 +169,7 @@ def duration(seconds: float | None) -> str:
 def install_i18n(app: Flask) -> None:
     app.add_template_filter(vndate, "vndate")
     app.add_template_filter(fromts, "fromts")
+    app.add_template_filter(tsdate, "tsdate")
     app.add_template_filter(duration, "duration")
     app.add_template_filter(vntime, "vntime")
 

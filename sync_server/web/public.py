@@ -1,14 +1,22 @@
-"""Public pages (no login): the home page and a batch's page as opened from a label's QR."""
+"""Public pages (no login): home, a batch or unit code as opened from a label's QR, and the
+product and facility pages they link to. Every label page opened is logged (sync_server.scans)."""
 
 from __future__ import annotations
+
+import logging
 
 from flask import Blueprint, current_app, render_template, request
 from sqlalchemy import Engine
 
-from sync_server.queries import find_batch, recent_batches
+from sync_server.config import ServerConfig
+from sync_server.queries import find_batch, find_facility, recent_batches
+from sync_server.scans import BATCH, NOT_FOUND, ScanSummary, log_scan, place_key
 from sync_server.unit_check import GENUINE, check_unit
+from sync_server.web.i18n import vn_today
 from trace_protocol.links import check_gtin
 from trace_protocol.unit_codes import SIG_PARAM
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint(
     "public",
@@ -64,21 +72,103 @@ def unit_digital_link(gtin: str, lot: str, serial: str) -> tuple[str, int]:
     return _unit_page(lot, serial, gtin14)
 
 
+@bp.get("/f/<facility_code>")
+def facility_page(facility_code: str) -> tuple[str, int]:
+    with _engine().connect() as conn:
+        facility = find_facility(conn, facility_code)
+        batches = recent_batches(conn, facility_code=facility_code) if facility else []
+    if facility is None:
+        return render_template("not_found.html", lot=None), 404
+    return render_template("facility.html", f=facility, batches=batches), 200
+
+
+@bp.get("/p/<facility_code>/<product_code>")
+def product_page(facility_code: str, product_code: str) -> tuple[str, int]:
+    with _engine().connect() as conn:
+        facility = find_facility(conn, facility_code)
+        product = facility.product(product_code) if facility else None
+        batches = (
+            recent_batches(conn, facility_code=facility_code, product_code=product_code)
+            if product
+            else []
+        )
+    if facility is None or product is None:
+        return render_template("not_found.html", lot=None), 404
+    return (
+        render_template("product.html", f=facility, p=product, batches=batches, today=vn_today()),
+        200,
+    )
+
+
 def _batch_page(lot: str, gtin: str | None) -> tuple[str, int]:
     with _engine().connect() as conn:
         batch = find_batch(conn, lot, gtin)
+    _log(
+        lot,
+        None,
+        gtin,
+        batch.facility.get("code") if batch else None,
+        BATCH if batch else NOT_FOUND,
+        None,
+    )
     if batch is None:
         return render_template("not_found.html", lot=lot), 404
-    return render_template("batch.html", b=batch, unit=None), 200
+    return render_template("batch.html", b=batch, unit=None, today=vn_today()), 200
 
 
 def _unit_page(lot: str, serial: str, gtin: str | None) -> tuple[str, int]:
     """A unit label's page: is the code genuine, and the batch's record when it has synced."""
     mac = request.args.get(SIG_PARAM)
+    facility_code = lot.split("-", 1)[0]
     with _engine().connect() as conn:
         verdict = check_unit(conn, lot, serial, gtin, mac)
         batch = find_batch(conn, lot, gtin) if verdict.state == GENUINE else None
+        facility = batch.facility_now if batch is not None else find_facility(conn, facility_code)
+    scans = _log(lot, serial, gtin, facility_code, verdict.outcome, verdict.device)
     if batch is not None:
-        return render_template("batch.html", b=batch, unit=verdict, serial=serial), 200
+        return render_template(
+            "batch.html", b=batch, unit=verdict, serial=serial, scans=scans, today=vn_today()
+        ), 200
     # Genuine but not synced yet: an honest page, never a 404 (DESIGN.md §6).
-    return render_template("unit.html", unit=verdict, lot=lot, serial=serial), 200
+    product_code = lot.split("-")[1] if lot.count("-") >= 3 else ""
+    return render_template(
+        "unit.html",
+        unit=verdict,
+        lot=lot,
+        serial=serial,
+        scans=scans,
+        f=facility if verdict.state == GENUINE else None,
+        p=facility.product(product_code) if facility and verdict.state == GENUINE else None,
+        today=vn_today(),
+    ), 200
+
+
+def _log(
+    lot: str,
+    serial: str | None,
+    gtin: str | None,
+    facility_code: str | None,
+    verdict: str,
+    device: str | None,
+) -> ScanSummary | None:
+    config: ServerConfig = current_app.config["OCOP"]
+    key: bytes | None = current_app.extensions.get("ocop_scan_key")
+    if key is None:
+        try:
+            key = place_key(config.web_secret_key())
+        except OSError:  # the page matters more than its scan log
+            log.exception("no web secret key: scan not logged")
+            return None
+        current_app.extensions["ocop_scan_key"] = key
+    return log_scan(
+        _engine(),
+        config.scans,
+        key,
+        lot=lot,
+        serial=serial,
+        gtin=gtin,
+        facility_code=facility_code,
+        verdict=verdict,
+        address=request.remote_addr,
+        device=device,
+    )
