@@ -19,8 +19,8 @@ NOW = datetime(2026, 11, 22, 3, 0, tzinfo=UTC).timestamp()
 TODAY = date(2026, 11, 22)
 
 
-def _utc(*args: int) -> float:
-    return datetime(*args, tzinfo=UTC).timestamp()
+def _utc(year: int, month: int, day: int, hour: int, minute: int, second: int) -> float:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC).timestamp()
 
 
 def add_batch(engine: Engine, facility: str, production_date: str, n: int = 1) -> None:

@@ -64,11 +64,17 @@
   }
   L.control.scale({ imperial: false }).addTo(map);
 
-  var latlngs = [];
-  data.points.forEach(function (p) {
-    var at = [p.lat, p.lon];
-    latlngs.push(at);
-    L.circleMarker(at, {
+  // The view first: Leaflet only draws (and gives elements to) layers of a map with a view.
+  var latlngs = data.points.map(function (p) {
+    return [p.lat, p.lon];
+  });
+  if (latlngs.length === 1) {
+    map.setView(latlngs[0], 12);
+  } else {
+    map.fitBounds(L.latLngBounds(latlngs), { padding: [30, 30], maxZoom: 14 });
+  }
+  data.points.forEach(function (p, i) {
+    var marker = L.circleMarker(latlngs[i], {
       radius: 9,
       weight: 2,
       color: "#ffffff",
@@ -78,13 +84,7 @@
     })
       .bindTooltip(label(p.name))
       .bindPopup(popup(p))
-      .addTo(map)
-      .getElement()
-      .setAttribute("data-facility", p.code);
+      .addTo(map);
+    marker.getElement().setAttribute("data-facility", p.code);
   });
-  if (latlngs.length === 1) {
-    map.setView(latlngs[0], 12);
-  } else {
-    map.fitBounds(L.latLngBounds(latlngs), { padding: [30, 30], maxZoom: 14 });
-  }
 })();
