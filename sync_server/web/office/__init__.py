@@ -7,8 +7,9 @@ behind :func:`sync_server.web.auth.login_required`, and every form carries the C
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
-from flask import Blueprint
+from flask import Blueprint, Response
 
 bp = Blueprint(
     "office",
@@ -35,6 +36,27 @@ def _links() -> list[tuple[str, str]]:
     user = current_user()
     admin = user is not None and user.is_admin
     return [(e, label) for e, label, only in _NAV if admin or not only]
+
+
+@bp.after_request
+def _headers(resp: Response) -> Response:
+    """Office pages: no framing, scripts only from this server, nothing cached by proxies."""
+    from sync_server.web.office.common import config
+
+    tiles = urlsplit(config().office.tile_url)
+    tile_origin = f" {tiles.scheme}://{tiles.netloc}" if tiles.netloc else ""
+    resp.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        f"img-src 'self' data:{tile_origin}; frame-ancestors 'none'; form-action 'self'; "
+        "base-uri 'none'",
+    )
+    resp.headers.setdefault("X-Frame-Options", "DENY")
+    resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+    resp.headers.setdefault("Referrer-Policy", "same-origin")
+    if resp.mimetype == "text/html":
+        resp.headers["Cache-Control"] = "no-store"
+    return resp
 
 
 @bp.app_context_processor
