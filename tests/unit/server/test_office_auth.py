@@ -225,3 +225,18 @@ def test_only_admins_manage_accounts(app: Flask, engine: Engine) -> None:
     assert admin.post("/office/users/boss1/disable", data={"csrf": token}).status_code == 400
     assert admin.post("/office/users/officer5/disable", data={"csrf": token}).status_code == 302
     assert officer.get("/office/").status_code == 302  # its session ended
+
+
+def test_office_pages_forbid_framing_and_foreign_scripts(
+    engine: Engine, device: str, tmp_path: Path
+) -> None:
+    from sync_server.config import OfficeConfig
+
+    tiles = OfficeConfig(tile_url="https://tiles.example.vn/{z}/{x}/{y}.png")
+    app = make_app(engine, tmp_path, office=tiles)
+    resp = officer_client(app, engine).get("/office/")
+    csp = resp.headers["Content-Security-Policy"]
+    assert "script-src 'self';" in csp and "frame-ancestors 'none'" in csp
+    assert "img-src 'self' data: https://tiles.example.vn;" in csp
+    assert resp.headers["X-Frame-Options"] == "DENY"
+    assert resp.headers["Cache-Control"] == "no-store"
