@@ -7,10 +7,13 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page
+from sqlalchemy import update
 
+from edge_agent import batches
 from edge_agent.agent import open_agent
 from edge_agent.config import load_config
 from ocop_cli.broker import free_port, wait_for_port
+from sync_server.db import devices
 from sync_server.ingest import ingest_chunk
 from tests.integration.harness import (
     KC_CATALOG,
@@ -22,6 +25,12 @@ from tests.integration.harness import (
 from tests.integration.prefill import prefill
 from trace_protocol.catalog import parse_catalog
 from trace_protocol.messages import encode_chunk
+from trace_protocol.unit_codes import (
+    build_unit_url,
+    encode_label_key,
+    load_or_create_label_key,
+    unit_mac,
+)
 
 pytestmark = pytest.mark.browser
 MIN_TARGET_PX = 48  # large enough for wet or gloved fingers
@@ -82,15 +91,36 @@ def test_worker_records_a_step_on_the_7_inch_touchscreen(
 def test_consumer_sees_the_verdict_on_a_small_phone(
     tmp_path: Path, browser: Browser, procs: Processes
 ) -> None:
-    server = make_server(tmp_path, free_port())
+    server = make_server(tmp_path, free_port(), "[scans]\nmax_scans = 2\n")
     edge = make_edge(tmp_path, "kc-line-1", free_port())
     enrol(server, edge)
     prefill(edge, 3)
-    agent = open_agent(load_config(edge.config_path), with_sync=False)
+    config = load_config(edge.config_path)
+    agent = open_agent(config, with_sync=False)
+    opened = agent.journal.events_after(0, 1)[0]
+    catalog = parse_catalog(
+        {
+            **json.loads(KC_CATALOG.read_text(encoding="utf-8")),
+            "version": 1,
+            "public_base_url": "http://x",
+        }
+    )
+    batches.close_batch(agent.journal, catalog, opened.body["batch"], "25")
+    batches.issue_labels(
+        agent.journal, opened.body["batch"], copies=3, unit=True, fmt="pdf", printer="file"
+    )
     events = agent.journal.events_after(0, 100)
     result = ingest_chunk(server.engine, edge.dev, encode_chunk(edge.dev, events))
     assert result.ack is not None and result.ack.upto == len(events)
-    lot = events[0].body["lot"]
+    # The server knows the device's unit-label key, as enrolment would have handed it over.
+    label_key = load_or_create_label_key(config.label_key_path)
+    with server.engine.begin() as conn:
+        conn.execute(
+            update(devices)
+            .where(devices.c.dev_id == edge.dev)
+            .values(label_key=encode_label_key(label_key))
+        )
+    lot = opened.body["lot"]
     procs.start(["server", "--config", str(server.config_path), "web"], tmp_path / "web.log")
     assert wait_for_port(server.config.http.port, 30)
 
@@ -101,6 +131,25 @@ def test_consumer_sees_the_verdict_on_a_small_phone(
     assert "Bản ghi đã được xác minh" in verdict.inner_text()
     assert page.locator("h1").inner_text() == "Gạo Ngọc Mầm"
     assert page.locator(".step").count() == 3
+    assert "3598/QĐ-UBND" in page.locator("#certificate").inner_text()
     assert _no_horizontal_scroll(page)
     page.get_by_role("link", name="English").click()
     assert page.locator("h1").inner_text() == "Ngọc Mầm rice"
+
+    # A unit label of the batch: genuine; scanned once too often, the consumer is warned.
+    mac = unit_mac(label_key, lot, "2", "08936123450014")
+    unit_url = build_unit_url(server.base_url, lot, "2", mac, "08936123450014") + "&lang=vi"
+    page.goto(unit_url)
+    unit = page.locator("#unit-verdict")
+    assert "Mã sản phẩm chính hãng" in unit.inner_text()
+    assert page.locator("#scan-first").is_visible()
+    assert page.locator("#scan-warning").count() == 0
+    page.goto(unit_url)
+    page.goto(unit_url)
+    warning = page.locator("#scan-warning")
+    assert warning.is_visible()
+    assert "Mã này đã được quét 3 lần ở 1 nơi" in warning.inner_text()
+    assert _no_horizontal_scroll(page)
+    page.get_by_role("link", name="Công ty TNHH MTV KC").click()
+    assert page.locator("h1").inner_text() == "Công ty TNHH MTV KC"
+    assert _no_horizontal_scroll(page)
