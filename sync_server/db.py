@@ -84,6 +84,8 @@ events = Table(
     Column("received_at", Float, nullable=False),
     PrimaryKeyConstraint("dev_id", "seq"),
     Index("events_batch", "dev_id", "batch_id", "seq"),
+    # GET /epcis/events pages through events in record order (sync_server/epcis_query.py).
+    Index("events_record_order", "received_at", "dev_id", "seq"),
 )
 
 quarantine = Table(
