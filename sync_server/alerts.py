@@ -13,12 +13,20 @@ QUARANTINE_KINDS = ("fork", "chain_break", "bad_signature", "bad_hash", "bad_bod
 
 
 def raise_alert(
-    conn: Connection, dev: str | None, facility: str | None, kind: str, detail: str
+    conn: Connection,
+    dev: str | None,
+    facility: str | None,
+    kind: str,
+    detail: str,
+    subject: str | None = None,
 ) -> bool:
-    """Record an alert unless the same device already has an open one of this kind."""
+    """Record an alert unless the same device already has an open one of this kind (and
+    subject, for kinds a device can have several of, such as suspicious scans per code)."""
+    same_dev = alerts.c.dev_id.is_(None) if dev is None else alerts.c.dev_id == dev
+    same_subject = alerts.c.subject.is_(None) if subject is None else alerts.c.subject == subject
     open_same = conn.execute(
         select(alerts.c.id).where(
-            alerts.c.dev_id == dev, alerts.c.kind == kind, alerts.c.resolved_at.is_(None)
+            same_dev, same_subject, alerts.c.kind == kind, alerts.c.resolved_at.is_(None)
         )
     ).first()
     if open_same is not None:
@@ -28,6 +36,7 @@ def raise_alert(
             dev_id=dev,
             facility_code=facility,
             kind=kind,
+            subject=subject,
             detail=detail[:1000],
             created_at=time.time(),
         )

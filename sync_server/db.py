@@ -119,6 +119,8 @@ alerts = Table(
     Column("dev_id", String(64)),
     Column("facility_code", String(16)),
     Column("kind", String(32), nullable=False),
+    # What the alert is about when a device can have several of one kind open (a unit code).
+    Column("subject", String(64)),
     Column("detail", Text, nullable=False),
     Column("created_at", Float, nullable=False),
     Column("resolved_at", Float),

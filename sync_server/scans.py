@@ -123,6 +123,7 @@ def log_scan(
                     SUSPICIOUS_SCANS,
                     f"unit code {lot}/{serial}: {summary.count} scans from {summary.places} "
                     f"places in {config.window_days} days (verdict {verdict})",
+                    subject=f"{lot}/{serial}",
                 )
             return summary
     except SQLAlchemyError:

@@ -108,8 +108,13 @@ def test_many_scans_warn_the_consumer_and_alert_the_office(tmp_path: Path, engin
         [alert] = open_alerts(conn)
     assert (alert["kind"], alert["dev_id"], alert["facility_code"]) == (SUSPICIOUS_SCANS, DEV, "KC")
     assert f"{LOT}/5" in alert["detail"]
-    # Another serial of the same lot is judged on its own scans.
+    # Another serial of the same lot is judged on its own scans, and alerts on its own.
     assert "scan-warning" not in client.get(unit_path("6")).text
+    for _ in range(3):
+        client.get(unit_path("6"))
+    with engine.connect() as conn:
+        details = sorted(a["detail"].split(":")[0] for a in open_alerts(conn))
+    assert details == [f"unit code {LOT}/5", f"unit code {LOT}/6"]
     en = client.get(unit_path("5") + "&lang=en").text
     assert "This code has been scanned 6 times in 1 place(s)" in en
 
