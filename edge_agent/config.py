@@ -47,10 +47,16 @@ class MqttConfig:
         1.0, "First reconnect delay; doubles (jittered) to reconnect_max_s."
     )
     reconnect_max_s: float = setting(60.0, "Longest reconnect delay.")
+    tls: bool = setting(False, "Connect with TLS (the province broker's port 8883).")
+    ca_file: str = setting(
+        "", "PEM file of the CA that signed the broker's certificate; empty = the system's CAs."
+    )
 
     def __post_init__(self) -> None:
         if not 1 <= self.chunk_size <= 500:
             raise ValueError("mqtt.chunk_size must be between 1 and 500")
+        if self.ca_file and not self.tls:
+            raise ValueError("mqtt.ca_file is set but mqtt.tls is false")
 
 
 PRINT_FORMATS = ("png+pdf", *FORMATS)

@@ -113,6 +113,9 @@ class SyncWorker:
             reconnect_on_failure=False,
         )
         self.client.username_pw_set(config.mqtt_username, password)
+        if config.mqtt.tls:
+            # Verifies the broker's certificate and host name; a bad CA file fails at start.
+            self.client.tls_set(ca_certs=config.mqtt.ca_file or None)
         self.client.will_set(
             topics.build_topic(self.dev, topics.STATUS),
             self._status(online=False).encode(),
