@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -23,7 +24,8 @@ def _config(args: argparse.Namespace) -> Any:
         raise SystemExit(f"error: {exc}") from exc
 
 
-def register(parser: argparse.ArgumentParser) -> None:
+def register(parser: argparse.ArgumentParser) -> SubParsers:
+    """Add the server's commands; returns the sub-parsers so ocop_cli can add more."""
     parser.add_argument("--config", help="server.toml (default: $OCOP_SERVER_CONFIG or built-in)")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -76,13 +78,21 @@ def register(parser: argparse.ArgumentParser) -> None:
 
     register_accounts(sub, _config)
 
+    p = sub.add_parser("backup", help="snapshot the SQLite database and copy new blobs")
+    p.add_argument("--to", required=True, type=Path, help="backup folder")
+    p.add_argument("--keep", type=int, help="keep only the newest N snapshots")
+    p.set_defaults(func=cmd_backup)
+
     for name, helptext in (
         ("run", "run the web app and the ingest worker"),
         ("web", "run only the web app"),
         ("ingest", "run only an ingest worker"),
     ):
         p = sub.add_parser(name, help=helptext)
+        if name != "ingest":
+            p.add_argument("--port", type=int, help="web app port (default: http.port)")
         p.set_defaults(func=cmd_run, mode=name)
+    return sub
 
 
 def cmd_init_db(args: argparse.Namespace) -> int:
@@ -255,5 +265,26 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     mode = args.mode
-    run(_config(args), web=mode in ("run", "web"), ingest=mode in ("run", "ingest"))
+    cfg = _config(args)
+    if getattr(args, "port", None):  # one server.toml for several web workers (ocop-web@PORT)
+        cfg = dataclasses.replace(cfg, http=dataclasses.replace(cfg.http, port=args.port))
+    run(cfg, web=mode in ("run", "web"), ingest=mode in ("run", "ingest"))
     return 0
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from sync_server.backup import BackupError, run_backup
+
+    cfg = _config(args)
+    try:
+        result = run_backup(cfg.db_url, cfg.blob_dir, args.to, keep=args.keep)
+    except BackupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"snapshot: {result.snapshot} ({result.snapshot.stat().st_size} bytes)")
+    print(f"blobs: {result.blobs_copied} copied, {result.blobs_present} already there")
+    for path in result.pruned:
+        print(f"pruned: {path}")
+    for path in result.corrupt_blobs:
+        print(f"error: blob {path} does not match its hash; not copied", file=sys.stderr)
+    return 1 if result.corrupt_blobs else 0
