@@ -73,6 +73,9 @@
   } else {
     map.fitBounds(L.latLngBounds(latlngs), { padding: [30, 30], maxZoom: 14 });
   }
+  // Without a tile server the dots have no streets around them: name them all while there
+  // are few enough to read (a province's facilities); past that, names show on hover.
+  var named = !data.tiles && data.points.length <= 40;
   data.points.forEach(function (p, i) {
     var marker = L.circleMarker(latlngs[i], {
       radius: 9,
@@ -82,7 +85,7 @@
       fillOpacity: 0.95,
       className: "fac-marker fac-" + p.state,
     })
-      .bindTooltip(label(p.name))
+      .bindTooltip(label(p.name), { permanent: named, direction: "right", offset: [8, 0] })
       .bindPopup(popup(p))
       .addTo(map);
     marker.getElement().setAttribute("data-facility", p.code);
