@@ -11,6 +11,7 @@ def build_parser() -> argparse.ArgumentParser:
     from edge_agent import cli as edge_cli
     from edge_agent import label_cli as edge_label_cli
     from edge_agent.camera import cli as camera_cli
+    from firmware_config import cli as device_cli
     from label_printer import cli as label_cli
     from ocop_cli import check_link, demo
     from sync_server import cli as server_cli
@@ -25,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     edge_label_cli.register(label_commands)
     check_link.register(label_commands)
     camera_cli.register(groups.add_parser("camera", help="check cameras"))
+    device_cli.register(groups.add_parser("device", help="render a Pi's SD-card bundle"))
     demo.register(groups.add_parser("demo", help="run broker, server and one agent locally"))
     return parser
 
