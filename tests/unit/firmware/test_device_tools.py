@@ -56,3 +56,30 @@ def test_scripts_pass_bash_n_and_shellcheck(provision: Provision, display: str) 
         )
         assert lint.returncode == 0, f"{name}:\n{lint.stdout}{lint.stderr}"
         assert "set -euo pipefail" in script.read_text()
+
+
+def test_bootstrap_installs_the_firstboot_unit_and_restores_cmdline(
+    provision: Provision, tmp_path: Path
+) -> None:
+    bash = require_program("bash")
+    bundle = provision()
+    root = tmp_path / "root"
+    boot = root / "boot" / "firmware"
+    boot.mkdir(parents=True)
+    original = "console=serial0,115200 console=tty1 root=PARTUUID=1234-02 rootwait quiet\n"
+    # What the README tells the person to do: the fragment appended to the single line.
+    fragment = (bundle / "cmdline.txt.append").read_text().strip("\n")
+    (boot / "cmdline.txt").write_text(original.rstrip("\n") + fragment + "\n")
+    done = subprocess.run(
+        [bash, str(bundle / "bootstrap.sh")],
+        env={"PATH": "/usr/bin:/bin", "OCOP_ROOT": str(root), "OCOP_FIRSTBOOT_SKIP": "systemd"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 0, done.stderr
+    unit = root / "etc/systemd/system/ocop-firstboot.service"
+    assert (
+        unit.read_text() == (bundle / "files/etc/systemd/system/ocop-firstboot.service").read_text()
+    )
+    assert (boot / "cmdline.txt").read_text() == original
