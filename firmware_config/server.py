@@ -58,7 +58,6 @@ class ServerSpec:
     tls_key: str = ""  # empty: certbot's privkey.pem beside it
     tls_ca: str = ""  # empty: the system CA store (a public CA such as Let's Encrypt)
     mosquitto_cert_dir: str = "/etc/mosquitto/certs"
-    mosquitto_persistence_dir: str = "/var/lib/mosquitto"
     device_port: int = 8883
     device_bind: str = ""  # empty: every address
     local_mqtt_port: int = 1883
@@ -87,7 +86,6 @@ class ServerSpec:
             "tls_key",
             "tls_ca",
             "mosquitto_cert_dir",
-            "mosquitto_persistence_dir",
             "nginx_cache_dir",
             "acme_root",
         ):
