@@ -31,7 +31,16 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--server", required=True, help="server base URL for enrolment")
     p.add_argument("--token", required=True, help="one-time token from `ocop server add-device`")
     p.add_argument("--mqtt-host", default="", help="broker host (default: the server's host)")
-    p.add_argument("--mqtt-port", type=int, default=1883)
+    p.add_argument(
+        "--mqtt-port", type=int, default=0, help="broker port (default 8883 with TLS, else 1883)"
+    )
+    p.add_argument("--mqtt-tls", action="store_true", help="connect to the broker over TLS")
+    p.add_argument(
+        "--mqtt-ca",
+        type=Path,
+        metavar="PEM",
+        help="CA certificate of the broker (shipped as /etc/ocop/mqtt-ca.pem; implies --mqtt-tls)",
+    )
     p.add_argument("--ui-port", type=int, default=8080, help="touchscreen UI port (loopback)")
     p.add_argument("--display", choices=DISPLAYS, default="touchscreen")
     p.add_argument("--camera", choices=CAMERAS, default="picamera")
@@ -77,6 +86,8 @@ def cmd_provision(args: argparse.Namespace) -> int:
             token=args.token,
             mqtt_host=args.mqtt_host,
             mqtt_port=args.mqtt_port,
+            mqtt_tls=args.mqtt_tls,
+            mqtt_ca=args.mqtt_ca,
             ui_port=args.ui_port,
             display=args.display,
             camera=args.camera,

@@ -30,6 +30,7 @@ BOOT_DIR = "/boot/firmware"  # Raspberry Pi OS Bookworm mounts the FAT boot part
 CONFIG_DIR = "/etc/ocop"
 AGENT_USER = "ocop"
 KIOSK_USER = "ocop-kiosk"
+CA_PATH = f"{CONFIG_DIR}/mqtt-ca.pem"
 TOKEN_FILE = "enrol-token"
 KIT_DIR = "kit"
 EXECUTABLE = 0o755
@@ -68,7 +69,9 @@ class DeviceSpec:
     server: str
     token: str
     mqtt_host: str = ""  # empty: the server URL's host
-    mqtt_port: int = 1883
+    mqtt_port: int = 0  # 0: 8883 with TLS, else 1883
+    mqtt_tls: bool = False
+    mqtt_ca: Path | None = None  # the province CA's certificate (PEM); implies TLS
     ui_port: int = 8080
     display: str = "touchscreen"
     camera: str = "picamera"
@@ -100,6 +103,11 @@ class DeviceSpec:
         if not _HOST_RE.match(host):
             raise SpecError(f"--mqtt-host {host!r}: not a host name or address")
         object.__setattr__(self, "mqtt_host", host)
+        if self.mqtt_ca is not None:
+            _check_ca(self.mqtt_ca)
+            object.__setattr__(self, "mqtt_tls", True)
+        if not self.mqtt_port:
+            object.__setattr__(self, "mqtt_port", 8883 if self.mqtt_tls else 1883)
         for option, port in (("--mqtt-port", self.mqtt_port), ("--ui-port", self.ui_port)):
             if not 1 <= port <= 65535:
                 raise SpecError(f"{option} {port}: must be 1-65535")
@@ -157,6 +165,17 @@ def _check_url(option: str, url: str) -> None:
         raise SpecError(f"{option} {url!r}: an http(s):// URL, e.g. https://trace.example.vn")
     if parts.query or parts.fragment or any(c.isspace() or c in "\"'\\" for c in url):
         raise SpecError(f"{option} {url!r}: the server's base URL only (no query or spaces)")
+
+
+def _check_ca(path: Path) -> None:
+    try:
+        text = path.read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(f"--mqtt-ca {path}: cannot read a PEM file ({exc})") from exc
+    if "-----BEGIN CERTIFICATE-----" not in text:
+        raise SpecError(f"--mqtt-ca {path}: no PEM certificate in it")
+    if "PRIVATE KEY" in text:
+        raise SpecError(f"--mqtt-ca {path}: holds a private key; give the CA certificate only")
 
 
 def _check_timezone(name: str) -> None:
@@ -250,8 +269,14 @@ def manifest(spec: DeviceSpec) -> list[ManifestEntry]:
 
 def installed_files(spec: DeviceSpec) -> list[tuple[str, str]]:
     """Files firstboot.sh copies from ``files/`` to the same path on the Pi, with purposes."""
+    ca = (
+        [(CA_PATH, "the CA certificate that signed the broker's (public, for mqtt.ca_file)")]
+        if spec.mqtt_ca is not None
+        else []
+    )
     return [
         (f"{CONFIG_DIR}/edge.toml", f"the agent's config (device {spec.device}); no secrets"),
+        *ca,
         ("/etc/systemd/system/ocop-edge.service", "the agent, sandboxed, restarted always"),
         ("/etc/systemd/system/ocop-kiosk.service", "the touchscreen browser on tty1"),
         (
@@ -295,6 +320,7 @@ def context(spec: DeviceSpec) -> dict[str, Any]:
         "ui_port": spec.ui_port,
         "ui_url": f"http://127.0.0.1:{spec.ui_port}/",
         "camera_uri": CAMERA_URIS.get(spec.camera, ""),
+        "ca_file": CA_PATH if spec.mqtt_ca is not None else "",
         "apt_packages": apt,
         "installed": [dest for dest, _ in installed_files(spec)],
         "kit_wheel": f"{KIT_DIR}/{spec.kit_wheel.name}" if spec.kit_wheel else "",
@@ -323,6 +349,11 @@ def render_bundle(spec: DeviceSpec, out: Path, force: bool = False) -> list[str]
     token.chmod(0o600)
     token.write_text(spec.token + "\n", encoding="utf-8")
     written.append(TOKEN_FILE)
+    if spec.mqtt_ca is not None:
+        ca = out / "files" / CA_PATH.lstrip("/")
+        shutil.copyfile(spec.mqtt_ca, ca)
+        ca.chmod(0o644)
+        written.append(f"files{CA_PATH}")
     if spec.kit_wheel is not None:
         (out / KIT_DIR).mkdir(exist_ok=True)
         shutil.copyfile(spec.kit_wheel, out / KIT_DIR / spec.kit_wheel.name)

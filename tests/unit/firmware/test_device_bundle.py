@@ -249,3 +249,45 @@ def test_spec_rejects_bad_values_directly() -> None:
             token=TOKEN,
             display="vga",
         )
+
+
+CA_PEM = "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n"
+
+
+def test_tls_with_the_province_ca(provision: Provision, tmp_path: Path) -> None:
+    ca = tmp_path / "province-ca.pem"
+    ca.write_text(CA_PEM)
+    bundle = provision("--mqtt-ca", str(ca))
+    config = load_config(bundle / "files/etc/ocop/edge.toml")
+    assert (config.mqtt.tls, config.mqtt.ca_file, config.mqtt.port) == (
+        True,
+        "/etc/ocop/mqtt-ca.pem",
+        8883,
+    )
+    assert (bundle / "files/etc/ocop/mqtt-ca.pem").read_text() == CA_PEM
+    assert "    /etc/ocop/mqtt-ca.pem\n" in (bundle / "firstboot.sh").read_text()
+    spec = DeviceSpec(
+        facility="KC",
+        device="kc-line-1",
+        server="https://trace.example.vn",
+        token=TOKEN,
+        mqtt_ca=ca,
+    )
+    assert {e.path for e in manifest(spec)} == _files(bundle)
+
+
+def test_tls_with_the_system_cas_and_an_explicit_port(provision: Provision) -> None:
+    bundle = provision("--mqtt-tls", "--mqtt-port", "8884")
+    config = load_config(bundle / "files/etc/ocop/edge.toml")
+    assert (config.mqtt.tls, config.mqtt.ca_file, config.mqtt.port) == (True, "", 8884)
+    assert not (bundle / "files/etc/ocop/mqtt-ca.pem").exists()
+
+
+def test_a_ca_file_with_a_private_key_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ca = tmp_path / "bundle.pem"
+    ca.write_text(CA_PEM + "-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----\n")
+    argv = ["device", "provision", "--out", str(tmp_path / "b"), *BASE_ARGS, "--mqtt-ca", str(ca)]
+    assert main(argv) == 2
+    assert "private key" in capsys.readouterr().err
