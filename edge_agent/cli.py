@@ -41,7 +41,12 @@ def register(parser: argparse.ArgumentParser) -> None:
     p = sub.add_parser("enroll", help="enrol with the office's one-time token")
     p.add_argument("--server", required=True, help="the server's base URL")
     p.add_argument("--facility", required=True, help="facility code the token was issued for")
-    p.add_argument("--token", required=True, help="one-time enrolment token")
+    token = p.add_mutually_exclusive_group(required=True)
+    token.add_argument("--token", help="one-time enrolment token")
+    token.add_argument(
+        "--token-file",
+        help="read the token from this file ('-' = standard input), so it never shows in ps",
+    )
     p.set_defaults(func=cmd_enroll)
 
     p = sub.add_parser("show-key", help="print this device's public key (made on first use)")
@@ -87,8 +92,19 @@ def cmd_enroll(args: argparse.Namespace) -> int:
     from edge_agent.enrolment import EnrolError, enroll
 
     cfg = _config(args)
+    token = args.token
+    if args.token_file is not None:
+        try:
+            raw = sys.stdin.read() if args.token_file == "-" else Path(args.token_file).read_text()
+        except OSError as exc:
+            print(f"error: cannot read the token: {exc}", file=sys.stderr)
+            return 2
+        token = "".join(raw.split())
+        if not token:
+            print("error: the token file is empty", file=sys.stderr)
+            return 2
     try:
-        done = enroll(cfg, args.server, args.facility, args.token)
+        done = enroll(cfg, args.server, args.facility, token)
     except EnrolError as exc:
         print(f"error: enrolment failed: {exc}", file=sys.stderr)
         return 2

@@ -74,6 +74,22 @@ def test_office_adds_device_pi_enrols_syncs_and_revocation_stops_it(
     assert wrong.returncode == 2
     assert "wrong_facility" in wrong.stderr
 
+    empty = tmp_path / "empty-token"
+    empty.write_text("\n")
+    refused = _ocop(
+        *edge_cfg,
+        "enroll",
+        "--server",
+        server.base_url,
+        "--facility",
+        "KC",
+        "--token-file",
+        str(empty),
+    )
+    assert refused.returncode == 2 and "empty" in refused.stderr
+    # From a file, as a provisioned Pi does (never on the command line, never in ps).
+    token_file = tmp_path / "enrol-token"
+    token_file.write_text(token.group(1) + "\n")
     enrolled = _ocop(
         *edge_cfg,
         "enroll",
@@ -81,8 +97,8 @@ def test_office_adds_device_pi_enrols_syncs_and_revocation_stops_it(
         server.base_url,
         "--facility",
         "KC",
-        "--token",
-        token.group(1),
+        "--token-file",
+        str(token_file),
     )
     assert enrolled.returncode == 0, enrolled.stderr
     password_file = edge.dir / "data" / "mqtt-password"
