@@ -210,7 +210,11 @@ scans = Table(
 
 
 def open_engine(url: str) -> Engine:
-    """Create the engine; SQLite gets WAL and a busy timeout so web and ingest can share it."""
+    """Create the engine; SQLite gets WAL and a busy timeout so web and ingest can share it.
+
+    Any other URL (``postgresql+psycopg://…``) gets the driver's defaults: READ COMMITTED, with
+    ingest serialising one device's chunks by locking its row (docs/architecture.md).
+    """
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 30})
@@ -235,4 +239,7 @@ def open_engine(url: str) -> Engine:
 
 
 def create_schema(engine: Engine) -> None:
-    metadata.create_all(engine)
+    """Create or migrate the tables to the newest revision (sync_server/migrations)."""
+    from sync_server.migrations import upgrade_to_head  # its env.py imports this module
+
+    upgrade_to_head(engine)

@@ -1,4 +1,8 @@
-"""A real SQLite server database with the KC catalog imported and one device registered."""
+"""A real server database, on SQLite and on PostgreSQL, with the KC catalog and one device.
+
+Every test that uses ``engine`` (or ``database_url``) runs twice, once per database; the
+PostgreSQL cluster is started once per run by tests/postgres.py.
+"""
 
 from __future__ import annotations
 
@@ -18,9 +22,18 @@ CATALOG = REPO / "ocop_cli" / "data" / "kc-rice.json"
 DEV = "kc-test-1"
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of an empty database of this test's own."""
+    if request.param == "sqlite":
+        return "sqlite:///" + str(tmp_path / "s.db")
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
 @pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    engine = open_engine("sqlite:///" + str(tmp_path / "s.db"))
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = open_engine(database_url)
     create_schema(engine)
     yield engine
     engine.dispose()
