@@ -10,14 +10,15 @@ from pathlib import Path
 import pytest
 
 from ocop_cli.broker import SEARCH_PATH, Mosquitto
+from tests.postgres import PostgresServer, bin_path
 
 CI = os.environ.get("CI", "").lower() == "true"
 REPO = Path(__file__).resolve().parent.parent
 
 
-def require_program(name: str) -> str:
+def require_program(name: str, search_path: str = SEARCH_PATH) -> str:
     """The program's path; a missing program fails under CI=true and skips elsewhere."""
-    path = shutil.which(name) or shutil.which(name, path=SEARCH_PATH)
+    path = shutil.which(name) or shutil.which(name, path=search_path)
     if path is None:
         message = f"{name} is not installed (./kit test installs it)"
         if CI:
@@ -46,3 +47,24 @@ def broker_factory(tmp_path: Path) -> Iterator[Callable[..., Mosquitto]]:
 @pytest.fixture
 def broker(broker_factory: Callable[..., Mosquitto]) -> Mosquitto:
     return broker_factory()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One PostgreSQL cluster for the whole run, started on first use (tests/postgres.py)."""
+    server = PostgresServer(
+        require_program("initdb", bin_path()), require_program("postgres", bin_path())
+    )
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """The SQLAlchemy URL of an empty database of this test's own, dropped after it."""
+    name = postgres_server.create_database()
+    yield postgres_server.url(name)
+    postgres_server.drop_database(name)
