@@ -1,0 +1,1 @@
+"""The national load test (issue 8): thousands of simulated devices against real processes."""
