@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, create_engine, func, select
 
 from ocop_cli.broker import Mosquitto, free_port
 from sync_server.config import ServerConfig, load_config
@@ -111,12 +111,16 @@ class LoadCluster:
     sims: list[Simulator] = field(default_factory=list)
     engine: Engine | None = None
     config: ServerConfig | None = None
+    # A plain engine for looking on: the server's SQLite engine begins every transaction with
+    # BEGIN IMMEDIATE (the write lock), which an observer must not take from the workers.
+    reader: Engine | None = None
 
     def setup_server(self) -> None:
         """Server database with the facility and every simulated device's public key."""
         path = write_server_config(self.workdir / "server", self.plan.port, self.database_url)
         self.config = load_config(path)
         self.engine = open_server_engine(self.config)
+        self.reader = create_engine(self.config.db_url)
         import_catalog(self.engine, KC_CATALOG, self.config.public_base_url)
         for dev in device_ids(self.plan.tag, self.plan.devices):
             register_device(self.engine, dev, "KC", device_key(self.plan.seed, dev).public_key_b64)
@@ -208,8 +212,8 @@ class LoadCluster:
 
     def committed(self) -> int:
         """Events the server holds for this run's devices (sum of their heads)."""
-        assert self.engine is not None
-        with self.engine.connect() as conn:
+        assert self.reader is not None
+        with self.reader.connect() as conn:
             q = select(func.coalesce(func.sum(devices.c.head_seq), 0)).where(
                 devices.c.dev_id.like(f"ld{self.plan.tag}-%")
             )
@@ -258,5 +262,6 @@ class LoadCluster:
                 p.wait()
         if self.broker is not None:
             self.broker.stop()
-        if self.engine is not None:
-            self.engine.dispose()
+        for engine in (self.engine, self.reader):
+            if engine is not None:
+                engine.dispose()

@@ -166,8 +166,8 @@ def run(args: argparse.Namespace) -> int:
             r["totals"]["done"] == len(r["hashes"]) for r in data.sim_results
         )
         generated = {d: h for r in data.sim_results for d, h in r["hashes"].items()}
-        assert cluster.engine is not None
-        data.check = check(generated, server_rows(cluster.engine, f"ld{plan.tag}-"))
+        assert cluster.reader is not None
+        data.check = check(generated, server_rows(cluster.reader, f"ld{plan.tag}-"))
         report = build(
             data,
             {
