@@ -2,7 +2,7 @@
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test lint format typecheck unit integration browser faults faults-short bench-labels printers
+.PHONY: install demo test lint format typecheck unit integration browser faults faults-short bench bench-labels printers
 
 install:
 	$(BIN)/python -m pip install -e '.[test]' || (python3 -m venv $(VENV) && $(BIN)/python -m pip install -e '.[test]')
@@ -37,6 +37,14 @@ faults:
 
 faults-short:
 	$(BIN)/python -m tests.faults.run --faults 30 --events 3000
+
+# National load test (issue 8): 2,000 simulated devices, nominal then 10x; see docs/load-test.md.
+load:
+	$(BIN)/python -m tests.load.run
+
+# Every benchmark of issue #8 beside its baseline (docs/benchmarks.md): table + bench/results.json.
+bench:
+	$(BIN)/python -m bench
 
 # Label rendering speed against a naive qrcode+PIL baseline (issue #5); prints ratios.
 bench-labels:
