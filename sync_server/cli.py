@@ -29,7 +29,7 @@ def register(parser: argparse.ArgumentParser) -> SubParsers:
     parser.add_argument("--config", help="server.toml (default: $OCOP_SERVER_CONFIG or built-in)")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("init-db", help="create the database tables")
+    p = sub.add_parser("init-db", help="create or migrate the database tables (Alembic)")
     p.set_defaults(func=cmd_init_db)
 
     p = sub.add_parser("import-catalog", help="create or update a facility and its products")
@@ -96,11 +96,18 @@ def register(parser: argparse.ArgumentParser) -> SubParsers:
 
 
 def cmd_init_db(args: argparse.Namespace) -> int:
+    from sync_server.migrations import SchemaError, current_revision
     from sync_server.service import open_server_engine
 
     cfg = _config(args)
-    open_server_engine(cfg).dispose()
-    print(f"database ready: {cfg.db_url.split('@')[-1]}")
+    try:
+        engine = open_server_engine(cfg)
+    except SchemaError as exc:
+        raise SystemExit(f"error: {exc}") from exc
+    with engine.connect() as conn:
+        revision = current_revision(conn)
+    engine.dispose()
+    print(f"database ready at revision {revision}: {cfg.db_url.split('@')[-1]}")
     return 0
 
 

@@ -3,8 +3,8 @@
 PostgreSQL refuses to run as root, and CI runs as root: then the cluster belongs to the
 ``postgres`` system user that Debian's package creates and every program is started as that user
 (``subprocess``'s ``user=``/``group=``: like ``runuser -u postgres --`` without a process in
-between, so a signal reaches postgres itself). As any other user it runs as that user. Each test gets a database
-of its own (:meth:`PostgresServer.create_database`), dropped afterwards.
+between, so a signal reaches postgres itself). As any other user it runs as that user. Each
+test gets a database of its own (:meth:`PostgresServer.create_database`), dropped afterwards.
 """
 
 from __future__ import annotations

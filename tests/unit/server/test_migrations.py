@@ -1,0 +1,184 @@
+"""Alembic migrations: from empty to exactly the metadata, idempotent, and honest about old DBs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Column, Engine, Integer, inspect, text
+
+from sync_server.db import create_schema, metadata, open_engine
+from sync_server.migrations import (
+    BASELINE_REVISION,
+    SchemaError,
+    current_revision,
+    differences,
+)
+from sync_server.migrations.versions.r0001_baseline import BASELINE
+
+
+@pytest.fixture
+def empty(database_url: str) -> Iterator[Engine]:
+    engine = open_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+def _heads() -> str:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from sync_server.migrations import HERE
+
+    config = Config()
+    config.set_main_option("script_location", str(HERE))
+    head = ScriptDirectory.from_config(config).get_current_head()
+    assert head is not None
+    return head
+
+
+def test_upgrade_from_empty_gives_exactly_the_metadata(empty: Engine) -> None:
+    create_schema(empty)
+    with empty.connect() as conn:
+        assert differences(conn, metadata) == []
+        assert current_revision(conn) == _heads()
+        tables = set(inspect(conn).get_table_names())
+    assert tables == set(metadata.tables) | {"alembic_version"}
+
+
+def test_running_it_again_changes_nothing(empty: Engine) -> None:
+    create_schema(empty)
+    with empty.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO users (username, password_hash, role, created_at, "
+                "session_epoch) VALUES ('a', 'h', 'admin', 1, 1)"
+            )
+        )
+    create_schema(empty)
+    with empty.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM users")).scalar_one() == 1
+        assert current_revision(conn) == _heads()
+
+
+def test_processes_starting_together_migrate_once(database_url: str) -> None:
+    """Two ingest workers started at once on an empty database: one migrates, one waits."""
+    engines = [open_engine(database_url) for _ in range(3)]
+    errors: list[BaseException] = []
+
+    def run(engine: Engine) -> None:
+        try:
+            create_schema(engine)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(e,)) for e in engines]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    try:
+        assert errors == []
+        with engines[0].connect() as conn:
+            assert differences(conn, metadata) == []
+            assert conn.execute(text("SELECT count(*) FROM alembic_version")).scalar_one() == 1
+    finally:
+        for e in engines:
+            e.dispose()
+
+
+def test_the_baseline_is_the_schema_create_all_made(empty: Engine) -> None:
+    """The frozen baseline and db.py agree until a later revision changes db.py."""
+    if _heads() != BASELINE_REVISION:
+        pytest.skip("a later revision changed the schema")
+    metadata.create_all(empty)
+    with empty.connect() as conn:
+        assert differences(conn, BASELINE) == []
+
+
+def test_a_database_made_by_create_all_is_adopted(empty: Engine) -> None:
+    BASELINE.create_all(empty)
+    with empty.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO users (username, password_hash, role, created_at, "
+                "session_epoch) VALUES ('kept', 'h', 'admin', 1, 1)"
+            )
+        )
+    create_schema(empty)
+    with empty.connect() as conn:
+        assert current_revision(conn) == _heads()
+        assert differences(conn, metadata) == []
+        assert conn.execute(text("SELECT username FROM users")).scalar_one() == "kept"
+
+
+def test_a_create_all_database_that_differs_is_refused_untouched(empty: Engine) -> None:
+    BASELINE.create_all(empty)
+    with empty.begin() as conn:
+        conn.execute(text("DROP TABLE scans"))
+        conn.execute(text("ALTER TABLE alerts ADD COLUMN extra INTEGER"))
+    with pytest.raises(SchemaError) as caught:
+        create_schema(empty)
+    message = str(caught.value)
+    assert "missing table scans" in message
+    assert "unexpected column alerts.extra" in message
+    with empty.connect() as conn:
+        names = set(inspect(conn).get_table_names())
+    assert "alembic_version" not in names and "scans" not in names
+
+
+def test_tables_of_another_application_are_left_alone(empty: Engine) -> None:
+    from sqlalchemy import MetaData, Table
+
+    other = MetaData()
+    Table("their_things", other, Column("id", Integer, primary_key=True))
+    other.create_all(empty)
+    create_schema(empty)
+    with empty.connect() as conn:
+        assert differences(conn, metadata) == []
+        assert "their_things" in inspect(conn).get_table_names()
+
+
+def test_init_db_twice_is_a_no_op(database_url: str, tmp_path: Path) -> None:
+    conf = tmp_path / "server.toml"
+    conf.write_text(
+        f'data_dir = "{tmp_path / "srv"}"\ndatabase_url = "{database_url}"\n', encoding="utf-8"
+    )
+    cmd = [sys.executable, "-m", "ocop_cli.main", "server", "--config", str(conf), "init-db"]
+    first = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    assert f"database ready at revision {_heads()}" in first.stdout
+    engine = open_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            before = sorted(inspect(conn).get_table_names())
+        second = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        assert second.stdout == first.stdout
+        with engine.connect() as conn:
+            assert sorted(inspect(conn).get_table_names()) == before
+            assert differences(conn, metadata) == []
+    finally:
+        engine.dispose()
+
+
+def test_init_db_refuses_a_mismatched_old_database_with_a_message(
+    database_url: str, tmp_path: Path
+) -> None:
+    engine = open_engine(database_url)
+    BASELINE.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE scans"))
+    engine.dispose()
+    conf = tmp_path / "server.toml"
+    conf.write_text(
+        f'data_dir = "{tmp_path / "srv"}"\ndatabase_url = "{database_url}"\n', encoding="utf-8"
+    )
+    cmd = [sys.executable, "-m", "ocop_cli.main", "server", "--config", str(conf), "init-db"]
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "error: the database has the server's tables but no migration history" in result.stderr
+    assert "missing table scans" in result.stderr
+    assert "Traceback" not in result.stderr
