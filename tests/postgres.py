@@ -67,7 +67,7 @@ class PostgresServer:
     def start(self) -> None:
         subprocess.run(
             [
-                                self.initdb,
+                self.initdb,
                 "-D",
                 str(self.data),
                 "-U",
@@ -87,7 +87,7 @@ class PostgresServer:
             log = self.log.open("ab")
             self.proc = subprocess.Popen(
                 [
-                                        self.postgres,
+                    self.postgres,
                     "-D",
                     str(self.data),
                     "-k",
