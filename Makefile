@@ -2,7 +2,7 @@
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test lint format typecheck unit integration browser faults faults-short bench bench-labels printers
+.PHONY: install demo test lint format typecheck unit integration browser faults faults-short load bench bench-labels printers
 
 install:
 	$(BIN)/python -m pip install -e '.[test]' || (python3 -m venv $(VENV) && $(BIN)/python -m pip install -e '.[test]')
