@@ -1,0 +1,38 @@
+"""`make bench` cannot rot: every benchmark runs with tiny sizes and reports well-formed figures.
+
+Timings are not asserted here (they belong to `make bench`, on a quiet machine), only that each
+benchmark runs end to end against the real processes and produces its figures.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from bench.run import NAMES, main
+from ocop_cli.broker import find_mosquitto
+
+pytestmark = pytest.mark.integration
+
+
+def test_every_benchmark_runs_and_reports_its_figures(tmp_path: Path) -> None:
+    find_mosquitto()  # fails (not skips) without Mosquitto
+    out = tmp_path / "results.json"
+    assert main(["--quick", "--out", str(out), "--workdir", str(tmp_path / "work")]) == 0
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert report["quick"] is True
+    assert {"nproc", "cpu_model", "ram_mb", "python", "mosquitto", "date"} <= set(report["machine"])
+    assert set(report["details"]) == set(NAMES)
+    assert {f["bench"] for f in report["figures"]} == set(NAMES)
+    for figure in report["figures"]:
+        assert isinstance(figure["value"], int | float) and math.isfinite(figure["value"]), figure
+        assert figure["value"] >= 0 and figure["unit"] and figure["name"], figure
+        if figure["baseline"] is not None:
+            assert figure["baseline"] >= 0 and figure["baseline_name"], figure
+        if figure["goal"] is not None:
+            assert isinstance(figure["passed"], bool) and figure["goal_text"], figure
+    table = out.with_suffix(".md").read_text(encoding="utf-8")
+    assert table.startswith("| bench |") and "Machine:" in table
