@@ -42,6 +42,10 @@ faults-short:
 load:
 	$(BIN)/python -m tests.load.run
 
+# Every benchmark of issue #8 beside its baseline (docs/benchmarks.md): table + bench/results.json.
+bench:
+	$(BIN)/python -m bench
+
 # Label rendering speed against a naive qrcode+PIL baseline (issue #5); prints ratios.
 bench-labels:
 	$(BIN)/python -m bench.labels --check
