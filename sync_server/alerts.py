@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 
 from sync_server.db import alerts
 
@@ -22,6 +22,12 @@ def raise_alert(
 ) -> bool:
     """Record an alert unless the same device already has an open one of this kind (and
     subject, for kinds a device can have several of, such as suspicious scans per code)."""
+    if conn.dialect.name == "postgresql":
+        # Check-then-insert: under READ COMMITTED two workers' sweeps (or two scans) would both
+        # see no open alert. This lock, held until commit, makes them take turns; SQLite's
+        # BEGIN IMMEDIATE already does.
+        key = func.hashtext(f"alert|{dev}|{kind}|{subject}")
+        conn.execute(select(func.pg_advisory_xact_lock(key)))
     same_dev = alerts.c.dev_id.is_(None) if dev is None else alerts.c.dev_id == dev
     same_subject = alerts.c.subject.is_(None) if subject is None else alerts.c.subject == subject
     open_same = conn.execute(
