@@ -101,6 +101,7 @@ class SyncWorker:
         self._published_max = 0
         self._last_progress = time.monotonic()
         self._last_gap_resend = 0.0
+        self._last_gap_resend_upto = -1
         # The server's committed position when it is *behind* our acked seq (its database was
         # restored from a backup): we resend from there although those events count as acked.
         self._floor: int | None = None
@@ -287,11 +288,17 @@ class SyncWorker:
         if acked > before:
             self._last_progress = now
         if ack.upto < before:
-            # Normally a stale ack, overtaken by a newer one (two ingest workers): ignore it.
-            # While refilling a restored server (the resend command set a floor), it is progress.
+            # Normally a stale ack, overtaken by a newer one (two ingest workers): its position
+            # says nothing new. While refilling a restored server (the resend command set a
+            # floor), it is progress.
             if self._floor is not None and ack.upto > self._floor:
                 self._floor = ack.upto
                 self._last_progress = now
+            elif ack.gap:
+                # But its gap flag does: a worker dropped a chunk that overtook its predecessor
+                # (the newer ack came from the other worker). Resend after what is confirmed
+                # now instead of waiting for the ack timeout; duplicates are ignored.
+                self._resend_from(before, now)
         else:
             self._floor = None
             if ack.gap:
@@ -301,9 +308,11 @@ class SyncWorker:
         self._wake.set()
 
     def _resend_from(self, upto: int, now: float) -> None:
-        """Resend after ``upto`` at once, at most once a second (acks come per chunk)."""
-        if now - self._last_gap_resend >= GAP_RESEND_MIN_S:
+        """Resend after ``upto`` at once. Several gap acks of one window name the same
+        position (acks come per chunk): only the first resends, unless a second has passed."""
+        if upto > self._last_gap_resend_upto or now - self._last_gap_resend >= GAP_RESEND_MIN_S:
             self._last_gap_resend = now
+            self._last_gap_resend_upto = upto
             self._sent_upto = min(self._sent_upto, upto)
 
     def _handle_command(self, cmd: Command) -> None:

@@ -1,0 +1,59 @@
+"""How the sync worker reads acks from two ingest workers (no broker needed: acks are fed in)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from edge_agent.config import EdgeConfig
+from edge_agent.journal import Journal
+from edge_agent.sync import SyncWorker
+from tests.unit.edge.conftest import DEV
+from trace_protocol.messages import Ack
+
+
+def _worker(journal: Journal, tmp_path: Path, events: int) -> SyncWorker:
+    for i in range(events):
+        journal.append("note.recorded", {"text": f"n{i}"})
+    worker = SyncWorker(
+        journal,
+        EdgeConfig(device_id=DEV, data_dir=tmp_path),
+        password=None,
+        on_catalog=lambda c: None,
+        version="test",
+    )
+    # As if chunks 1-100, 101-200 and 201-300 were published on this connection.
+    worker._sent_upto = worker._published_max = events
+    return worker
+
+
+def test_a_gap_reported_by_the_slower_worker_resends_at_once(
+    journal: Journal, tmp_path: Path
+) -> None:
+    worker = _worker(journal, tmp_path, 300)
+    # Worker A commits 1-100 and acks; worker B had dropped 101-200, which overtook 1-100,
+    # and its gap ack (upto 0) arrives after A's ack.
+    worker._handle_ack(Ack(upto=100).encode())
+    assert journal.sync_state().acked == 100 and worker._sent_upto == 300
+    worker._handle_ack(Ack(upto=0, gap=True).encode())
+    assert journal.sync_state().acked == 100  # never goes back
+    assert worker._sent_upto == 100  # resend 101-300 now, not after the ack timeout
+
+
+def test_a_stale_ack_without_gap_changes_nothing(journal: Journal, tmp_path: Path) -> None:
+    worker = _worker(journal, tmp_path, 300)
+    worker._handle_ack(Ack(upto=200).encode())
+    worker._handle_ack(Ack(upto=100).encode())
+    assert journal.sync_state().acked == 200 and worker._sent_upto == 300
+
+
+def test_gap_acks_of_one_window_resend_once_and_a_later_gap_at_once(
+    journal: Journal, tmp_path: Path
+) -> None:
+    worker = _worker(journal, tmp_path, 400)
+    worker._handle_ack(Ack(upto=100, gap=True).encode())
+    assert worker._sent_upto == 100
+    worker._sent_upto = 400  # the resend went out
+    worker._handle_ack(Ack(upto=100, gap=True).encode())  # another chunk of the same window
+    assert worker._sent_upto == 400
+    worker._handle_ack(Ack(upto=200, gap=True).encode())  # a new gap further on: no waiting
+    assert worker._sent_upto == 200
