@@ -45,6 +45,7 @@ LINK_CONNECTED = "connected"
 LINK_REFUSED = "refused"
 CONNACK_TIMEOUT_S = 10.0
 GAP_RESEND_MIN_S = 1.0
+MAX_STALL_DOUBLINGS = 3
 # CONNACK codes that retrying with the same credentials cannot fix (v3.1.1 4/5, v5 0x86/0x87).
 _AUTH_FAILURES = {4, 5, 0x86, 0x87}
 
@@ -102,6 +103,7 @@ class SyncWorker:
         self._last_progress = time.monotonic()
         self._last_gap_resend = 0.0
         self._last_gap_resend_upto = -1
+        self._stalls = 0  # resends for stalled acks since the last progress
         # The server's committed position when it is *behind* our acked seq (its database was
         # restored from a backup): we resend from there although those events count as acked.
         self._floor: int | None = None
@@ -247,6 +249,7 @@ class SyncWorker:
         # Resend from the last acked seq: whatever was in flight may be lost.
         self._sent_upto = self._published_max = self.journal.sync_state().acked
         self._last_progress = time.monotonic()
+        self._stalls = 0
         self._last_status = 0.0
         log.info("connected to %s:%s", self.config.mqtt.host, self.config.mqtt.port)
 
@@ -287,6 +290,7 @@ class SyncWorker:
             )
         if acked > before:
             self._last_progress = now
+            self._stalls = 0
         if ack.upto < before:
             # Normally a stale ack, overtaken by a newer one (two ingest workers): its position
             # says nothing new. While refilling a restored server (the resend command set a
@@ -306,6 +310,12 @@ class SyncWorker:
         if self._on_ack is not None:
             self._on_ack(ack)
         self._wake.set()
+
+    def stall_timeout(self) -> float:
+        """How long to wait for acks before resending the window: ``ack_timeout_s``, doubled
+        after each resend that brought no progress (at most ×8), so an overloaded server is
+        not sent the same chunks again and again."""
+        return float(self.config.mqtt.ack_timeout_s * 2 ** min(self._stalls, MAX_STALL_DOUBLINGS))
 
     def _resend_from(self, upto: int, now: float) -> None:
         """Resend after ``upto`` at once. Several gap acks of one window name the same
@@ -340,8 +350,9 @@ class SyncWorker:
         cfg = self.config.mqtt
         base = state.acked if self._floor is None else min(self._floor, state.acked)
         sent = max(self._sent_upto, base)
-        if sent > base and now - self._last_progress > cfg.ack_timeout_s:
-            log.info("acks stalled at %s: resending", base)
+        if sent > base and now - self._last_progress > self.stall_timeout():
+            self._stalls += 1
+            log.info("acks stalled at %s: resending (next wait %.0f s)", base, self.stall_timeout())
             sent = base
             self._last_progress = now
         self._sent_upto = sent

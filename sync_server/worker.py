@@ -46,6 +46,7 @@ class IngestWorker:
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
+        self.acks_refused = 0
 
     def start(self) -> None:
         self.client.connect_async(
@@ -89,11 +90,27 @@ class IngestWorker:
             if kind == topics.EVENTS:
                 result = ingest_chunk(self.engine, dev, bytes(msg.payload))
                 if result.ack is not None:
-                    client.publish(topics.build_topic(dev, topics.ACK), result.ack.encode(), qos=1)
+                    self._send_ack(client, dev, result.ack.encode())
             elif kind == topics.STATUS:
                 self._record_status(dev, bytes(msg.payload), retained=bool(msg.retain))
         except Exception:  # one bad message must never kill the worker
             log.exception("failed to process %s message from %s", kind, dev)
+
+    def _send_ack(self, client: mqtt.Client, dev: str, payload: bytes) -> None:
+        """Acks go at QoS 0. At QoS 1 each would wait for the broker's PUBACK, and under load
+        those PUBACKs queue behind the chunks the broker is still sending us: the client's
+        in-flight window fills and acks are dropped. A lost ack costs the device a resend,
+        which the protocol already handles; acks are idempotent."""
+        info = client.publish(topics.build_topic(dev, topics.ACK), payload, qos=0)
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            self.acks_refused += 1
+            if self.acks_refused % 100 == 1:
+                log.warning(
+                    "ack to %s not sent (%s); %d refused so far",
+                    dev,
+                    mqtt.error_string(info.rc),
+                    self.acks_refused,
+                )
 
     def _record_status(self, dev: str, payload: bytes, *, retained: bool = False) -> None:
         if not payload:

@@ -57,3 +57,17 @@ def test_gap_acks_of_one_window_resend_once_and_a_later_gap_at_once(
     assert worker._sent_upto == 400
     worker._handle_ack(Ack(upto=200, gap=True).encode())  # a new gap further on: no waiting
     assert worker._sent_upto == 200
+
+
+def test_the_wait_for_stalled_acks_doubles_and_resets_on_progress(
+    journal: Journal, tmp_path: Path
+) -> None:
+    worker = _worker(journal, tmp_path, 300)
+    base = worker.config.mqtt.ack_timeout_s
+    waits = []
+    for _ in range(5):
+        waits.append(worker.stall_timeout())
+        worker._stalls += 1  # as _tick does when it resends a stalled window
+    assert waits == [base, 2 * base, 4 * base, 8 * base, 8 * base]
+    worker._handle_ack(Ack(upto=100).encode())
+    assert worker.stall_timeout() == base
