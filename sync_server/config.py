@@ -22,6 +22,9 @@ class HttpConfig:
     host: str = setting("127.0.0.1", "Address the web app listens on.")
     port: int = setting(8000, "Port of the web app.")
     threads: int = setting(8, "Worker threads of the WSGI server (waitress).")
+    page_cache_s: float = setting(
+        5.0, "Seconds a rendered public batch page is reused (scans are still logged); 0 = off."
+    )
     proxy_hops: int = setting(
         0,
         "Reverse proxies in front of the app whose X-Forwarded-For is trusted; 0 = use the "

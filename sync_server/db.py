@@ -7,6 +7,7 @@ from pathlib import Path
 from sqlalchemy import (
     JSON,
     Column,
+    Connection,
     Engine,
     Float,
     ForeignKey,
@@ -209,6 +210,16 @@ scans = Table(
 )
 
 
+READ_ONLY = "ocop_read_only"
+
+
+def reading(engine: Engine) -> Connection:
+    """A connection for reads only (web pages, reports). On SQLite it starts a plain deferred
+    transaction instead of taking the write lock, so page views neither wait for ingest nor
+    hold it up. Never write through it: nothing commits it."""
+    return engine.connect().execution_options(**{READ_ONLY: True})
+
+
 def open_engine(url: str) -> Engine:
     """Create the engine; SQLite gets WAL and a busy timeout so web and ingest can share it.
 
@@ -231,8 +242,12 @@ def open_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _begin(conn):  # type: ignore[no-untyped-def]
-            # Take the write lock up front: ingest reads the head and writes after it.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            if conn.get_execution_options().get(READ_ONLY):
+                # A page's reads (see reading()): a WAL snapshot, no lock; writers go on.
+                conn.exec_driver_sql("BEGIN")
+            else:
+                # Take the write lock up front: ingest reads the head and writes after it.
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True)

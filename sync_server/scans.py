@@ -13,6 +13,7 @@ import ipaddress
 import logging
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Engine, and_, case, func, insert, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -20,6 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sync_server.alerts import raise_alert
 from sync_server.config import ScansConfig
 from sync_server.db import scans
+from sync_server.scan_writer import WRITE_LOCK
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +64,31 @@ def place_of(address: str | None, key: bytes) -> str:
     return hmac.new(key, network_of(address).encode(), hashlib.sha256).hexdigest()[:16]
 
 
+def scan_row(
+    key: bytes,
+    *,
+    lot: str,
+    gtin: str | None,
+    facility_code: str | None,
+    verdict: str,
+    address: str | None,
+    now: float | None = None,
+) -> dict[str, Any] | None:
+    """The ``scans`` row of a batch-code scan, for the background writer; None for a code no
+    label carries."""
+    if len(lot) > MAX_CODE:
+        return None
+    return {
+        "at": time.time() if now is None else now,
+        "lot": lot,
+        "serial": None,
+        "gtin": gtin,
+        "facility_code": facility_code,
+        "verdict": verdict,
+        "place": place_of(address, key),
+    }
+
+
 def log_scan(
     engine: Engine,
     config: ScansConfig,
@@ -85,7 +112,7 @@ def log_scan(
         return None  # no label carries such a code: nothing worth a row
     at = time.time() if now is None else now
     try:
-        with engine.begin() as conn:
+        with WRITE_LOCK, engine.begin() as conn:
             conn.execute(
                 insert(scans).values(
                     at=at,

@@ -45,6 +45,7 @@ def run(config: ServerConfig, *, web: bool = True, ingest: bool = True) -> None:
     stop = threading.Event()
     worker = IngestWorker(engine, config) if ingest else None
     server = None
+    app = None
     if web:
         app = create_app(config, engine)
         server = create_server(
@@ -73,4 +74,6 @@ def run(config: ServerConfig, *, web: bool = True, ingest: bool = True) -> None:
     finally:
         if worker is not None:
             worker.stop()
+        if app is not None:
+            app.extensions["ocop_scan_writer"].flush(timeout_s=5.0)  # scans still queued
         engine.dispose()

@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 
 from sync_server.accounts import User, check_api_token, load_user
 from sync_server.config import ServerConfig
+from sync_server.db import reading
 
 F = TypeVar("F", bound=Callable[..., ResponseReturnValue])
 CSRF_FIELD = "csrf"
@@ -48,7 +49,7 @@ def _load_session_user() -> User | None:
     if not isinstance(name, str) or not isinstance(epoch, int):
         return None
     engine: Engine = current_app.extensions["ocop_engine"]
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         return load_user(conn, name, epoch)
 
 

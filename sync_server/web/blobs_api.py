@@ -11,7 +11,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import Engine, select, update
 
 from sync_server.blobs import SHA256_RE, BlobStorage, OffsetMismatch
-from sync_server.db import blob_refs, devices
+from sync_server.db import blob_refs, devices, reading
 from trace_protocol import blobs as proto
 from trace_protocol.signing import load_public_key, verify_signature
 
@@ -67,7 +67,7 @@ def upload(sha256: str) -> ResponseReturnValue:
         return _error(413, "too_large", "chunk or blob too large")
     if offset < 0 or offset + len(data) > total:
         return _error(400, "bad_range", "the chunk does not fit in the blob")
-    with _engine().connect() as conn:
+    with reading(_engine()) as conn:
         device = conn.execute(
             select(devices.c.public_key, devices.c.revoked_at).where(devices.c.dev_id == dev)
         ).first()
@@ -121,7 +121,7 @@ def public_blob(sha256: str) -> ResponseReturnValue:
     """A photo a consumer may see: only face-blurred public derivatives, never the originals."""
     if not SHA256_RE.match(sha256):
         return Response(status=404)
-    with _engine().connect() as conn:
+    with reading(_engine()) as conn:
         public = conn.execute(
             select(blob_refs.c.sha256).where(
                 blob_refs.c.sha256 == sha256, blob_refs.c.kind.in_(PUBLIC_KINDS)

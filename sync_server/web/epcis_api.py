@@ -18,6 +18,7 @@ from flask import Blueprint, Response, current_app, request
 from sqlalchemy import Engine
 
 from sync_server.config import ServerConfig
+from sync_server.db import reading
 from sync_server.epcis import build_query_document
 from sync_server.epcis_query import (
     QueryParameterError,
@@ -55,7 +56,7 @@ def events() -> Response:
         )
     config: ServerConfig = current_app.config["OCOP"]
     engine: Engine = current_app.extensions["ocop_engine"]
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         found, next_position = run_query(conn, query, after, base_url=config.public_base_url)
     document = build_query_document(
         found, base_url=config.public_base_url, created=datetime.now().astimezone()

@@ -9,10 +9,13 @@ from flask import Blueprint, current_app, render_template, request
 from sqlalchemy import Engine
 
 from sync_server.config import ServerConfig
-from sync_server.queries import find_batch, find_facility, recent_batches
-from sync_server.scans import BATCH, NOT_FOUND, ScanSummary, log_scan, place_key
+from sync_server.db import reading
+from sync_server.queries import BatchView, find_batch, find_facility, recent_batches
+from sync_server.scan_writer import ScanWriter
+from sync_server.scans import BATCH, NOT_FOUND, ScanSummary, log_scan, place_key, scan_row
 from sync_server.unit_check import GENUINE, check_unit
-from sync_server.web.i18n import vn_today
+from sync_server.web.i18n import current_lang, vn_today
+from sync_server.web.page_cache import PageCache
 from trace_protocol.links import check_gtin
 from trace_protocol.unit_codes import SIG_PARAM
 
@@ -34,7 +37,7 @@ def _engine() -> Engine:
 
 @bp.get("/")
 def home() -> str:
-    with _engine().connect() as conn:
+    with reading(_engine()) as conn:
         batches = recent_batches(conn)
     return render_template("home.html", batches=batches)
 
@@ -74,7 +77,7 @@ def unit_digital_link(gtin: str, lot: str, serial: str) -> tuple[str, int]:
 
 @bp.get("/f/<facility_code>")
 def facility_page(facility_code: str) -> tuple[str, int]:
-    with _engine().connect() as conn:
+    with reading(_engine()) as conn:
         facility = find_facility(conn, facility_code)
         batches = recent_batches(conn, facility_code=facility_code) if facility else []
     if facility is None:
@@ -84,7 +87,7 @@ def facility_page(facility_code: str) -> tuple[str, int]:
 
 @bp.get("/p/<facility_code>/<product_code>")
 def product_page(facility_code: str, product_code: str) -> tuple[str, int]:
-    with _engine().connect() as conn:
+    with reading(_engine()) as conn:
         facility = find_facility(conn, facility_code)
         product = facility.product(product_code) if facility else None
         batches = (
@@ -101,26 +104,36 @@ def product_page(facility_code: str, product_code: str) -> tuple[str, int]:
 
 
 def _batch_page(lot: str, gtin: str | None) -> tuple[str, int]:
-    with _engine().connect() as conn:
-        batch = find_batch(conn, lot, gtin)
+    cache: PageCache = current_app.extensions["ocop_page_cache"]
+    found: list[BatchView | None] = []
+
+    def render() -> tuple[str, int]:
+        with reading(_engine()) as conn:
+            batch = find_batch(conn, lot, gtin)
+        found.append(batch)
+        if batch is None:
+            return render_template("not_found.html", lot=lot), 404
+        return render_template("batch.html", b=batch, unit=None, today=vn_today()), 200
+
+    page, status = cache.get_or_render(("batch", lot, gtin or "", current_lang()), render)
+    # Every view is a scan, cached page or not; the facility is the lot's own prefix.
+    facility = found[0].facility.get("code") if found and found[0] else lot.split("-", 1)[0]
     _log(
         lot,
         None,
         gtin,
-        batch.facility.get("code") if batch else None,
-        BATCH if batch else NOT_FOUND,
+        facility if status == 200 else None,
+        BATCH if status == 200 else NOT_FOUND,
         None,
     )
-    if batch is None:
-        return render_template("not_found.html", lot=lot), 404
-    return render_template("batch.html", b=batch, unit=None, today=vn_today()), 200
+    return page, status
 
 
 def _unit_page(lot: str, serial: str, gtin: str | None) -> tuple[str, int]:
     """A unit label's page: is the code genuine, and the batch's record when it has synced."""
     mac = request.args.get(SIG_PARAM)
     facility_code = lot.split("-", 1)[0]
-    with _engine().connect() as conn:
+    with reading(_engine()) as conn:
         verdict = check_unit(conn, lot, serial, gtin, mac)
         batch = find_batch(conn, lot, gtin) if verdict.state == GENUINE else None
         facility = batch.facility_now if batch is not None else find_facility(conn, facility_code)
@@ -160,6 +173,21 @@ def _log(
             log.exception("no web secret key: scan not logged")
             return None
         current_app.extensions["ocop_scan_key"] = key
+    if serial is None:
+        # A batch code: nothing on the page depends on the row, so it is written in the
+        # background with others (sync_server/scan_writer.py).
+        row = scan_row(
+            key,
+            lot=lot,
+            gtin=gtin,
+            facility_code=facility_code,
+            verdict=verdict,
+            address=request.remote_addr,
+        )
+        if row is not None:
+            writer: ScanWriter = current_app.extensions["ocop_scan_writer"]
+            writer.submit(row)
+        return None
     return log_scan(
         _engine(),
         config.scans,

@@ -14,7 +14,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from sync_server.catalog_edit import load_catalog, publish_pending, save_product
-from sync_server.db import facilities
+from sync_server.db import facilities, reading
 from sync_server.registry import RegistryError
 from sync_server.web.auth import login_required
 from sync_server.web.office import add_nav, bp
@@ -32,7 +32,7 @@ add_nav("office.catalog", "catalog")
 @bp.get("/catalog")
 @login_required()
 def catalog() -> ResponseReturnValue:
-    with engine().connect() as conn:
+    with reading(engine()) as conn:
         rows = conn.execute(
             select(
                 facilities.c.code,

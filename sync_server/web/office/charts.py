@@ -11,7 +11,7 @@ from flask import abort, render_template, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from sync_server.db import facilities
+from sync_server.db import facilities, reading
 from sync_server.stats import DEFAULT_DAYS, clamp_days, daily_counts
 from sync_server.web.auth import login_required
 from sync_server.web.i18n import translate
@@ -32,7 +32,7 @@ def parse_days(raw: str | None) -> int:
 def charts() -> ResponseReturnValue:
     days = parse_days(request.args.get("days"))
     facility = request.args.get("facility") or None
-    with engine().connect() as conn:
+    with reading(engine()) as conn:
         choices = conn.execute(
             select(facilities.c.code, facilities.c.name).order_by(facilities.c.name)
         ).all()

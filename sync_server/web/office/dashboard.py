@@ -8,7 +8,7 @@ from sqlalchemy import Connection, and_, func, select
 
 from sync_server.alerts import open_alerts, resolve_alert
 from sync_server.blobs import SHA256_RE
-from sync_server.db import blob_refs
+from sync_server.db import blob_refs, reading
 from sync_server.liveness import STATES, facility_states, sweep_silent
 from sync_server.web.auth import current_user, login_required
 from sync_server.web.office import bp
@@ -51,7 +51,7 @@ def latest_thumbnails(conn: Connection, limit: int = 12) -> list[dict[str, objec
 def dashboard() -> ResponseReturnValue:
     with engine().begin() as conn:
         sweep_silent(conn, config().office)
-    with engine().connect() as conn:
+    with reading(engine()) as conn:
         facs = facility_states(conn, config().office)
         alerts = open_alerts(conn)
         thumbs = latest_thumbnails(conn)

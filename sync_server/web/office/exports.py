@@ -19,7 +19,7 @@ from flask import Response, abort, render_template, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import Engine, Select, and_, or_, select
 
-from sync_server.db import batches, facilities, scans
+from sync_server.db import batches, facilities, reading, scans
 from sync_server.web.auth import login_required
 from sync_server.web.i18n import VN_TZ
 from sync_server.web.office import add_nav, bp
@@ -54,7 +54,7 @@ add_nav("office.exports", "exports")
 @bp.get("/exports")
 @login_required()
 def exports() -> ResponseReturnValue:
-    with engine().connect() as conn:
+    with reading(engine()) as conn:
         facs = [
             dict(r)
             for r in conn.execute(
@@ -127,7 +127,7 @@ def _keyset(
     """Every row of ``query`` (which has a LIMIT), one short connection per chunk."""
     last: dict[str, Any] | None = None
     while True:
-        with eng.connect() as conn:
+        with reading(eng) as conn:
             page = query.where(*after(last)) if last is not None else query
             chunk = [dict(r) for r in conn.execute(page).mappings()]
         yield from chunk

@@ -16,6 +16,7 @@ from flask import render_template, url_for
 from flask.typing import ResponseReturnValue
 
 from sync_server.config import OfficeConfig
+from sync_server.db import reading
 from sync_server.liveness import STATES, FacilityLiveness, facility_states
 from sync_server.web.auth import login_required
 from sync_server.web.i18n import translate
@@ -80,7 +81,7 @@ def build_map_data(
 @bp.get("/map")
 @login_required()
 def map_page() -> ResponseReturnValue:
-    with engine().connect() as conn:
+    with reading(engine()) as conn:
         facs = facility_states(conn, config().office)
     data = build_map_data(
         facs,

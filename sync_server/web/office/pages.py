@@ -11,7 +11,16 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import Connection, or_, select
 
 from sync_server.alerts import open_alerts
-from sync_server.db import batches, blob_refs, devices, events, facilities, quarantine, scans
+from sync_server.db import (
+    batches,
+    blob_refs,
+    devices,
+    events,
+    facilities,
+    quarantine,
+    reading,
+    scans,
+)
 from sync_server.liveness import device_state, facility_states
 from sync_server.web.auth import login_required
 from sync_server.web.office import bp
@@ -31,7 +40,7 @@ def _batch_rows(conn: Connection, *conditions: Any, limit: int = 100) -> list[di
 @bp.get("/facilities/<code>")
 @login_required()
 def facility(code: str) -> ResponseReturnValue:
-    with engine().connect() as conn:
+    with reading(engine()) as conn:
         row = conn.execute(select(facilities).where(facilities.c.code == code)).mappings().first()
         if row is None:
             abort(404)
@@ -52,7 +61,7 @@ def facility(code: str) -> ResponseReturnValue:
 @login_required()
 def device(dev: str) -> ResponseReturnValue:
     before = request.args.get("before", type=int)
-    with engine().connect() as conn:
+    with reading(engine()) as conn:
         row = conn.execute(select(devices).where(devices.c.dev_id == dev)).mappings().first()
         if row is None:
             abort(404)
@@ -91,7 +100,7 @@ def device(dev: str) -> ResponseReturnValue:
 @bp.get("/batches/<dev>/<batch_id>")
 @login_required()
 def batch(dev: str, batch_id: str) -> ResponseReturnValue:
-    with engine().connect() as conn:
+    with reading(engine()) as conn:
         row = (
             conn.execute(
                 select(batches).where(batches.c.dev_id == dev, batches.c.batch_id == batch_id)
@@ -135,7 +144,7 @@ def search() -> ResponseReturnValue:
     facs: list[dict[str, Any]] = []
     if q:
         like = f"%{q}%"
-        with engine().connect() as conn:
+        with reading(engine()) as conn:
             found = _batch_rows(
                 conn,
                 or_(

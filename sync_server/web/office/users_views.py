@@ -6,6 +6,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from sync_server.accounts import ROLES, AccountError, create_user, disable_user, list_users
+from sync_server.db import reading
 from sync_server.web.auth import current_user, login_required
 from sync_server.web.office import add_nav, bp
 from sync_server.web.office.common import engine
@@ -14,7 +15,7 @@ add_nav("office.users", "users", admin_only=True)
 
 
 def _page(error: str | None = None, status: int = 200) -> ResponseReturnValue:
-    with engine().connect() as conn:
+    with reading(engine()) as conn:
         rows = list_users(conn)
     return render_template("office/users.html", users=rows, roles=ROLES, error=error), status
 

@@ -174,6 +174,8 @@ def test_batch_pages_are_logged_home_and_catalog_pages_are_not(
     assert client.get("/l/KC-NM-200101-09").status_code == 404
     for path in ("/", "/f/KC", "/p/KC/NM"):
         assert client.get(path).status_code == 200
+    # Batch-code scans are written in the background (group commit): wait for them.
+    assert client.application.extensions["ocop_scan_writer"].flush()
     assert [(r["lot"], r["serial"], r["gtin"], r["verdict"]) for r in rows(engine)] == [
         (LOT, None, GTIN, "batch"),
         (LOT, None, None, "batch"),
@@ -193,7 +195,9 @@ def test_a_failing_scan_log_never_breaks_the_page(
     assert GENUINE_TEXT in resp.text and "Gạo Ngọc Mầm" in resp.text
     assert "lần đầu ngày" not in resp.text  # no summary, and no pretending
     assert client.get(f"/l/{LOT}").status_code == 200
+    assert client.application.extensions["ocop_scan_writer"].flush()
     assert "could not log a scan" in caplog.text
+    assert "could not log a scan batch of 1 rows" in caplog.text
 
 
 @pytest.mark.parametrize(("hops", "expected"), [(0, "127.0.0.1"), (1, "203.0.113.50")])
