@@ -122,3 +122,55 @@ def test_canonical_json_is_idempotent(value: dict[str, Any]) -> None:
 def test_key_order_of_input_does_not_matter(data: st.DataObject, value: dict[str, Any]) -> None:
     items = data.draw(st.permutations(list(value.items())))
     assert canonical_json(dict(items)) == canonical_json(value)
+
+
+# -- the fast path (C json encoder) must give exactly the bytes of the rfc8785 package --------
+
+_json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**53) - 5, max_value=2**53 + 5)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=6), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@given(_json_values)
+def test_fast_path_gives_the_bytes_of_the_reference_serialiser(value: Any) -> None:
+    import rfc8785
+
+    try:
+        expected = bytes(rfc8785.dumps(value))
+    except (rfc8785.CanonicalizationError, TypeError):
+        with pytest.raises(ValueError):
+            canonical_json(value)
+        return
+    assert canonical_json(value) == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        9007199254740994.0,  # integral float beyond 2**53: JCS prints no ".0"
+        1e16,
+        1e-5,
+        {"\U0001f600": 1, "\ufb01": 2},  # astral key: UTF-16 order differs from code points
+        "\x00\x1f\x7f\u2028",
+        [1.0, -0.0, 0.5, 123.456, 1e-4],
+    ],
+)
+def test_fast_path_edges_match_the_reference(value: Any) -> None:
+    import rfc8785
+
+    assert canonical_json(value) == bytes(rfc8785.dumps(value))
+
+
+def test_a_typical_event_body_takes_the_fast_path() -> None:
+    from trace_protocol.canonical import _plain
+
+    body = {"batch": "b", "values": {"do_am": 14.5, "khoi_luong": 1200.0}, "note": "ổn", "n": 3}
+    assert _plain(body) == {**body, "values": {"do_am": 14.5, "khoi_luong": 1200}}
