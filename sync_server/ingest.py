@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, RowMapping, case, func, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from sync_server.alerts import raise_alert
 from sync_server.db import blob_refs, devices, events, quarantine
@@ -39,65 +40,93 @@ class IngestResult:
 
 def ingest_chunk(engine: Engine, dev: str, payload: bytes) -> IngestResult:
     """Process one ``events`` payload from ``dev``'s topic. Never raises for bad input."""
-    try:
-        chunk = parse_chunk(payload, dev)
-    except MessageError as exc:
-        log.warning("rejected chunk from %s: %s", dev, exc)
-        return _refuse_malformed(engine, dev, str(exc))
+    return ingest_chunks(engine, [(dev, payload)])[0]
+
+
+def ingest_chunks(engine: Engine, items: list[tuple[str, bytes]]) -> list[IngestResult]:
+    """Process several ``(dev, payload)`` chunks, of any devices, in ONE transaction.
+
+    One commit (one fsync) for all of them: under load the commit, not the checking, is what
+    limits a worker, and devices send small chunks. Each chunk runs in its own savepoint, so a
+    chunk that fails unexpectedly is rolled back alone (it gets no ack: its device resends).
+    Acks are returned only after the commit, so every ``upto`` is durable. Chunks of the same
+    device are processed in order and see each other's effects.
+    """
+    results: list[IngestResult] = [IngestResult(None, 0, 0)] * len(items)
+    parsed: list[tuple[int, str, list[Event]]] = []
+    for i, (dev, payload) in enumerate(items):
+        try:
+            parsed.append((i, dev, parse_chunk(payload, dev)))
+        except MessageError as exc:
+            log.warning("rejected chunk from %s: %s", dev, exc)
+            results[i] = _refuse_malformed(engine, dev, str(exc))
+    if not parsed:
+        return results
     with engine.begin() as conn:
-        device = _lock_device(conn, dev)
-        if device is None:
-            log.warning("rejected chunk from unregistered device %s", dev)
-            return IngestResult(ack=None, committed=0, quarantined=0)
-        head, head_hash = int(device["head_seq"]), device["head_hash"]
-        if device["revoked_at"] is not None:
-            return _refuse_revoked(conn, device, chunk[0])
-        if device["public_key"] is None:
-            log.warning("rejected chunk from %s: the device has not enrolled", dev)
-            return IngestResult(ack=None, committed=0, quarantined=0)
-        if device["blocked_code"]:
-            return IngestResult(_ack(head, device), 0, 0)
-        problem, bad_event = _check_duplicates(conn, dev, [e for e in chunk if e.seq <= head])
-        committed = 0
-        if problem is None:
-            run = _contiguous_run(chunk, head)
-            if run:
-                verdict = verify_run(
-                    run,
-                    dev=dev,
-                    public_key=load_public_key(device["public_key"]),
-                    prev_hash=head_hash,
-                )
-                accepted, problem, bad_event = _usable(verdict.accepted)
-                if problem is None:
-                    problem, bad_event = verdict.problem, verdict.rejected
-                _commit(conn, accepted)
-                committed = len(accepted)
-                if accepted:
-                    head, head_hash = accepted[-1].seq, accepted[-1].hash
-        values: dict[str, object] = {
-            "head_seq": head,
-            "head_hash": head_hash,
-            "last_heard": time.time(),
-        }
-        if problem is not None:
-            _quarantine(conn, dev, problem, bad_event)
-            raise_alert(
-                conn,
-                dev,
-                device["facility_code"],
-                problem.code,
-                f"event {problem.seq}: {problem.detail}",
+        for i, dev, chunk in parsed:
+            try:
+                with conn.begin_nested():
+                    results[i] = _ingest_in(conn, dev, chunk)
+            except SQLAlchemyError:
+                log.exception("chunk from %s rolled back; the device will resend it", dev)
+    return results
+
+
+def _ingest_in(conn: Connection, dev: str, chunk: list[Event]) -> IngestResult:
+    """One parsed chunk inside the caller's transaction."""
+    device = _lock_device(conn, dev)
+    if device is None:
+        log.warning("rejected chunk from unregistered device %s", dev)
+        return IngestResult(ack=None, committed=0, quarantined=0)
+    head, head_hash = int(device["head_seq"]), device["head_hash"]
+    if device["revoked_at"] is not None:
+        return _refuse_revoked(conn, device, chunk[0])
+    if device["public_key"] is None:
+        log.warning("rejected chunk from %s: the device has not enrolled", dev)
+        return IngestResult(ack=None, committed=0, quarantined=0)
+    if device["blocked_code"]:
+        return IngestResult(_ack(head, device), 0, 0)
+    problem, bad_event = _check_duplicates(conn, dev, [e for e in chunk if e.seq <= head])
+    committed = 0
+    if problem is None:
+        run = _contiguous_run(chunk, head)
+        if run:
+            verdict = verify_run(
+                run,
+                dev=dev,
+                public_key=load_public_key(device["public_key"]),
+                prev_hash=head_hash,
             )
-            values.update(
-                blocked_code=problem.code, blocked_seq=problem.seq, blocked_detail=problem.detail
-            )
-            log.error(
-                "quarantined event %s/%s: %s (%s)", dev, problem.seq, problem.code, problem.detail
-            )
-        conn.execute(update(devices).where(devices.c.dev_id == dev).values(**values))
-        error = AckError(problem.code, problem.seq, problem.detail) if problem else None
-        missing = _missing_blobs(conn, dev)
+            accepted, problem, bad_event = _usable(verdict.accepted)
+            if problem is None:
+                problem, bad_event = verdict.problem, verdict.rejected
+            _commit(conn, accepted)
+            committed = len(accepted)
+            if accepted:
+                head, head_hash = accepted[-1].seq, accepted[-1].hash
+    values: dict[str, object] = {
+        "head_seq": head,
+        "head_hash": head_hash,
+        "last_heard": time.time(),
+    }
+    if problem is not None:
+        _quarantine(conn, dev, problem, bad_event)
+        raise_alert(
+            conn,
+            dev,
+            device["facility_code"],
+            problem.code,
+            f"event {problem.seq}: {problem.detail}",
+        )
+        values.update(
+            blocked_code=problem.code, blocked_seq=problem.seq, blocked_detail=problem.detail
+        )
+        log.error(
+            "quarantined event %s/%s: %s (%s)", dev, problem.seq, problem.code, problem.detail
+        )
+    conn.execute(update(devices).where(devices.c.dev_id == dev).values(**values))
+    error = AckError(problem.code, problem.seq, problem.detail) if problem else None
+    missing = _missing_blobs(conn, dev)
     gap = problem is None and chunk[-1].seq > head
     ack = Ack(upto=head, missing_blobs=missing, error=error, gap=gap)
     return IngestResult(ack, committed, 1 if problem else 0)

@@ -1,12 +1,17 @@
 """The ingest worker: a shared-subscription MQTT client that feeds chunks to :mod:`ingest`.
 
-Chunks are processed one at a time in paho's network thread, so a slow database slows the reads
-from the broker (backpressure) instead of growing a queue in this process.
+paho's network thread puts each message on a small bounded inbox; one processing thread takes
+whatever has gathered (up to ``MAX_BATCH`` chunks) and ingests it in one transaction, then sends
+the acks. When the database is slow the inbox fills, paho's thread waits on it and stops reading
+from the broker (backpressure), so no queue in this process grows without limit. A message
+taken from the broker but not yet committed when the process dies is simply never acked: its
+device resends it (docs/protocol.md).
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 import uuid
@@ -19,12 +24,14 @@ from sqlalchemy import Engine, select, update
 from sync_server.alerts import raise_alert
 from sync_server.config import ServerConfig
 from sync_server.db import devices
-from sync_server.ingest import ingest_chunk
+from sync_server.ingest import ingest_chunks
 from trace_protocol import topics
 from trace_protocol.messages import RESEND, Command, MessageError, parse_status
 
 log = logging.getLogger(__name__)
 MAX_QUEUED_ACKS = 1000
+INBOX_SIZE = 256  # messages between paho's thread and the processing thread
+MAX_BATCH = 64  # chunks per transaction
 
 
 class IngestWorker:
@@ -47,8 +54,11 @@ class IngestWorker:
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
         self.acks_refused = 0
+        self._inbox: queue.Queue[tuple[str, str, bytes, bool] | None] = queue.Queue(INBOX_SIZE)
+        self._processor = threading.Thread(target=self._process, name="ingest", daemon=True)
 
     def start(self) -> None:
+        self._processor.start()
         self.client.connect_async(
             self.config.mqtt.host, self.config.mqtt.port, keepalive=self.config.mqtt.keepalive_s
         )
@@ -57,6 +67,8 @@ class IngestWorker:
     def stop(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+        self._inbox.put(None)  # after what is queued: those chunks are still committed
+        self._processor.join(timeout=30)
 
     def _on_connect(
         self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any
@@ -86,15 +98,63 @@ class IngestWorker:
         except topics.TopicError as exc:
             log.warning("ignored message: %s", exc)
             return
+        if kind in (topics.EVENTS, topics.STATUS):
+            # Blocks while the inbox is full: paho then stops reading from the broker.
+            self._inbox.put((kind, dev, bytes(msg.payload), bool(msg.retain)))
+
+    def _process(self) -> None:
+        while True:
+            first = self._inbox.get()
+            if first is None:
+                return
+            if not self._process_batch(first):
+                return
+
+    def process_pending(self) -> None:
+        """Process what is in the inbox now, in the calling thread (tests; the thread is not
+        started then)."""
+        while True:
+            try:
+                first = self._inbox.get_nowait()
+            except queue.Empty:
+                return
+            if first is None or not self._process_batch(first):
+                return
+
+    def _process_batch(self, first: tuple[str, str, bytes, bool]) -> bool:
+        """Take more of what waits (up to MAX_BATCH) and process it; False when told to stop."""
+        batch = [first]
+        going = True
+        while len(batch) < MAX_BATCH:
+            try:
+                item = self._inbox.get_nowait()
+            except queue.Empty:
+                break
+            if item is None:
+                going = False
+                break
+            batch.append(item)
+        self._handle(batch)
+        return going
+
+    def _handle(self, batch: list[tuple[str, str, bytes, bool]]) -> None:
+        """The batch's chunks in one transaction, then its status messages one by one."""
+        chunks = [(dev, payload) for kind, dev, payload, _ in batch if kind == topics.EVENTS]
         try:
-            if kind == topics.EVENTS:
-                result = ingest_chunk(self.engine, dev, bytes(msg.payload))
-                if result.ack is not None:
-                    self._send_ack(client, dev, result.ack.encode())
-            elif kind == topics.STATUS:
-                self._record_status(dev, bytes(msg.payload), retained=bool(msg.retain))
-        except Exception:  # one bad message must never kill the worker
-            log.exception("failed to process %s message from %s", kind, dev)
+            if chunks:
+                results = ingest_chunks(self.engine, chunks)
+                for (dev, _), result in zip(chunks, results, strict=True):
+                    if result.ack is not None:
+                        self._send_ack(self.client, dev, result.ack.encode())
+        except Exception:  # the database may be away: no acks, the devices resend
+            log.exception("failed to ingest %d chunks", len(chunks))
+        for kind, dev, payload, retained in batch:
+            if kind != topics.STATUS:
+                continue
+            try:
+                self._record_status(dev, payload, retained=retained)
+            except Exception:  # one bad message must never kill the worker
+                log.exception("failed to process a status message from %s", dev)
 
     def _send_ack(self, client: mqtt.Client, dev: str, payload: bytes) -> None:
         """Acks go at QoS 0. At QoS 1 each would wait for the broker's PUBACK, and under load

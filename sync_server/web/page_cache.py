@@ -36,6 +36,8 @@ class PageCache:
         # Rendered outside the lock: a slow page never holds up other pages. Two threads may
         # render the same page once each when it expires; both results are equally fresh.
         body, status = render()
+        if status != 200:
+            return body, status  # "not found yet" must give way the moment the batch syncs
         with self._lock:
             self._pages[key] = (now + self.ttl_s, body, status)
             self._pages.move_to_end(key)

@@ -2,7 +2,8 @@
 
 Chunks of up to ``chunk_size`` events from ``acked + 1``, at most ``chunk_size × window_chunks``
 beyond the last ack; an ack moves ``acked`` to ``min(upto, head, highest seq published on this
-connection)``; a stall of ``ack_timeout_s`` or a ``gap`` ack (at most once a second) sends again
+connection)``; a stall of ``ack_timeout_s`` (doubling while nothing progresses, at most ×8) or a
+``gap`` ack (once per reported position, or after a second) sends again
 from ``acked + 1``; an error ack stops sending. Only the server's ack counts, never a PUBACK.
 """
 
@@ -81,6 +82,8 @@ class SimDevice:
         self.conn_max = 0  # highest seq published on this connection
         self.last_progress = 0.0
         self.last_gap = 0.0
+        self.last_gap_upto = -1
+        self.stalls = 0
         # (last seq of a chunk, when it was first published): for the publish-to-ack latency.
         self.first_sent: deque[tuple[int, float]] = deque()
         self.max_first = 0
@@ -148,11 +151,14 @@ class SimDevice:
             while self.first_sent and self.first_sent[0][0] <= new:
                 latency.add(now - self.first_sent.popleft()[1])
             self.last_progress = now
+        if new > before:
+            self.stalls = 0
         if ack.upto < before:
-            # A stale ack overtaken by a newer one (two ingest workers): ignored, as the edge does.
+            # A stale ack overtaken by a newer one (two ingest workers); its gap still counts.
             m.counters.stale_acks += 1
-        elif ack.gap and now - self.last_gap >= 1.0:
-            self.last_gap = now
+        if ack.gap and (j.acked > self.last_gap_upto or now - self.last_gap >= 1.0):
+            # As edge_agent/sync.py: once per reported position, or again after a second.
+            self.last_gap, self.last_gap_upto = now, j.acked
             m.counters.gap_resends += 1
             self.sent_upto = min(self.sent_upto, j.acked)
         self.pump(now)
@@ -183,9 +189,11 @@ class SimDevice:
             self.connected
             and not self.blocked
             and self.sent_upto > j.acked
-            and now - self.last_progress > self.plan.ack_timeout_s
+            and now - self.last_progress > self.plan.ack_timeout_s * 2 ** min(self.stalls, 3)
         ):
+            # As edge_agent/sync.py: each resend without progress doubles the wait (≤ 8 ×).
             self.metrics.counters.ack_timeouts += 1
+            self.stalls += 1
             self.last_progress = now
             self.sent_upto = j.acked
             self.pump(now)

@@ -118,6 +118,7 @@ def test_worker_logs_a_reason_for_every_rejected_message(
         msg.payload = payload
         with caplog.at_level(logging.INFO):
             worker._on_message(worker.client, None, msg)
+            worker.process_pending()  # the processing thread is not started here
         reasons = [r for r in caplog.records if r.levelno >= logging.WARNING]
         if topic == topics.build_topic(DEV, topics.EVENTS):
             try:

@@ -42,3 +42,9 @@ def test_the_cache_is_bounded_and_can_be_off() -> None:
     off.get_or_render(("A",), _renderer(calls_off, "A"))
     off.get_or_render(("A",), _renderer(calls_off, "A"))
     assert calls_off == ["A", "A"]
+
+
+def test_a_not_found_page_is_never_reused() -> None:
+    cache = PageCache(ttl_s=60.0)
+    assert cache.get_or_render(("L",), lambda: ("not yet", 404)) == ("not yet", 404)
+    assert cache.get_or_render(("L",), lambda: ("synced", 200)) == ("synced", 200)
