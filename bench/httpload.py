@@ -8,6 +8,7 @@ reload as soon as the page arrives). Bounded by ``seconds`` and ``max_requests``
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -97,4 +98,20 @@ def run_load(
         result.seconds = time.perf_counter() - warm_until
         return result
 
-    return asyncio.run(main())
+    # In a thread of its own: the caller's thread may already run an event loop (pytest after
+    # Playwright's sync API), where asyncio.run() refuses to start.
+    out: list[LoadResult] = []
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            out.append(asyncio.run(main()))
+        except BaseException as exc:  # handed to the caller below
+            errors.append(exc)
+
+    thread = threading.Thread(target=target, name="httpload")
+    thread.start()
+    thread.join()
+    if errors:
+        raise errors[0]
+    return out[0]

@@ -20,6 +20,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy import Engine, select
+
+from sync_server.db import events, reading
+
 
 @dataclass
 class DeviceReport:
@@ -60,15 +64,15 @@ def journal_rows(path: Path) -> list[Row]:
     return [Row(r[0], r[1], r[2], r[3], json.loads(r[4])) for r in rows]
 
 
-def server_rows(path: Path, dev: str) -> list[Row]:
-    conn = _read_only(path)
-    try:
+def server_rows(engine: Engine, dev: str) -> list[Row]:
+    """The server's committed events of ``dev`` (SQLite or PostgreSQL, read-only)."""
+    with reading(engine) as conn:
         rows = conn.execute(
-            "SELECT seq, id, type, hash, body FROM events WHERE dev_id = ? ORDER BY seq", (dev,)
-        ).fetchall()
-    finally:
-        conn.close()
-    return [Row(r[0], r[1], r[2], r[3], json.loads(r[4])) for r in rows]
+            select(events.c.seq, events.c.id, events.c.type, events.c.hash, events.c.body)
+            .where(events.c.dev_id == dev)
+            .order_by(events.c.seq)
+        ).all()
+    return [Row(r.seq, r.id, r.type, r.hash, dict(r.body)) for r in rows]
 
 
 def _key(row: Row) -> str | None:
@@ -156,9 +160,9 @@ def _ranges(seqs: list[int]) -> str:
     return ", ".join(out[:8]) + (" …" if len(out) > 8 else "")
 
 
-def check_all(devices: list[tuple[str, Path, set[str]]], server_db: Path) -> list[DeviceReport]:
+def check_all(devices: list[tuple[str, Path, set[str]]], server: Engine) -> list[DeviceReport]:
     """Run :func:`check_device` for each ``(dev, journal path, confirmed keys)``."""
     return [
-        check_device(dev, journal_rows(path), server_rows(server_db, dev), confirmed)
+        check_device(dev, journal_rows(path), server_rows(server, dev), confirmed)
         for dev, path, confirmed in devices
     ]

@@ -121,6 +121,7 @@ class Cluster:
     workdir: Path
     n_agents: int
     n_workers: int
+    database_url: str = ""  # empty: SQLite in the server's data dir
     faketime: str | None = field(default_factory=find_libfaketime)
     broker_port: int = field(default_factory=free_port)
     broker: Mosquitto | None = None
@@ -132,7 +133,7 @@ class Cluster:
     # -- setup -----------------------------------------------------------------------------
     def setup(self) -> None:
         """Create the server DB, the agents' files (catalog, key, registration) and proxies."""
-        self.server = make_server(self.workdir, self.broker_port)
+        self.server = make_server(self.workdir, self.broker_port, database_url=self.database_url)
         obj = json.loads(KC_CATALOG.read_text(encoding="utf-8"))
         catalog = parse_catalog({**obj, "version": 1, "public_base_url": self.server.base_url})
         for i in range(self.n_agents):

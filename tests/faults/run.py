@@ -21,7 +21,11 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import SQLAlchemyError
+
 from ocop_cli.broker import wait_for_port
+from sync_server.db import devices, reading
 from tests.faults.checker import check_all
 from tests.faults.cluster import Agent, Cluster
 from tests.faults.injectors import Scheduler, open_timeline
@@ -33,6 +37,7 @@ from tests.faults.report import (
     print_kinds,
     totals,
 )
+from tests.postgres import PostgresServer, bin_path
 
 MEAN_FAULT_INTERVAL_S = 1.5
 
@@ -48,25 +53,30 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--converge-timeout", type=float, default=180.0, help="seconds, at the end")
     p.add_argument("--max-seconds", type=float, default=400.0, help="bound of the fault phase")
     p.add_argument("--keep", action="store_true", help="keep the run directory on success")
+    p.add_argument(
+        "--database",
+        choices=("sqlite", "postgresql"),
+        default="sqlite",
+        help="the server's database; postgresql starts a throwaway cluster (tests/postgres.py)",
+    )
     return p.parse_args(argv)
 
 
-def _server_heads(db: Path) -> dict[str, tuple[int, str | None]]:
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
-    try:
-        rows = conn.execute("SELECT dev_id, head_seq, blocked_code FROM devices").fetchall()
-    finally:
-        conn.close()
+def _server_heads(engine: Engine) -> dict[str, tuple[int, str | None]]:
+    with reading(engine) as conn:
+        rows = conn.execute(
+            select(devices.c.dev_id, devices.c.head_seq, devices.c.blocked_code)
+        ).all()
     return {r[0]: (int(r[1]), r[2]) for r in rows}
 
 
-def converge(cluster: Cluster, server_db: Path, timeout_s: float) -> tuple[bool, str]:
+def converge(cluster: Cluster, engine: Engine, timeout_s: float) -> tuple[bool, str]:
     """Wait until every agent's acked == its head == the server's head for it."""
     deadline = time.monotonic() + timeout_s
     state = ""
     while time.monotonic() < deadline:
         try:
-            heads = _server_heads(server_db)
+            heads = _server_heads(engine)
             lagging = []
             for a in cluster.agents:
                 head, acked = a.env.head(), a.env.acked()
@@ -78,7 +88,7 @@ def converge(cluster: Cluster, server_db: Path, timeout_s: float) -> tuple[bool,
             if not lagging:
                 return True, "converged"
             state = "; ".join(lagging)
-        except sqlite3.Error as exc:  # a busy database: try again
+        except (sqlite3.Error, SQLAlchemyError) as exc:  # a busy database: try again
             state = str(exc)
         time.sleep(0.5)
     return False, f"no convergence after {timeout_s:.0f}s: {state}"
@@ -106,14 +116,34 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(128 + signum)  # unwinds through main's clean-up: no orphan processes
 
 
+def _start_postgres() -> PostgresServer:
+    """A throwaway PostgreSQL cluster for ``--database postgresql`` (Debian's binaries)."""
+    found = [shutil.which(name, path=bin_path()) for name in ("initdb", "postgres")]
+    if None in found:
+        raise SystemExit("PostgreSQL is not installed (./kit test installs it)")
+    server = PostgresServer(str(found[0]), str(found[1]))
+    server.start()
+    return server
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    postgres = _start_postgres() if args.database == "postgresql" else None
+    try:
+        database_url = postgres.url(postgres.create_database()) if postgres else ""
+        return _run(args, database_url)
+    finally:
+        if postgres is not None:
+            postgres.stop()
+
+
+def _run(args: argparse.Namespace, database_url: str) -> int:
     signal.signal(signal.SIGTERM, _terminate)
     rng = random.Random(args.seed)
     workdir = Path(tempfile.mkdtemp(prefix="ocop-faults-"))
     timings = Timings()
     t0 = time.monotonic()
-    cluster = Cluster(workdir, args.agents, args.ingest_workers)
+    cluster = Cluster(workdir, args.agents, args.ingest_workers, database_url=database_url)
     problems: list[str] = []
     try:
         cluster.setup()
@@ -142,8 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         t2 = time.monotonic()
         problems += [f"unexpected exit: {d}" for d in restart_dead(cluster)]
         assert cluster.server is not None
-        server_db = cluster.server.config.data_dir / "server.db"
-        ok, detail = converge(cluster, server_db, args.converge_timeout)
+        ok, detail = converge(cluster, cluster.server.engine, args.converge_timeout)
         timings.add("converge", time.monotonic() - t2)
         if not ok:
             problems.append(detail)
@@ -156,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         ]
         reports = check_all(
             [(a.dev, a.journal, c) for a, c in zip(cluster.agents, confirmed, strict=True)],
-            server_db,
+            cluster.server.engine,
         )
         timings.add("check", time.monotonic() - t3)
     except BaseException:

@@ -93,13 +93,16 @@ class ServerEnv:
             return conn.exec_driver_sql(sql, params).scalar()
 
 
-def make_server(tmp: Path, mqtt_port: int, extra_toml: str = "") -> ServerEnv:
+def make_server(
+    tmp: Path, mqtt_port: int, extra_toml: str = "", database_url: str = ""
+) -> ServerEnv:
     d = tmp / "server"
     d.mkdir(parents=True, exist_ok=True)
     http_port = free_port()
     path = d / "server.toml"
     path.write_text(
         f'data_dir = "{d}"\npublic_base_url = "http://127.0.0.1:{http_port}"\n'
+        f'database_url = "{database_url}"\n'
         f"[http]\nport = {http_port}\n"
         f"[mqtt]\nport = {mqtt_port}\nreconnect_max_s = 1\nkeepalive_s = 5\n{extra_toml}",
         encoding="utf-8",
