@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -211,6 +214,22 @@ scans = Table(
 
 
 READ_ONLY = "ocop_read_only"
+WAL_RETRY_S = 30.0
+
+
+def _set_wal(cur: Any) -> None:
+    """Switch a new database to WAL. The switch needs the database to itself and, unlike a
+    write, does not wait in the busy handler: processes opening a brand-new database at the
+    same moment retry here (once it is WAL the setting persists and this returns at once)."""
+    deadline = time.monotonic() + WAL_RETRY_S
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def reading(engine: Engine) -> Connection:
@@ -235,7 +254,7 @@ def open_engine(url: str) -> Engine:
             # Let SQLAlchemy's "begin" hook below issue BEGIN, as its pysqlite docs advise.
             dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
+            _set_wal(cur)
             cur.execute("PRAGMA synchronous=FULL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
