@@ -16,7 +16,6 @@ import pstats
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +28,9 @@ from bench.report import MIN, MIN_RATIO, BenchResult, Figure
 from sync_server.ingest import ingest_chunk
 from sync_server.registry import register_device
 from tests.integration.harness import REPO, make_server
+from tests.unit.protocol.builders import ChainBuilder
 from trace_protocol import topics
-from trace_protocol.envelope import Event, build_event
+from trace_protocol.envelope import Event
 from trace_protocol.messages import MessageError, encode_chunk, parse_ack
 from trace_protocol.signing import DeviceKey, load_public_key, verify_signature
 
@@ -50,25 +50,13 @@ class Device:
 
 def signed_devices(count: int, chunks: int, prefix: str = "bench") -> list[Device]:
     """``count`` devices, each with ``chunks`` pre-signed chunks of one hash chain."""
-    at = datetime.now().astimezone()
     out = []
     for d in range(count):
         dev, key = f"{prefix}-{d:04d}", DeviceKey.generate()
-        prev: str | None = None
-        evs: list[Event] = []
+        chain = ChainBuilder(key, dev)
         for seq in range(1, chunks * EVENTS_PER_CHUNK + 1):
-            e = build_event(
-                key=key,
-                dev=dev,
-                seq=seq,
-                type="note.recorded",
-                body={"n": seq, "text": "kiểm tra tải"},
-                prev=prev,
-                at=at,
-                clock="synced",
-            )
-            prev = e.hash
-            evs.append(e)
+            chain.next("note.recorded", {"n": seq, "text": "kiểm tra tải"})
+        evs = chain.events
         payloads = [
             encode_chunk(dev, evs[i : i + EVENTS_PER_CHUNK])
             for i in range(0, len(evs), EVENTS_PER_CHUNK)

@@ -67,30 +67,24 @@ def create_user(engine: Engine, username: str, password: str, role: str) -> None
 def set_password(engine: Engine, username: str, password: str) -> None:
     """Change a password; every open session of the user ends."""
     check_password_rules(password)
-    with engine.begin() as conn:
-        row = conn.execute(select(users).where(users.c.username == username)).mappings().first()
-        if row is None:
-            raise AccountError(f"no user {username}")
-        conn.execute(
-            update(users)
-            .where(users.c.username == username)
-            .values(
-                password_hash=generate_password_hash(password),
-                session_epoch=row["session_epoch"] + 1,
-            )
-        )
+    _end_sessions(engine, username, password_hash=generate_password_hash(password))
 
 
 def disable_user(engine: Engine, username: str) -> None:
+    """Disable an account; every open session of the user ends."""
+    _end_sessions(engine, username, disabled_at=time.time())
+
+
+def _end_sessions(engine: Engine, username: str, **values: object) -> None:
+    """Update the account and bump its session epoch, so older session cookies stop working."""
     with engine.begin() as conn:
-        row = conn.execute(select(users).where(users.c.username == username)).mappings().first()
-        if row is None:
-            raise AccountError(f"no user {username}")
-        conn.execute(
+        done = conn.execute(
             update(users)
             .where(users.c.username == username)
-            .values(disabled_at=time.time(), session_epoch=row["session_epoch"] + 1)
+            .values(session_epoch=users.c.session_epoch + 1, **values)
         )
+        if done.rowcount == 0:
+            raise AccountError(f"no user {username}")
 
 
 def authenticate(engine: Engine, username: str, password: str) -> User | None:

@@ -72,16 +72,17 @@ def scan_row(
     facility_code: str | None,
     verdict: str,
     address: str | None,
+    serial: str | None = None,
     now: float | None = None,
 ) -> dict[str, Any] | None:
-    """The ``scans`` row of a batch-code scan, for the background writer; None for a code no
-    label carries."""
-    if len(lot) > MAX_CODE:
+    """The ``scans`` row of one scan (the background writer takes batch-code rows); None for a
+    code no label carries."""
+    if len(lot) > MAX_CODE or (serial is not None and len(serial) > MAX_CODE):
         return None
     return {
         "at": time.time() if now is None else now,
         "lot": lot,
-        "serial": None,
+        "serial": serial,
         "gtin": gtin,
         "facility_code": facility_code,
         "verdict": verdict,
@@ -108,22 +109,22 @@ def log_scan(
     Returns the unit code's summary (None for batch codes, or when logging failed: a scan log
     must never break the consumer's page).
     """
-    if len(lot) > MAX_CODE or (serial is not None and len(serial) > MAX_CODE):
+    row = scan_row(
+        key,
+        lot=lot,
+        serial=serial,
+        gtin=gtin,
+        facility_code=facility_code,
+        verdict=verdict,
+        address=address,
+        now=now,
+    )
+    if row is None:
         return None  # no label carries such a code: nothing worth a row
-    at = time.time() if now is None else now
+    at = row["at"]
     try:
         with WRITE_LOCK, engine.begin() as conn:
-            conn.execute(
-                insert(scans).values(
-                    at=at,
-                    lot=lot,
-                    serial=serial,
-                    gtin=gtin,
-                    facility_code=facility_code,
-                    verdict=verdict,
-                    place=place_of(address, key),
-                )
-            )
+            conn.execute(insert(scans).values(**row))
             if serial is None:
                 return None
             since = at - config.window_days * 86400

@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
-from sqlalchemy import Engine
 
 from sync_server.broker_auth import reload_broker, write_broker_auth
-from sync_server.config import ServerConfig
 from sync_server.enrolment import EnrolmentError, enrol
+from sync_server.web.context import config as app_config
+from sync_server.web.context import engine as app_engine
 
 log = logging.getLogger(__name__)
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -19,8 +19,7 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 @bp.post("/enroll")
 def enroll() -> ResponseReturnValue:
-    config: ServerConfig = current_app.config["OCOP"]
-    engine: Engine = current_app.extensions["ocop_engine"]
+    config, engine = app_config(), app_engine()
     body: Any = request.get_json(silent=True)
     try:
         done = enrol(engine, body, config.public_base_url)

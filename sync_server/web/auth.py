@@ -14,13 +14,13 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, TypeVar, cast
 
-from flask import Flask, abort, current_app, g, redirect, request, session, url_for
+from flask import Flask, abort, g, redirect, request, session, url_for
 from flask.typing import ResponseReturnValue
-from sqlalchemy import Engine
 
 from sync_server.accounts import User, check_api_token, load_user
 from sync_server.config import ServerConfig
 from sync_server.db import reading
+from sync_server.web.context import engine as app_engine
 
 F = TypeVar("F", bound=Callable[..., ResponseReturnValue])
 CSRF_FIELD = "csrf"
@@ -48,8 +48,7 @@ def _load_session_user() -> User | None:
     name, epoch = session.get("user"), session.get("epoch")
     if not isinstance(name, str) or not isinstance(epoch, int):
         return None
-    engine: Engine = current_app.extensions["ocop_engine"]
-    with reading(engine) as conn:
+    with reading(app_engine()) as conn:
         return load_user(conn, name, epoch)
 
 
@@ -87,8 +86,7 @@ def api_client() -> str | None:
     """The caller of a machine API: ``token:<name>`` for a bearer token, or the office user."""
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer "):
-        engine: Engine = current_app.extensions["ocop_engine"]
-        name = check_api_token(engine, header.removeprefix("Bearer ").strip())
+        name = check_api_token(app_engine(), header.removeprefix("Bearer ").strip())
         return f"token:{name}" if name else None
     user = current_user()
     return f"user:{user.username}" if user else None

@@ -6,28 +6,20 @@ import hashlib
 import logging
 import time
 
-from flask import Blueprint, Response, current_app, jsonify, request, send_file
+from flask import Blueprint, Response, jsonify, request, send_file
 from flask.typing import ResponseReturnValue
-from sqlalchemy import Engine, select, update
+from sqlalchemy import select, update
 
-from sync_server.blobs import SHA256_RE, BlobStorage, OffsetMismatch
+from sync_server.blobs import SHA256_RE, OffsetMismatch
 from sync_server.db import blob_refs, devices, reading
+from sync_server.web.context import engine
+from sync_server.web.context import storage as blob_storage
 from trace_protocol import blobs as proto
 from trace_protocol.signing import load_public_key, verify_signature
 
 log = logging.getLogger(__name__)
 bp = Blueprint("blobs", __name__)
 PUBLIC_KINDS = ("public", "public_thumb")
-
-
-def _engine() -> Engine:
-    engine: Engine = current_app.extensions["ocop_engine"]
-    return engine
-
-
-def _storage() -> BlobStorage:
-    storage: BlobStorage = current_app.extensions["ocop_blobs"]
-    return storage
 
 
 def _error(status: int, code: str, message: str, offset: int | None = None) -> ResponseReturnValue:
@@ -43,7 +35,7 @@ def blob_offset(sha256: str) -> ResponseReturnValue:
     """How much of a blob the server holds: 200 when complete, 404 with the partial offset."""
     if not SHA256_RE.match(sha256):
         return Response(status=400)
-    storage = _storage()
+    storage = blob_storage()
     if storage.has(sha256):
         # Also for a file kept from before (e.g. after a database restore): its refs are met.
         return _done(sha256, 200)
@@ -67,7 +59,7 @@ def upload(sha256: str) -> ResponseReturnValue:
         return _error(413, "too_large", "chunk or blob too large")
     if offset < 0 or offset + len(data) > total:
         return _error(400, "bad_range", "the chunk does not fit in the blob")
-    with reading(_engine()) as conn:
+    with reading(engine()) as conn:
         device = conn.execute(
             select(devices.c.public_key, devices.c.revoked_at).where(devices.c.dev_id == dev)
         ).first()
@@ -85,7 +77,7 @@ def upload(sha256: str) -> ResponseReturnValue:
     if referenced is None:
         # Only photos that a committed snapshot.taken event names: upload after the ack.
         return _error(404, "unknown_blob", "no committed event of this device names this blob")
-    storage = _storage()
+    storage = blob_storage()
     if storage.has(sha256):
         return _done(sha256, 200)
     try:
@@ -104,7 +96,7 @@ def upload(sha256: str) -> ResponseReturnValue:
 
 
 def _done(sha256: str, status: int) -> ResponseReturnValue:
-    with _engine().begin() as conn:
+    with engine().begin() as conn:
         conn.execute(
             update(blob_refs)
             .where(blob_refs.c.sha256 == sha256, blob_refs.c.received_at.is_(None))
@@ -112,7 +104,7 @@ def _done(sha256: str, status: int) -> ResponseReturnValue:
         )
     resp = jsonify(status="complete")
     resp.status_code = status
-    resp.headers[proto.OFFSET_HEADER] = str(_storage().offset(sha256))
+    resp.headers[proto.OFFSET_HEADER] = str(blob_storage().offset(sha256))
     return resp
 
 
@@ -121,14 +113,14 @@ def public_blob(sha256: str) -> ResponseReturnValue:
     """A photo a consumer may see: only face-blurred public derivatives, never the originals."""
     if not SHA256_RE.match(sha256):
         return Response(status=404)
-    with reading(_engine()) as conn:
+    with reading(engine()) as conn:
         public = conn.execute(
             select(blob_refs.c.sha256).where(
                 blob_refs.c.sha256 == sha256, blob_refs.c.kind.in_(PUBLIC_KINDS)
             )
         ).first()
-    if public is None or not _storage().has(sha256):
+    if public is None or not blob_storage().has(sha256):
         return Response(status=404)
-    resp = send_file(_storage().open(sha256), mimetype="image/jpeg", max_age=31536000)
+    resp = send_file(blob_storage().open(sha256), mimetype="image/jpeg", max_age=31536000)
     resp.headers["Cache-Control"] = "public, max-age=31536000, immutable"
     return resp

@@ -15,9 +15,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, request
-from sqlalchemy import Engine
 
-from sync_server.config import ServerConfig
 from sync_server.db import reading
 from sync_server.epcis import build_query_document
 from sync_server.epcis_query import (
@@ -28,6 +26,8 @@ from sync_server.epcis_query import (
     run_query,
 )
 from sync_server.web.auth import api_client
+from sync_server.web.context import config as app_config
+from sync_server.web.context import engine as app_engine
 
 bp = Blueprint("epcis", __name__, url_prefix="/epcis")
 
@@ -54,8 +54,7 @@ def events() -> Response:
         return _problem(
             400, "epcisException:QueryParameterException", exc.message, parameter=exc.parameter
         )
-    config: ServerConfig = current_app.config["OCOP"]
-    engine: Engine = current_app.extensions["ocop_engine"]
+    config, engine = app_config(), app_engine()
     with reading(engine) as conn:
         found, next_position = run_query(conn, query, after, base_url=config.public_base_url)
     document = build_query_document(

@@ -6,14 +6,14 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, current_app, render_template, request
-from sqlalchemy import Engine
 
-from sync_server.config import ServerConfig
 from sync_server.db import reading
 from sync_server.queries import BatchView, find_batch, find_facility, recent_batches
 from sync_server.scan_writer import ScanWriter
 from sync_server.scans import BATCH, NOT_FOUND, ScanSummary, log_scan, place_key, scan_row
 from sync_server.unit_check import GENUINE, check_unit
+from sync_server.web.context import config as app_config
+from sync_server.web.context import engine
 from sync_server.web.i18n import current_lang, vn_today
 from sync_server.web.page_cache import PageCache
 from trace_protocol.links import check_gtin
@@ -30,14 +30,9 @@ bp = Blueprint(
 )
 
 
-def _engine() -> Engine:
-    engine: Engine = current_app.extensions["ocop_engine"]
-    return engine
-
-
 @bp.get("/")
 def home() -> str:
-    with reading(_engine()) as conn:
+    with reading(engine()) as conn:
         batches = recent_batches(conn)
     return render_template("home.html", batches=batches)
 
@@ -77,7 +72,7 @@ def unit_digital_link(gtin: str, lot: str, serial: str) -> tuple[str, int]:
 
 @bp.get("/f/<facility_code>")
 def facility_page(facility_code: str) -> tuple[str, int]:
-    with reading(_engine()) as conn:
+    with reading(engine()) as conn:
         facility = find_facility(conn, facility_code)
         batches = recent_batches(conn, facility_code=facility_code) if facility else []
     if facility is None:
@@ -87,7 +82,7 @@ def facility_page(facility_code: str) -> tuple[str, int]:
 
 @bp.get("/p/<facility_code>/<product_code>")
 def product_page(facility_code: str, product_code: str) -> tuple[str, int]:
-    with reading(_engine()) as conn:
+    with reading(engine()) as conn:
         facility = find_facility(conn, facility_code)
         product = facility.product(product_code) if facility else None
         batches = (
@@ -108,7 +103,7 @@ def _batch_page(lot: str, gtin: str | None) -> tuple[str, int]:
     found: list[BatchView | None] = []
 
     def render() -> tuple[str, int]:
-        with reading(_engine()) as conn:
+        with reading(engine()) as conn:
             batch = find_batch(conn, lot, gtin)
         found.append(batch)
         if batch is None:
@@ -133,7 +128,7 @@ def _unit_page(lot: str, serial: str, gtin: str | None) -> tuple[str, int]:
     """A unit label's page: is the code genuine, and the batch's record when it has synced."""
     mac = request.args.get(SIG_PARAM)
     facility_code = lot.split("-", 1)[0]
-    with reading(_engine()) as conn:
+    with reading(engine()) as conn:
         verdict = check_unit(conn, lot, serial, gtin, mac)
         batch = find_batch(conn, lot, gtin) if verdict.state == GENUINE else None
         facility = batch.facility_now if batch is not None else find_facility(conn, facility_code)
@@ -164,7 +159,7 @@ def _log(
     verdict: str,
     device: str | None,
 ) -> ScanSummary | None:
-    config: ServerConfig = current_app.config["OCOP"]
+    config = app_config()
     key: bytes | None = current_app.extensions.get("ocop_scan_key")
     if key is None:
         try:
@@ -189,7 +184,7 @@ def _log(
             writer.submit(row)
         return None
     return log_scan(
-        _engine(),
+        engine(),
         config.scans,
         key,
         lot=lot,

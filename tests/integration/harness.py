@@ -151,6 +151,18 @@ class EdgeEnv:
         finally:
             conn.close()
 
+    def record_step(self, step: str = "XAT") -> None:
+        """A worker records ``step`` (no measured fields) in the journal's first batch, through
+        the touchscreen's HTTP form."""
+        (batch_id,) = self.journal_rows("SELECT batch_id FROM batches LIMIT 1")[0]
+        r = requests.post(
+            f"{self.url}/batches/{batch_id}/steps",
+            data={"step": step},
+            allow_redirects=False,
+            timeout=5,
+        )
+        assert r.status_code == 303, r.text
+
     def acked(self) -> int:
         return int(self.journal_rows("SELECT acked_seq FROM sync_state")[0][0])
 

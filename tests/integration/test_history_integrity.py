@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from ocop_cli.broker import Mosquitto
-from tests.integration.harness import EdgeEnv, Processes, enrol, make_edge, make_server, wait_until
+from tests.integration.harness import Processes, enrol, make_edge, make_server, wait_until
 from tests.integration.prefill import prefill
 
 pytestmark = pytest.mark.integration
@@ -30,19 +30,6 @@ def _alerts(config_path: Path) -> str:
         capture_output=True,
         text=True,
     ).stdout
-
-
-def _record_step(edge: EdgeEnv) -> None:
-    conn = sqlite3.connect(edge.journal)
-    (batch_id,) = conn.execute("SELECT batch_id FROM batches LIMIT 1").fetchone()
-    conn.close()
-    r = requests.post(
-        f"{edge.url}/batches/{batch_id}/steps",
-        data={"step": "XAT"},
-        allow_redirects=False,
-        timeout=5,
-    )
-    assert r.status_code == 303
 
 
 @pytest.mark.parametrize("damage", ["restored_from_old_backup", "corrupted_row"])
@@ -59,7 +46,7 @@ def test_rewritten_history_blocks_sync_and_tells_everyone(
     server.run(procs)
     agent = edge.run(procs)
     for _ in range(prefill_more):
-        _record_step(edge)
+        edge.record_step()
     wait_until(lambda: edge.status()["acked"] == 6, 20, "the first sync")
     agent.terminate()
     agent.wait(10)
@@ -81,7 +68,7 @@ def test_rewritten_history_blocks_sync_and_tells_everyone(
         expected = ("bad_hash", 6)
 
     edge.run(procs)
-    _record_step(edge)
+    edge.record_step()
     blocked = wait_until(lambda: edge.status()["blocked"], 20, "sync to be blocked")
     assert (blocked["code"], blocked["seq"]) == expected
     page = requests.get(edge.url, timeout=5).text

@@ -4,7 +4,6 @@ unbounded queue) and it keeps committing in order afterwards."""
 from __future__ import annotations
 
 import time
-from datetime import datetime
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -14,8 +13,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 from ocop_cli.broker import Mosquitto
 from sync_server.registry import register_device
 from tests.integration.harness import Processes, make_server, wait_until
+from tests.unit.protocol.builders import ChainBuilder
 from trace_protocol import topics
-from trace_protocol.envelope import Event, build_event
+from trace_protocol.envelope import Event
 from trace_protocol.messages import encode_chunk
 from trace_protocol.signing import DeviceKey
 
@@ -36,28 +36,11 @@ def _rss_kb(pid: int) -> int:
 
 
 def _chunks(dev: str, key: DeviceKey) -> list[list[Event]]:
-    at = datetime.now().astimezone()
-    prev: str | None = None
-    out: list[list[Event]] = []
-    seq = 0
-    for _ in range(CHUNKS_PER_DEVICE):
-        chunk = []
-        for _ in range(EVENTS_PER_CHUNK):
-            seq += 1
-            e = build_event(
-                key=key,
-                dev=dev,
-                seq=seq,
-                type="note.recorded",
-                body={"n": seq, "text": "kiểm tra tải"},
-                prev=prev,
-                at=at,
-                clock="synced",
-            )
-            prev = e.hash
-            chunk.append(e)
-        out.append(chunk)
-    return out
+    chain = ChainBuilder(key, dev)
+    for seq in range(1, CHUNKS_PER_DEVICE * EVENTS_PER_CHUNK + 1):
+        chain.next("note.recorded", {"n": seq, "text": "kiểm tra tải"})
+    evs = chain.events
+    return [evs[i : i + EVENTS_PER_CHUNK] for i in range(0, len(evs), EVENTS_PER_CHUNK)]
 
 
 def test_ingest_memory_stays_bounded_under_ten_times_the_nominal_rate(

@@ -7,25 +7,18 @@ every journal event exactly once, in order, with no gap.
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
-import requests
 from sqlalchemy import select
 
-from ocop_cli.broker import Mosquitto, free_port
-from sync_server.config import load_config
+from ocop_cli.broker import Mosquitto
 from sync_server.db import devices, events
-from sync_server.registry import import_catalog
-from sync_server.service import open_server_engine
 from tests.integration.harness import (
-    KC_CATALOG,
-    EdgeEnv,
     Processes,
-    ServerEnv,
     enrol,
     make_edge,
+    make_server,
     wait_until,
 )
 from tests.integration.prefill import prefill
@@ -38,47 +31,10 @@ LIVE_STEPS = 5
 EDGE_MQTT = {"chunk_size": 10, "window_chunks": 4}
 
 
-def _make_server(tmp: Path, mqtt_port: int, database_url: str) -> ServerEnv:
-    d = tmp / "server"
-    d.mkdir(parents=True, exist_ok=True)
-    http_port = free_port()
-    path = d / "server.toml"
-    path.write_text(
-        f'data_dir = "{d}"\ndatabase_url = "{database_url}"\n'
-        f'public_base_url = "http://127.0.0.1:{http_port}"\n'
-        f"[http]\nport = {http_port}\n"
-        f"[mqtt]\nport = {mqtt_port}\nreconnect_max_s = 1\nkeepalive_s = 5\n",
-        encoding="utf-8",
-    )
-    config = load_config(path)
-    engine = open_server_engine(config)
-    import_catalog(engine, KC_CATALOG, config.public_base_url)
-    return ServerEnv(d, path, config, engine)
-
-
-def _journal(edge: EdgeEnv) -> list[tuple[int, str]]:
-    conn = sqlite3.connect(edge.journal, timeout=10)
-    try:
-        return [(int(s), str(h)) for s, h in conn.execute("SELECT seq, hash FROM events")]
-    finally:
-        conn.close()
-
-
-def _record_step(edge: EdgeEnv) -> None:
-    (batch_id,) = edge.journal_rows("SELECT batch_id FROM batches LIMIT 1")[0]
-    r = requests.post(
-        f"{edge.url}/batches/{batch_id}/steps",
-        data={"step": "XAT"},
-        allow_redirects=False,
-        timeout=5,
-    )
-    assert r.status_code == 303
-
-
 def test_two_ingest_workers_commit_every_event_once_in_order(
     tmp_path: Path, broker: Mosquitto, procs: Processes, postgres_url: str
 ) -> None:
-    server = _make_server(tmp_path, broker.port, postgres_url)
+    server = make_server(tmp_path, broker.port, database_url=postgres_url)
     assert server.engine.dialect.name == "postgresql"
     edges = [make_edge(tmp_path, f"kc-pg-{i}", broker.port, **EDGE_MQTT) for i in range(AGENTS)]
     for edge in edges:
@@ -92,7 +48,7 @@ def test_two_ingest_workers_commit_every_event_once_in_order(
     # Steps recorded while the backlog is being synced by the other agents.
     for _ in range(LIVE_STEPS):
         for edge in edges:
-            _record_step(edge)
+            edge.record_step()
 
     def all_acked() -> bool:
         return all(e.status()["acked"] == e.head() for e in edges)
@@ -105,7 +61,9 @@ def test_two_ingest_workers_commit_every_event_once_in_order(
                 .where(events.c.dev_id == edge.dev)
                 .order_by(events.c.seq)
             ).all()
-            journal = _journal(edge)
+            journal = [
+                (int(q), str(h)) for q, h in edge.journal_rows("SELECT seq, hash FROM events")
+            ]
             assert [(r.seq, r.hash) for r in rows] == journal, edge.dev
             assert [r.seq for r in rows] == list(range(1, len(journal) + 1)), edge.dev
             assert len(journal) == 1 + PREFILLED_STEPS + LIVE_STEPS, edge.dev

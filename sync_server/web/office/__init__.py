@@ -41,7 +41,7 @@ def _links() -> list[tuple[str, str]]:
 @bp.after_request
 def _headers(resp: Response) -> Response:
     """Office pages: no framing, scripts only from this server, nothing cached by proxies."""
-    from sync_server.web.office.common import config
+    from sync_server.web.context import config
 
     tiles = urlsplit(config().office.tile_url)
     tile_origin = f" {tiles.scheme}://{tiles.netloc}" if tiles.netloc else ""

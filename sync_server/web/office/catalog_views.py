@@ -17,6 +17,7 @@ from sync_server.catalog_edit import load_catalog, publish_pending, save_product
 from sync_server.db import facilities, reading
 from sync_server.registry import RegistryError
 from sync_server.web.auth import login_required
+from sync_server.web.context import config, engine
 from sync_server.web.office import add_nav, bp
 from sync_server.web.office.catalog_form import (
     MANAGED_KEYS,
@@ -24,7 +25,6 @@ from sync_server.web.office.catalog_form import (
     form_from_product,
     product_from_form,
 )
-from sync_server.web.office.common import config, engine
 
 add_nav("office.catalog", "catalog")
 

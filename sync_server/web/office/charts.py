@@ -14,9 +14,9 @@ from sqlalchemy import select
 from sync_server.db import facilities, reading
 from sync_server.stats import DEFAULT_DAYS, clamp_days, daily_counts
 from sync_server.web.auth import login_required
+from sync_server.web.context import engine
 from sync_server.web.i18n import translate
 from sync_server.web.office import add_nav, bp
-from sync_server.web.office.common import engine
 
 
 def parse_days(raw: str | None) -> int:

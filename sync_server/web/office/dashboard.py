@@ -11,8 +11,8 @@ from sync_server.blobs import SHA256_RE
 from sync_server.db import blob_refs, reading
 from sync_server.liveness import STATES, facility_states, sweep_silent
 from sync_server.web.auth import current_user, login_required
+from sync_server.web.context import config, engine, storage
 from sync_server.web.office import bp
-from sync_server.web.office.common import config, engine, storage
 
 
 def latest_thumbnails(conn: Connection, limit: int = 12) -> list[dict[str, object]]:

@@ -21,9 +21,9 @@ from sqlalchemy import Engine, Select, and_, or_, select
 
 from sync_server.db import batches, facilities, reading, scans
 from sync_server.web.auth import login_required
+from sync_server.web.context import engine
 from sync_server.web.i18n import VN_TZ
 from sync_server.web.office import add_nav, bp
-from sync_server.web.office.common import engine
 
 CHUNK = 500
 BOM = "\ufeff"

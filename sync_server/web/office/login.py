@@ -11,8 +11,8 @@ from flask.typing import ResponseReturnValue
 
 from sync_server.accounts import authenticate
 from sync_server.web.auth import current_user, log_in, log_out
+from sync_server.web.context import engine
 from sync_server.web.office import bp
-from sync_server.web.office.common import engine
 
 # Failed logins per username in this process: after MAX_FAILURES within WINDOW_S the name is
 # refused for the rest of the window (slows password guessing; several workers each count).

@@ -19,9 +19,9 @@ from sync_server.config import OfficeConfig
 from sync_server.db import reading
 from sync_server.liveness import STATES, FacilityLiveness, facility_states
 from sync_server.web.auth import login_required
+from sync_server.web.context import config, engine
 from sync_server.web.i18n import translate
 from sync_server.web.office import add_nav, bp
-from sync_server.web.office.common import config, engine
 
 # Dot colours by state; office.css gives the legend and the table badges the same colours.
 STATE_COLOURS = {

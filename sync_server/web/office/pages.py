@@ -23,8 +23,8 @@ from sync_server.db import (
 )
 from sync_server.liveness import device_state, facility_states
 from sync_server.web.auth import login_required
+from sync_server.web.context import config, engine
 from sync_server.web.office import bp
-from sync_server.web.office.common import config, engine
 from trace_protocol import envelope as ev
 
 JOURNAL_PAGE = 200

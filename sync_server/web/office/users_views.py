@@ -8,8 +8,8 @@ from flask.typing import ResponseReturnValue
 from sync_server.accounts import ROLES, AccountError, create_user, disable_user, list_users
 from sync_server.db import reading
 from sync_server.web.auth import current_user, login_required
+from sync_server.web.context import engine
 from sync_server.web.office import add_nav, bp
-from sync_server.web.office.common import engine
 
 add_nav("office.users", "users", admin_only=True)
 

@@ -1,4 +1,4 @@
-"""Helpers every office view uses: the engine, the config, the blob store."""
+"""What every view of the web app reads from the app: the engine, the config, the blob store."""
 
 from __future__ import annotations
 
