@@ -46,7 +46,12 @@ class Mosquitto:
     """One broker on loopback.
 
     With ``auth_dir`` it refuses anonymous clients and uses the password and ACL files that
-    ``ocop server sync-broker`` writes there; without, it is anonymous (127.0.0.1 only, tests).
+    ``ocop server sync-broker`` writes there, on two listeners as in production
+    (firmware_config's mosquitto-ocop.conf): ``port`` for devices, where Mosquitto replaces each
+    client id with the username so that no device can disconnect another by reusing its client
+    id, and ``server_port`` for the server's own clients, which only the server's user may use.
+    Without ``auth_dir`` it is anonymous on one listener (127.0.0.1 only, tests) and
+    ``server_port`` equals ``port``.
     """
 
     def __init__(
@@ -63,6 +68,7 @@ class Mosquitto:
         self.persistence = persistence
         self.extra_conf = extra_conf
         self.auth_dir = auth_dir
+        self.server_port = free_port() if auth_dir is not None else self.port
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -72,19 +78,26 @@ class Mosquitto:
     def write_conf(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         if self.auth_dir is not None:
-            auth = [
+            acl = f"acl_file {self.auth_dir / 'acl'}"
+            listeners = [
+                "per_listener_settings true",
+                f"listener {self.port} 127.0.0.1",
                 "allow_anonymous false",
                 f"password_file {self.auth_dir / 'passwd'}",
-                f"acl_file {self.auth_dir / 'acl'}",
+                acl,
+                "use_username_as_clientid true",
+                f"listener {self.server_port} 127.0.0.1",
+                "allow_anonymous false",
+                f"password_file {self.auth_dir / 'passwd-server'}",
+                acl,
             ]
         else:
-            auth = ["allow_anonymous true"]
+            listeners = [f"listener {self.port} 127.0.0.1", "allow_anonymous true"]
         lines = [
             # Started as root, Mosquitto would switch to the `mosquitto` user and lose access
             # to files this launcher's user wrote (auth files, persistence).
             f"user {getpass.getuser()}",
-            f"listener {self.port} 127.0.0.1",
-            *auth,
+            *listeners,
             f"persistence {'true' if self.persistence else 'false'}",
             f"persistence_location {self.workdir}/",
             "log_dest stderr",
@@ -100,7 +113,7 @@ class Mosquitto:
         self.proc = subprocess.Popen(
             [find_mosquitto(), "-c", str(self.conf_path)], stdout=log, stderr=subprocess.STDOUT
         )
-        if not wait_for_port(self.port, timeout_s):
+        if not (wait_for_port(self.port, timeout_s) and wait_for_port(self.server_port, timeout_s)):
             self.stop()
             raise BrokerError(f"mosquitto did not listen on port {self.port}; see {log.name}")
 

@@ -42,14 +42,18 @@ def _run(*args: str) -> str:
     return done.stdout
 
 
-def _write_server_toml(data: Path, mqtt_port: int, server_port: int, reload: str) -> Path:
+def _write_server_toml(
+    data: Path, mqtt_port: int, device_port: int, server_port: int, reload: str
+) -> Path:
+    """``mqtt_port`` is the broker's listener for the server's own clients, ``device_port`` the
+    one devices use (ocop_cli/broker.py)."""
     path = data / "server.toml"
     path.write_text(
         f'data_dir = "{data / "server"}"\n'
         f'public_base_url = "http://127.0.0.1:{server_port}"\n\n'
         f"[http]\nport = {server_port}\n\n[mqtt]\nport = {mqtt_port}\n\n"
         f'[broker]\nauth_dir = "{data / "broker-auth"}"\nreload_command = "{reload}"\n'
-        f'device_host = "127.0.0.1"\ndevice_port = {mqtt_port}\n',
+        f'device_host = "127.0.0.1"\ndevice_port = {device_port}\n',
         encoding="utf-8",
     )
     return path
@@ -135,7 +139,7 @@ def _seed_edge(edge_toml: Path) -> None:
 def cmd_demo(args: argparse.Namespace) -> int:
     data: Path = args.data_dir.resolve()
     data.mkdir(parents=True, exist_ok=True)
-    server_toml = _write_server_toml(data, args.mqtt_port, args.server_port, "")
+    server_toml = _write_server_toml(data, args.mqtt_port, args.mqtt_port, args.server_port, "")
     children: list[subprocess.Popen[bytes]] = []
     stop = threading.Event()
 
@@ -148,7 +152,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     try:
         _prepare_office(server_toml)
         broker.start()
-        server_toml = _write_server_toml(data, broker.port, args.server_port, broker.reload_command)
+        server_toml = _write_server_toml(
+            data, broker.server_port, broker.port, args.server_port, broker.reload_command
+        )
         logs = (data / "server.log").open("ab"), (data / "edge.log").open("ab")
         children.append(
             subprocess.Popen(
@@ -180,7 +186,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
             f"  OCOP office:              http://127.0.0.1:{args.server_port}/office/"
             f"  (user admin, password in {data}/office-admin-password)"
         )
-        print(f"  MQTT broker:              127.0.0.1:{broker.port} (per-device logins)")
+        print(
+            f"  MQTT broker:              127.0.0.1:{broker.port} (per-device logins; "
+            f"the server's own listener: {broker.server_port})"
+        )
         print("Press Ctrl-C to stop.", flush=True)
         while not stop.wait(1):
             for child in children:

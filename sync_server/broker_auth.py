@@ -2,8 +2,12 @@
 
 Devices may write only their own ``events``/``status`` and read only their own
 ``ack``/``config``/``cmd`` (DESIGN.md §5); the server's own user reads every device's uplink and
-writes the downlinks; anonymous clients are refused. The files are rewritten atomically and the
-broker is told to reload them (Mosquitto re-reads ``password_file`` and ``acl_file`` on SIGHUP,
+writes the downlinks; anonymous clients are refused. Devices and the server log in on different
+listeners with different password files (``passwd`` holds only devices, ``passwd-server`` only the
+server): the device listener replaces each client id with the username
+(``use_username_as_clientid``), so one device cannot take over another's session by connecting
+with its client id (issue 12, finding 6), while the server's several clients keep their own ids.
+The files are rewritten atomically and the broker is told to reload them (Mosquitto re-reads ``password_file`` and ``acl_file`` on SIGHUP,
 keeping connected clients).
 """
 
@@ -26,6 +30,7 @@ log = logging.getLogger(__name__)
 
 SERVER_USER = "ocop-server"
 PASSWD_FILE = "passwd"
+SERVER_PASSWD_FILE = "passwd-server"
 ACL_FILE = "acl"
 SERVER_PASSWORD_FILE = "server-password"
 _ITERATIONS = 101  # Mosquitto's own default for mosquitto_passwd
@@ -101,8 +106,9 @@ def write_broker_auth(engine: Engine, auth_dir: Path) -> int:
     if not server_hash or not _matches(server_hash, own):
         server_hash = mosquitto_hash(own)
         _write_private(stored, server_hash + "\n", 0o600)
-    lines = [f"{SERVER_USER}:{server_hash}"] + [f"{dev}:{h}" for dev, h in rows]
-    _write_private(auth_dir / PASSWD_FILE, "\n".join(lines) + "\n")
+    lines = [f"{dev}:{h}" for dev, h in rows]
+    _write_private(auth_dir / PASSWD_FILE, "".join(f"{line}\n" for line in lines))
+    _write_private(auth_dir / SERVER_PASSWD_FILE, f"{SERVER_USER}:{server_hash}\n")
     _write_private(auth_dir / ACL_FILE, render_acl())
     return len(rows)
 

@@ -95,7 +95,7 @@ def test_a_device_writes_and_reads_only_its_own_topics(
     secured: tuple[ServerEnv, Mosquitto, dict[str, str]],
 ) -> None:
     _, broker, passwords = secured
-    server = Client(broker.port, SERVER_USER, passwords[SERVER_USER])
+    server = Client(broker.server_port, SERVER_USER, passwords[SERVER_USER])
     a = Client(broker.port, "kc-a", passwords["kc-a"])
     try:
         server.subscribe(topics.wildcard(topics.EVENTS))
@@ -139,7 +139,7 @@ def test_revoked_device_is_cut_off_while_others_stay_connected(
     again.close()
     # b still works after the reload.
     b.subscribe(topics.build_topic("kc-b", topics.ACK))
-    server = Client(broker.port, SERVER_USER, passwords[SERVER_USER])
+    server = Client(broker.server_port, SERVER_USER, passwords[SERVER_USER])
     server.publish(topics.build_topic("kc-b", topics.ACK), b"still here")
     wait_until(lambda: b.got(topics.build_topic("kc-b", topics.ACK)), 5, "b's ack")
     for c in (a, b, server):

@@ -38,7 +38,7 @@ def test_office_adds_device_pi_enrols_syncs_and_revocation_stops_it(
     broker = broker_factory(auth_dir=auth_dir)
     server = make_server(
         tmp_path,
-        broker.port,
+        broker.server_port,
         f'[broker]\nauth_dir = "{auth_dir}"\nreload_command = "{broker.reload_command}"\n',
     )
     cfg = ["server", "--config", str(server.config_path)]

@@ -109,10 +109,13 @@ def test_systemd_analyze_verifies_every_unit(box: Box) -> None:
 def broker(box: Box) -> Iterator[dict[str, str]]:
     """Mosquitto started the way Debian starts it (a main file that includes conf.d), with the
     rendered ocop.conf, the certificate copied as ocop-certs.sh would, and broker files written
-    by the server for one enrolled device. Yields the passwords."""
+    by the server for two enrolled devices. Yields the passwords."""
     mosquitto = require_program("mosquitto")
     server = make_server(box.tmp / "server", 0)
-    passwords = {"kc-line-1": enrol_with_token(server, "kc-line-1", DeviceKey.generate())}
+    passwords = {
+        dev: enrol_with_token(server, dev, DeviceKey.generate())
+        for dev in ("kc-line-1", "kc-line-2")
+    }
     auth_dir = Path(box.spec.broker_auth_dir)
     write_broker_auth(server.engine, auth_dir)
     passwords[SERVER_USER] = server_password(auth_dir)
@@ -150,11 +153,18 @@ def broker(box: Box) -> Iterator[dict[str, str]]:
 class Client:
     """A paho client that records its CONNACK and the messages it receives."""
 
-    def __init__(self, port: int, user: str | None, password: str | None, ca: Path | None) -> None:
+    def __init__(
+        self,
+        port: int,
+        user: str | None,
+        password: str | None,
+        ca: Path | None,
+        client_id: str = "",
+    ) -> None:
         self.rc: str | None = None
         self.answered = threading.Event()
         self.messages: list[tuple[str, bytes]] = []
-        self.c = mqtt.Client(CallbackAPIVersion.VERSION2)
+        self.c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
         if ca is not None:
             self.c.tls_set(ca_certs=str(ca))
         if user is not None:
@@ -200,6 +210,31 @@ def test_mosquitto_lets_in_only_enrolled_devices_over_tls(box: Box, broker: dict
     finally:
         device.close()
         server.close()
+
+
+def test_mosquitto_keeps_devices_and_the_server_on_their_own_listeners(
+    box: Box, broker: dict[str, str]
+) -> None:
+    """Issue 12, finding 6: a device's password opens only the device listener, where its client
+    id is its username, so it cannot close another device's session by taking its client id."""
+    port, ca = box.spec.device_port, box.tls.ca
+    on_server_port = Client(box.spec.local_mqtt_port, "kc-line-1", broker["kc-line-1"], None)
+    assert on_server_port.rc == "Not authorized"
+    on_server_port.close()
+    server_on_device_port = Client(port, SERVER_USER, broker[SERVER_USER], ca)
+    assert server_on_device_port.rc == "Not authorized"
+    server_on_device_port.close()
+    lost = threading.Event()
+    victim = Client(port, "kc-line-1", broker["kc-line-1"], ca, client_id="edge-kc-line-1")
+    victim.c.on_disconnect = lambda *a: lost.set()
+    attacker = Client(port, "kc-line-2", broker["kc-line-2"], ca, client_id="edge-kc-line-1")
+    try:
+        assert victim.rc == attacker.rc == "Success"
+        assert not lost.wait(2), "the other device's connection was closed"
+        assert victim.c.is_connected()
+    finally:
+        attacker.close()
+        victim.close()
 
 
 def test_mosquitto_device_port_speaks_only_tls(box: Box, broker: dict[str, str]) -> None:
