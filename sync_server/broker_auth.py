@@ -7,8 +7,8 @@ listeners with different password files (``passwd`` holds only devices, ``passwd
 server): the device listener replaces each client id with the username
 (``use_username_as_clientid``), so one device cannot take over another's session by connecting
 with its client id (issue 12, finding 6), while the server's several clients keep their own ids.
-The files are rewritten atomically and the broker is told to reload them (Mosquitto re-reads ``password_file`` and ``acl_file`` on SIGHUP,
-keeping connected clients).
+The files are rewritten atomically and the broker is told to reload them (Mosquitto re-reads
+``password_file`` and ``acl_file`` on SIGHUP, keeping connected clients).
 """
 
 from __future__ import annotations
