@@ -122,12 +122,12 @@ class Uploader(Background):
         return True
 
     def _headers(self, sha256: str, offset: int, total: int, chunk: bytes) -> dict[str, str]:
-        message = proto.chunk_message(
-            self.journal.dev, sha256, offset, total, hashlib.sha256(chunk).hexdigest()
-        )
+        chunk_sha256 = hashlib.sha256(chunk).hexdigest()
+        message = proto.chunk_message(self.journal.dev, sha256, offset, total, chunk_sha256)
         return {
             proto.DEVICE_HEADER: self.journal.dev,
             proto.SIGNATURE_HEADER: self.journal.key.sign(message),
+            proto.CHUNK_SHA256_HEADER: chunk_sha256,
             proto.OFFSET_HEADER: str(offset),
             proto.TOTAL_HEADER: str(total),
             "Content-Type": "application/octet-stream",

@@ -3,9 +3,11 @@ so that S3-compatible object storage can replace the disk (DESIGN.md §8)."""
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -20,10 +22,22 @@ class OffsetMismatch(Exception):
         self.offset = offset
 
 
+class ChunkMismatch(Exception):
+    """The bytes received are not the chunk the device signed (hash or length): none are kept."""
+
+
 class BlobStorage(Protocol):
     def has(self, sha256: str) -> bool: ...
     def offset(self, sha256: str) -> int: ...
     def append(self, sha256: str, offset: int, data: bytes) -> int: ...
+    def append_stream(
+        self,
+        sha256: str,
+        offset: int,
+        pieces: Iterable[bytes],
+        chunk_sha256: str,
+        length: int,
+    ) -> int: ...
     def finish(self, sha256: str) -> bool: ...
     def open(self, sha256: str) -> BinaryIO: ...
 
@@ -55,15 +69,52 @@ class FileBlobStorage:
 
     def append(self, sha256: str, offset: int, data: bytes) -> int:
         """Write ``data`` at ``offset`` of the partial file, which must end exactly there."""
+        return self.append_stream(
+            sha256, offset, [data], hashlib.sha256(data).hexdigest(), len(data)
+        )
+
+    def append_stream(
+        self,
+        sha256: str,
+        offset: int,
+        pieces: Iterable[bytes],
+        chunk_sha256: str,
+        length: int,
+    ) -> int:
+        """Write ``pieces`` at ``offset`` of the partial file as they come (never the whole chunk
+        in memory), checking that they are ``length`` bytes that hash to ``chunk_sha256``.
+
+        A chunk that does not match, or whose stream breaks off, is cut off again: the partial
+        file then ends where it did. One writer per file at a time (``flock``, so also across
+        web worker processes); a second concurrent upload gets :class:`OffsetMismatch`.
+        """
         part = self._part(sha256)
-        current = part.stat().st_size if part.exists() else 0
-        if offset != current:
-            raise OffsetMismatch(current)
         with part.open("ab") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        return current + len(data)
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise OffsetMismatch(part.stat().st_size) from None
+            current = os.fstat(fh.fileno()).st_size
+            if offset != current:
+                raise OffsetMismatch(current)
+            digest = hashlib.sha256()
+            written = 0
+            try:
+                for piece in pieces:
+                    written += len(piece)
+                    if written > length:
+                        raise ChunkMismatch(f"the chunk is longer than {length} bytes")
+                    digest.update(piece)
+                    fh.write(piece)
+                if written != length or digest.hexdigest() != chunk_sha256:
+                    raise ChunkMismatch("the chunk's bytes do not match its signed SHA-256")
+                fh.flush()
+                os.fsync(fh.fileno())
+            except BaseException:
+                fh.flush()
+                fh.truncate(current)
+                raise
+        return current + written
 
     def finish(self, sha256: str) -> bool:
         """Check the partial file's hash; move it into place when it matches, drop it if not."""

@@ -14,7 +14,7 @@ from sync_server.catalog_edit import publish_pending
 from sync_server.config import ServerConfig
 from sync_server.db import create_schema, open_engine
 from sync_server.liveness import sweep_silent
-from sync_server.web import create_app
+from sync_server.web import MAX_BODY_BYTES, create_app
 from sync_server.worker import IngestWorker
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,14 @@ def run(config: ServerConfig, *, web: bool = True, ingest: bool = True) -> None:
     if web:
         app = create_app(config, engine)
         server = create_server(
-            app, host=config.http.host, port=config.http.port, threads=config.http.threads
+            app,
+            host=config.http.host,
+            port=config.http.port,
+            threads=config.http.threads,
+            # A larger Content-Length is answered 413 as soon as the headers are in, before
+            # waitress buffers a byte of the body (issue 12, finding 4; waitress refuses from
+            # this size up, hence + 1).
+            max_request_body_size=MAX_BODY_BYTES + 1,
         )
 
     def _stop(signum: int, frame: FrameType | None) -> None:

@@ -11,6 +11,10 @@ MAX_CHUNK_BYTES = 1 << 20
 MAX_BLOB_BYTES = 32 << 20
 DEVICE_HEADER = "X-OCOP-Device"
 SIGNATURE_HEADER = "X-OCOP-Signature"
+# The chunk's SHA-256 (hex), which the signature covers: the server checks the signature from the
+# headers alone, before it reads a byte of the body, and the bytes against this hash while it
+# streams them to disk (issue 12, finding 4).
+CHUNK_SHA256_HEADER = "X-OCOP-Chunk-SHA256"
 OFFSET_HEADER = "Upload-Offset"
 TOTAL_HEADER = "Upload-Length"
 

@@ -19,6 +19,13 @@ from sync_server.web.i18n import install_i18n
 from sync_server.web.office import bp as office_bp
 from sync_server.web.page_cache import PageCache
 from sync_server.web.public import bp as public_bp
+from trace_protocol.blobs import MAX_CHUNK_BYTES
+
+# The largest request body the app takes: a photo upload chunk plus headroom for forms and the
+# enrolment JSON. Also waitress's max_request_body_size (sync_server/service.py), which refuses
+# a larger Content-Length with 413 before reading the body; nginx's client_max_body_size is the
+# same figure (firmware_config/server.py).
+MAX_BODY_BYTES = MAX_CHUNK_BYTES + (64 << 10)
 
 
 def create_app(config: ServerConfig, engine: Engine) -> Flask:
@@ -26,6 +33,7 @@ def create_app(config: ServerConfig, engine: Engine) -> Flask:
     if config.http.proxy_hops:  # client addresses (scan places) from trusted proxies' headers
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.http.proxy_hops)  # type: ignore[method-assign]
     app.config["OCOP"] = config
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.extensions["ocop_engine"] = engine
     app.extensions["ocop_blobs"] = FileBlobStorage(config.blob_dir)
     app.extensions["ocop_scan_writer"] = ScanWriter(engine)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 
@@ -10,7 +9,7 @@ from flask import Blueprint, Response, jsonify, request, send_file
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select, update
 
-from sync_server.blobs import SHA256_RE, OffsetMismatch
+from sync_server.blobs import SHA256_RE, ChunkMismatch, OffsetMismatch
 from sync_server.db import blob_refs, devices, reading
 from sync_server.web.context import engine
 from sync_server.web.context import storage as blob_storage
@@ -20,6 +19,7 @@ from trace_protocol.signing import load_public_key, verify_signature
 log = logging.getLogger(__name__)
 bp = Blueprint("blobs", __name__)
 PUBLIC_KINDS = ("public", "public_thumb")
+READ_BYTES = 64 << 10  # an upload's body goes to disk in pieces of this size
 
 
 def _error(status: int, code: str, message: str, offset: int | None = None) -> ResponseReturnValue:
@@ -46,18 +46,27 @@ def blob_offset(sha256: str) -> ResponseReturnValue:
 
 @bp.put("/api/v1/blobs/<sha256>")
 def upload(sha256: str) -> ResponseReturnValue:
+    """One signed chunk. Everything that can be judged from the headers (sizes, device,
+    signature, whether the blob is wanted) is judged before a byte of the body is read; the
+    body then goes to disk in pieces of ``READ_BYTES``, checked against the signed chunk hash
+    (issue 12, finding 4)."""
     if not SHA256_RE.match(sha256):
         return _error(400, "bad_hash", "the path must end in a sha256")
     dev = request.headers.get(proto.DEVICE_HEADER, "")
+    chunk_sha256 = request.headers.get(proto.CHUNK_SHA256_HEADER, "")
     try:
         offset = int(request.headers.get(proto.OFFSET_HEADER, ""))
         total = int(request.headers.get(proto.TOTAL_HEADER, ""))
     except ValueError:
         return _error(400, "bad_request", f"{proto.OFFSET_HEADER} and {proto.TOTAL_HEADER} needed")
-    data = request.get_data(cache=False)
-    if len(data) > proto.MAX_CHUNK_BYTES or not 0 < total <= proto.MAX_BLOB_BYTES:
+    if not SHA256_RE.match(chunk_sha256):
+        return _error(400, "bad_request", f"{proto.CHUNK_SHA256_HEADER} needed (hex SHA-256)")
+    length = request.content_length
+    if length is None:
+        return _error(411, "length_required", "Content-Length needed")
+    if length > proto.MAX_CHUNK_BYTES or not 0 < total <= proto.MAX_BLOB_BYTES:
         return _error(413, "too_large", "chunk or blob too large")
-    if offset < 0 or offset + len(data) > total:
+    if offset < 0 or offset + length > total:
         return _error(400, "bad_range", "the chunk does not fit in the blob")
     with reading(engine()) as conn:
         device = conn.execute(
@@ -70,7 +79,7 @@ def upload(sha256: str) -> ResponseReturnValue:
         ).first()
     if device is None or device.public_key is None or device.revoked_at is not None:
         return _error(403, "unknown_device", "unknown, unenrolled or revoked device")
-    message = proto.chunk_message(dev, sha256, offset, total, hashlib.sha256(data).hexdigest())
+    message = proto.chunk_message(dev, sha256, offset, total, chunk_sha256)
     signature = request.headers.get(proto.SIGNATURE_HEADER, "")
     if not verify_signature(load_public_key(device.public_key), message, signature):
         return _error(403, "bad_signature", "the chunk is not signed by the device")
@@ -80,10 +89,14 @@ def upload(sha256: str) -> ResponseReturnValue:
     storage = blob_storage()
     if storage.has(sha256):
         return _done(sha256, 200)
+    stream = request.stream
+    pieces = iter(lambda: stream.read(READ_BYTES), b"")
     try:
-        end = storage.append(sha256, offset, data)
+        end = storage.append_stream(sha256, offset, pieces, chunk_sha256, length)
     except OffsetMismatch as exc:
         return _error(409, "offset_mismatch", str(exc), exc.offset)
+    except ChunkMismatch as exc:
+        return _error(400, "chunk_mismatch", str(exc), storage.offset(sha256))
     if end < total:
         resp = jsonify(status="partial")
         resp.status_code = 202
