@@ -69,6 +69,11 @@ devices = Table(
     Column("blocked_detail", Text),
     Column("last_heard", Float),
     Column("status", JSON),
+    # The device's lot letter (trace_protocol.links.lot_letter), unique within its facility,
+    # assigned at registration so that devices never mint the same lot code offline. Null for
+    # devices enrolled before lot letters (migration 0002): they mint the old lot form.
+    Column("lot_index", Integer),
+    Index("devices_lot_index", "facility_code", "lot_index", unique=True),
 )
 
 events = Table(
@@ -166,8 +171,18 @@ batches = Table(
     Column("quantity", Float),
     Column("unit", String(16)),
     Column("expiry_date", String(10)),
+    # The lot as consumers resolve it: equal to ``lot`` and unique, so a lot is exactly one
+    # batch. Null only for a batch that lost its lot in migration 0002 (an older database that
+    # already held the lot twice, or a batch that named another facility); since then ingest
+    # quarantines such events instead of committing them (sync_server/binding.py).
+    Column("public_lot", String(20)),
+    # Server time the batch.opened event was committed: "recent" means recently recorded here,
+    # never the device-supplied ``opened_at``.
+    Column("received_at", Float),
     PrimaryKeyConstraint("dev_id", "batch_id"),
     Index("batches_lot", "lot"),
+    Index("batches_public_lot", "public_lot", unique=True),
+    Index("batches_received", "received_at"),
 )
 
 users = Table(

@@ -14,7 +14,7 @@ from sqlalchemy import Engine, insert, select, update
 from sync_server.alerts import raise_alert
 from sync_server.broker_auth import SERVER_USER, mosquitto_hash, new_password
 from sync_server.db import devices, enrolment_tokens, facilities
-from sync_server.registry import RegistryError, config_for_device
+from sync_server.registry import RegistryError, assign_lot_index, config_for_device
 from trace_protocol.catalog import Catalog
 from trace_protocol.enrolment import proof_message
 from trace_protocol.envelope import DEVICE_ID_RE
@@ -38,6 +38,7 @@ class Enrolled:
     facility: str
     mqtt_password: str
     catalog: Catalog
+    lot_index: int  # the device's lot letter (trace_protocol.links.lot_letter)
 
 
 def _token_hash(token: str) -> str:
@@ -156,8 +157,18 @@ def enrol(engine: Engine, request: Any, base_url: str) -> Enrolled:
                 mqtt_password_hash=mosquitto_hash(password),
             )
         )
+        try:
+            lot_index = assign_lot_index(conn, dev)
+        except RegistryError as exc:  # the facility has no lot letter left: nothing is kept
+            raise EnrolmentError("no_lot_letter", str(exc), 409) from exc
         catalog = config_for_device(conn, dev, base_url)
-    return Enrolled(device=dev, facility=facility, mqtt_password=password, catalog=catalog)
+    return Enrolled(
+        device=dev,
+        facility=facility,
+        mqtt_password=password,
+        catalog=catalog,
+        lot_index=lot_index,
+    )
 
 
 def _fields(request: Any) -> dict[str, str]:

@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Engine, RowMapping, case, func, insert, selec
 from sqlalchemy.exc import SQLAlchemyError
 
 from sync_server.alerts import raise_alert
+from sync_server.binding import RunBinding
 from sync_server.db import blob_refs, devices, events, quarantine
 from sync_server.projection import body_problem, project
 from trace_protocol.chain import BAD_HASH, Problem, verify_run
@@ -97,7 +98,7 @@ def _ingest_in(conn: Connection, dev: str, chunk: list[Event]) -> IngestResult:
                 public_key=load_public_key(device["public_key"]),
                 prev_hash=head_hash,
             )
-            accepted, problem, bad_event = _usable(verdict.accepted)
+            accepted, problem, bad_event = _usable(conn, device, verdict.accepted)
             if problem is None:
                 problem, bad_event = verdict.problem, verdict.rejected
             _commit(conn, accepted)
@@ -186,12 +187,17 @@ def _check_duplicates(
     return None, None
 
 
-def _usable(verified: list[Event]) -> tuple[list[Event], Problem | None, Event | None]:
-    """Cut the verified run at the first event whose body the projection cannot use."""
+def _usable(
+    conn: Connection, device: RowMapping, verified: list[Event]
+) -> tuple[list[Event], Problem | None, Event | None]:
+    """Cut the verified run at the first event whose body the projection cannot use, or that
+    is not the device's to write (its facility, lots and batches: sync_server/binding.py)."""
+    binding = RunBinding(conn, device)
     for i, e in enumerate(verified):
         reason = body_problem(e)
-        if reason is not None:
-            return verified[:i], Problem(BAD_BODY, e.seq, reason), e
+        problem = Problem(BAD_BODY, e.seq, reason) if reason else binding.problem(e)
+        if problem is not None:
+            return verified[:i], problem, e
     return verified, None, None
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 from sqlalchemy import Connection, select, update
 
 from sync_server.blobs import SHA256_RE
-from sync_server.db import batches, blob_refs
+from sync_server.db import batches, blob_refs, devices
 from trace_protocol import envelope as ev
 from trace_protocol.envelope import Event
 
@@ -42,13 +44,20 @@ def project(conn: Connection, e: Event) -> None:
     b = e.body
     if e.type == ev.BATCH_OPENED:
         product = b.get("product", {})
+        # The registry, not the body, says whose batch it is (sync_server/binding.py has already
+        # refused a body that names another facility or a lot that is taken).
+        registered = conn.execute(
+            select(devices.c.facility_code).where(devices.c.dev_id == e.dev)
+        ).scalar_one()
         conn.execute(
             batches.insert().values(
                 dev_id=e.dev,
                 batch_id=str(b["batch"]),
                 lot=str(b["lot"]),
+                public_lot=str(b["lot"]),
+                received_at=time.time(),
                 gtin=product.get("gtin"),
-                facility_code=str(b.get("facility", {}).get("code", "")),
+                facility_code=registered,
                 product_code=str(product.get("code", "")),
                 product=product,
                 facility=b.get("facility", {}),

@@ -72,8 +72,12 @@ class BatchView:
 
 
 def find_batch(conn: Connection, lot: str, gtin: str | None = None) -> BatchView | None:
-    """The batch with this lot (and GTIN, when the URL has one); newest first if several."""
-    query = select(batches).where(batches.c.lot == lot).order_by(batches.c.opened_at.desc())
+    """The one batch that holds this lot (with this GTIN, when the URL has one).
+
+    ``public_lot`` is unique (ingest refuses a lot that is taken, sync_server/binding.py), so
+    nothing a device writes, its clock included, chooses between records.
+    """
+    query = select(batches).where(batches.c.public_lot == lot)
     if gtin is not None:
         query = query.where(batches.c.gtin == gtin)
     row = conn.execute(query).mappings().first()
@@ -113,7 +117,8 @@ def find_batch(conn: Connection, lot: str, gtin: str | None = None) -> BatchView
         lot=row["lot"],
         gtin=row["gtin"],
         product=row["product"],
-        facility=row["facility"],
+        # Who made it is the registry's word for the device, never the event body's.
+        facility=_facility_dict(facility_now, row["facility_code"]),
         production_date=row["production_date"],
         expiry_date=row["expiry_date"],
         quantity=row["quantity"],
@@ -129,6 +134,18 @@ def find_batch(conn: Connection, lot: str, gtin: str | None = None) -> BatchView
         facility_now=facility_now,
         product_now=facility_now.product(row["product_code"]) if facility_now else None,
     )
+
+
+def _facility_dict(view: FacilityView | None, code: str) -> dict[str, Any]:
+    if view is None:
+        return {"code": code, "name": code, "commune": "", "district": "", "province": ""}
+    return {
+        "code": view.code,
+        "name": view.name,
+        "commune": view.commune,
+        "district": view.district,
+        "province": view.province,
+    }
 
 
 def _public_photos(conn: Connection, dev: str, batch_id: str) -> dict[str, tuple[str, str]]:
@@ -163,22 +180,35 @@ def recent_batches(
     facility_code: str | None = None,
     product_code: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Newest batches first, optionally of one facility (and one of its products)."""
-    query = select(
-        batches.c.lot,
-        batches.c.gtin,
-        batches.c.product_code,
-        batches.c.product,
-        batches.c.facility,
-        batches.c.production_date,
-        batches.c.status,
+    """The batches the server recorded last (its own clock, not the devices'), optionally of
+    one facility (and one of its products); each with its facility as the registry names it."""
+    query = (
+        select(
+            batches.c.lot,
+            batches.c.gtin,
+            batches.c.product_code,
+            batches.c.product,
+            batches.c.facility_code,
+            facilities.c.name.label("facility_name"),
+            batches.c.production_date,
+            batches.c.status,
+        )
+        .select_from(batches.join(facilities, facilities.c.code == batches.c.facility_code))
+        .where(batches.c.public_lot.is_not(None))
     )
     if facility_code is not None:
         query = query.where(batches.c.facility_code == facility_code)
     if product_code is not None:
         query = query.where(batches.c.product_code == product_code)
-    rows = conn.execute(query.order_by(batches.c.opened_at.desc()).limit(limit)).mappings()
-    return [dict(r) for r in rows]
+    order = (batches.c.received_at.desc(), batches.c.lot)
+    rows = conn.execute(query.order_by(*order).limit(limit)).mappings()
+    return [
+        {
+            **{k: v for k, v in r.items() if k not in ("facility_code", "facility_name")},
+            "facility": {"code": r["facility_code"], "name": r["facility_name"]},
+        }
+        for r in rows
+    ]
 
 
 def find_facility(conn: Connection, code: str) -> FacilityView | None:

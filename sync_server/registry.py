@@ -7,11 +7,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from sync_server.db import devices, facilities
 from trace_protocol.catalog import Catalog, CatalogError, parse_catalog
 from trace_protocol.envelope import DEVICE_ID_RE
+from trace_protocol.links import MAX_LOT_INDEX
 from trace_protocol.signing import load_public_key
 
 
@@ -90,11 +91,44 @@ def register_device(engine: Engine, dev: str, facility_code: str, public_key: st
                 " a new key needs a new device id"
             )
         else:
+            moved = row["facility_code"] != facility_code
             conn.execute(
                 update(devices)
                 .where(devices.c.dev_id == dev)
-                .values(facility_code=facility_code, public_key=public_key)
+                # A device moved to another facility (before its first sync) needs a letter there.
+                .values(
+                    facility_code=facility_code,
+                    public_key=public_key,
+                    **({"lot_index": None} if moved else {}),
+                )
             )
+        assign_lot_index(conn, dev)
+
+
+def assign_lot_index(conn: Connection, dev: str) -> int:
+    """The device's lot letter index, giving it the next free one of its facility if it has
+    none. Indexes are never reused, not even a revoked device's: its lots exist."""
+    row = conn.execute(
+        select(devices.c.facility_code, devices.c.lot_index).where(devices.c.dev_id == dev)
+    ).one()
+    if row.lot_index is not None:
+        return int(row.lot_index)
+    if conn.dialect.name == "postgresql":
+        # Two registrations for one facility at once would pick the same index; the facility's
+        # row lock makes them take turns (SQLite's BEGIN IMMEDIATE already does).
+        facility = select(facilities.c.code).where(facilities.c.code == row.facility_code)
+        conn.execute(facility.with_for_update())
+    taken = conn.execute(
+        select(func.max(devices.c.lot_index)).where(devices.c.facility_code == row.facility_code)
+    ).scalar()
+    index = int(taken or 0) + 1
+    if index > MAX_LOT_INDEX:
+        raise RegistryError(
+            f"facility {row.facility_code} has used all {MAX_LOT_INDEX} lot letters;"
+            " ask the kit's maintainers for a longer lot format"
+        )
+    conn.execute(update(devices).where(devices.c.dev_id == dev).values(lot_index=index))
+    return index
 
 
 def config_for_device(conn: Connection, dev: str, base_url: str) -> Catalog:

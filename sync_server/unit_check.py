@@ -10,6 +10,7 @@ from sqlalchemy import Connection, select
 
 from sync_server.db import batches, devices, events, facilities
 from trace_protocol import envelope as ev
+from trace_protocol.links import parse_lot
 from trace_protocol.unit_codes import decode_label_key, verify_unit_mac
 
 GENUINE, FORGED, UNVERIFIABLE = "genuine", "forged", "unverifiable"
@@ -23,6 +24,7 @@ class UnitVerdict:
     facility_name: str | None
     production_date: date | None  # from the lot code: known before the batch syncs
     printed: bool | None  # None while the batch has not synced
+    facility_code: str | None = None  # the batch's registered facility, else the lot's prefix
 
     @property
     def outcome(self) -> str:
@@ -33,16 +35,30 @@ class UnitVerdict:
 def check_unit(
     conn: Connection, lot: str, serial: str, gtin: str | None, mac: str | None
 ) -> UnitVerdict:
-    facility_code = lot.split("-", 1)[0]
+    """Once the lot's batch has synced only its own device's key can make its codes genuine;
+    before, any device of the facility the lot's prefix names (its lot letter, when the code
+    has one)."""
+    parsed = parse_lot(lot)
+    made = parsed.day if parsed else None
+    holder = conn.execute(
+        select(batches.c.dev_id, batches.c.facility_code).where(batches.c.public_lot == lot)
+    ).first()
+    candidates = select(devices.c.dev_id, devices.c.label_key).where(
+        devices.c.label_key.is_not(None)
+    )
+    if holder is not None:
+        facility_code = str(holder.facility_code)
+        candidates = candidates.where(devices.c.dev_id == holder.dev_id)
+    else:
+        facility_code = parsed.prefix if parsed else lot.split("-", 1)[0]
+        candidates = candidates.where(devices.c.facility_code == facility_code)
+        if parsed is not None and parsed.index is not None:
+            candidates = candidates.where(devices.c.lot_index == parsed.index)
     fac = conn.execute(select(facilities.c.name).where(facilities.c.code == facility_code)).first()
-    keys = conn.execute(
-        select(devices.c.dev_id, devices.c.label_key).where(
-            devices.c.facility_code == facility_code, devices.c.label_key.is_not(None)
-        )
-    ).all()
-    made = _lot_date(lot)
+    name = fac[0] if fac else None
+    keys = conn.execute(candidates).all()
     if not keys:
-        return UnitVerdict(UNVERIFIABLE, None, fac[0] if fac else None, made, None)
+        return UnitVerdict(UNVERIFIABLE, None, name, made, None, facility_code)
     device = None
     if mac:
         for dev, key in keys:
@@ -50,21 +66,10 @@ def check_unit(
                 device = dev
                 break
     if device is None:
-        return UnitVerdict(FORGED, None, fac[0] if fac else None, made, None)
+        return UnitVerdict(FORGED, None, name, made, None, facility_code)
     return UnitVerdict(
-        GENUINE, device, fac[0] if fac else None, made, _printed(conn, device, lot, serial)
+        GENUINE, device, name, made, _printed(conn, device, lot, serial), facility_code
     )
-
-
-def _lot_date(lot: str) -> date | None:
-    """Lots are ``{PREFIX}-{PRODUCT}-{YYMMDD}-{NN}`` (trace_protocol.links.build_lot)."""
-    parts = lot.split("-")
-    if len(parts) < 3 or len(parts[-2]) != 6 or not parts[-2].isdigit():
-        return None
-    try:
-        return date(2000 + int(parts[-2][:2]), int(parts[-2][2:4]), int(parts[-2][4:]))
-    except ValueError:
-        return None
 
 
 def _printed(conn: Connection, dev: str, lot: str, serial: str) -> bool | None:

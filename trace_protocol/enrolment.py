@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from trace_protocol.canonical import canonical_json
+from trace_protocol.links import MAX_LOT_INDEX
 
 PURPOSE = "ocop-enrol-v1"
 ENROL_PATH = "/api/v1/enroll"
@@ -39,3 +40,14 @@ def enrol_request(
         "label_key": label_key,
         "proof": proof,
     }
+
+
+def parse_lot_index(answer: Any) -> int | None:
+    """The device's lot letter index from the server's enrolment answer (``lot_index``);
+    None from a server that predates lot letters (the device then mints the old lot form)."""
+    value = answer.get("lot_index") if isinstance(answer, dict) else None
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_LOT_INDEX:
+        raise ValueError(f"lot_index must be 1-{MAX_LOT_INDEX}, not {value!r}")
+    return value

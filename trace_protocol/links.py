@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import date
 from urllib.parse import quote
 
@@ -34,12 +35,73 @@ def check_lot(lot: str) -> str:
     return lot
 
 
-def build_lot(prefix: str, product_code: str, day: date, counter: int) -> str:
-    """Lot code ``{PREFIX}-{PRODUCT}-{YYMMDD}-{NN}``, at most 20 characters (GS1 AI 10)."""
+# Device lot letters (issue 12): one per device of a facility, assigned by the server at
+# registration. No I or O: on a label they read as 1 and 0 next to the date's digits.
+LOT_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"
+MAX_LOT_INDEX = len(LOT_LETTERS)
+_LOT_RE = re.compile(
+    r"^(?P<prefix>[A-Z0-9_-]{1,5})-(?P<product>[A-Z0-9_]{1,4})-(?P<day>[0-9]{6})"
+    r"(?:-(?P<old>[0-9]{2})|(?P<letter>[A-HJ-NP-Z])(?P<counter>[0-9]{2}))\Z"
+)
+
+
+@dataclass(frozen=True)
+class LotCode:
+    """A lot code taken apart (:func:`parse_lot`)."""
+
+    prefix: str
+    product: str
+    day: date | None  # None when the six digits are not a calendar date
+    counter: int
+    index: int | None  # the device's lot index; None for lots of devices enrolled before it
+
+
+def lot_letter(index: int) -> str:
+    """The letter of device lot index ``index`` (1 = A, ..., 24 = Z)."""
+    if not 1 <= index <= MAX_LOT_INDEX:
+        raise ValueError(f"a device lot index is 1-{MAX_LOT_INDEX}")
+    return LOT_LETTERS[index - 1]
+
+
+def build_lot(
+    prefix: str, product_code: str, day: date, counter: int, index: int | None = None
+) -> str:
+    """Lot code ``{PREFIX}-{PRODUCT}-{YYMMDD}{L}{NN}``, at most 20 characters (GS1 AI 10).
+
+    ``L`` is the device's lot letter (``index``, assigned by the server at registration), so two
+    devices of one facility never mint the same code offline. Without an index (a device enrolled
+    before lot letters existed) the code keeps its old form ``{PREFIX}-{PRODUCT}-{YYMMDD}-{NN}``:
+    the letter takes the hyphen's place, so both forms fit the same 20-character budget.
+    """
     if counter < 1 or counter > 99:
         raise ValueError("at most 99 batches of one product per device per day")
-    lot = f"{prefix.upper()}-{product_code.upper()}-{day:%y%m%d}-{counter:02d}"
+    sep = "-" if index is None else lot_letter(index)
+    lot = f"{prefix.upper()}-{product_code.upper()}-{day:%y%m%d}{sep}{counter:02d}"
     return check_lot(lot)
+
+
+def parse_lot(lot: str) -> LotCode | None:
+    """Take apart a code made by :func:`build_lot` (either form); None for any other code.
+
+    The product part is the last hyphen-free group before the date: a facility code with '-'
+    parses (``K-C-NM-…``), a product code with '-' does not and gives None.
+    """
+    m = _LOT_RE.match(lot)
+    if m is None:
+        return None
+    digits = m["day"]
+    try:
+        day: date | None = date(2000 + int(digits[:2]), int(digits[2:4]), int(digits[4:]))
+    except ValueError:
+        day = None
+    letter = m["letter"]
+    return LotCode(
+        prefix=m["prefix"],
+        product=m["product"],
+        day=day,
+        counter=int(m["old"] or m["counter"]),
+        index=LOT_LETTERS.index(letter) + 1 if letter else None,
+    )
 
 
 def build_batch_url(base_url: str, lot: str, gtin: str | None = None) -> str:

@@ -41,4 +41,5 @@ def enroll() -> ResponseReturnValue:
             "port": config.broker.device_port if config.broker.device_host else config.mqtt.port,
         },
         config=done.catalog.to_dict(),
+        lot_index=done.lot_index,
     )

@@ -16,7 +16,7 @@ from sync_server.web.context import config as app_config
 from sync_server.web.context import engine
 from sync_server.web.i18n import current_lang, vn_today
 from sync_server.web.page_cache import PageCache
-from trace_protocol.links import check_gtin
+from trace_protocol.links import check_gtin, parse_lot
 from trace_protocol.unit_codes import SIG_PARAM
 
 log = logging.getLogger(__name__)
@@ -111,8 +111,9 @@ def _batch_page(lot: str, gtin: str | None) -> tuple[str, int]:
         return render_template("batch.html", b=batch, unit=None, today=vn_today()), 200
 
     page, status = cache.get_or_render(("batch", lot, gtin or "", current_lang()), render)
-    # Every view is a scan, cached page or not; the facility is the lot's own prefix.
-    facility = found[0].facility.get("code") if found and found[0] else lot.split("-", 1)[0]
+    # Every view is a scan, cached page or not: the batch's registered facility, or (a cached
+    # page) the lot's prefix.
+    facility = found[0].facility.get("code") if found and found[0] else _lot_prefix(lot)
     _log(
         lot,
         None,
@@ -127,18 +128,23 @@ def _batch_page(lot: str, gtin: str | None) -> tuple[str, int]:
 def _unit_page(lot: str, serial: str, gtin: str | None) -> tuple[str, int]:
     """A unit label's page: is the code genuine, and the batch's record when it has synced."""
     mac = request.args.get(SIG_PARAM)
-    facility_code = lot.split("-", 1)[0]
     with reading(engine()) as conn:
         verdict = check_unit(conn, lot, serial, gtin, mac)
+        facility_code = verdict.facility_code
         batch = find_batch(conn, lot, gtin) if verdict.state == GENUINE else None
-        facility = batch.facility_now if batch is not None else find_facility(conn, facility_code)
+        facility = (
+            batch.facility_now
+            if batch is not None
+            else (find_facility(conn, facility_code) if facility_code else None)
+        )
     scans = _log(lot, serial, gtin, facility_code, verdict.outcome, verdict.device)
     if batch is not None:
         return render_template(
             "batch.html", b=batch, unit=verdict, serial=serial, scans=scans, today=vn_today()
         ), 200
     # Genuine but not synced yet: an honest page, never a 404 (DESIGN.md §6).
-    product_code = lot.split("-")[1] if lot.count("-") >= 3 else ""
+    parsed = parse_lot(lot)
+    product_code = parsed.product if parsed else ""
     return render_template(
         "unit.html",
         unit=verdict,
@@ -149,6 +155,11 @@ def _unit_page(lot: str, serial: str, gtin: str | None) -> tuple[str, int]:
         p=facility.product(product_code) if facility and verdict.state == GENUINE else None,
         today=vn_today(),
     ), 200
+
+
+def _lot_prefix(lot: str) -> str:
+    parsed = parse_lot(lot)
+    return parsed.prefix if parsed else lot.split("-", 1)[0]
 
 
 def _log(
