@@ -12,6 +12,7 @@ from sqlalchemy import Connection, Engine, insert, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from sync_server.db import api_tokens, users
+from sync_server.sessions import end_user_sessions
 
 ROLES = ("admin", "officer")
 MIN_PASSWORD = 10
@@ -85,6 +86,7 @@ def _end_sessions(engine: Engine, username: str, **values: object) -> None:
         )
         if done.rowcount == 0:
             raise AccountError(f"no user {username}")
+        end_user_sessions(conn, username)
 
 
 def authenticate(engine: Engine, username: str, password: str) -> User | None:

@@ -210,6 +210,30 @@ api_tokens = Table(
     Column("last_used_at", Float),
 )
 
+office_sessions = Table(
+    "office_sessions",
+    metadata,
+    # One row per logged-in browser: SHA-256 of the random id its session cookie carries.
+    # Logging out deletes the row (sync_server/sessions.py).
+    Column("id_hash", String(64), primary_key=True),
+    Column("username", String(64), ForeignKey("users.username"), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Index("office_sessions_user", "username"),
+)
+
+throttles = Table(
+    "throttles",
+    metadata,
+    # Recent failures per (scope, key), e.g. ("login", user + keyed hash of the client network),
+    # shared by every web worker (sync_server/throttle.py).
+    Column("scope", String(16), nullable=False),
+    Column("key", String(100), nullable=False),
+    Column("failures", Integer, nullable=False),
+    Column("last_at", Float, nullable=False),
+    PrimaryKeyConstraint("scope", "key"),
+)
+
 scans = Table(
     "scans",
     metadata,

@@ -1,8 +1,10 @@
 """Office sessions and CSRF: who is logged in, and that every form came from our own page.
 
-Sessions are Flask's signed cookies holding the username and the account's ``session_epoch``;
-a password change or a disabled account bumps the epoch and ends every older session. Each
-session carries a random CSRF token that every state-changing request must echo back.
+Sessions are Flask's signed cookies holding a random session id (whose hash the server keeps in
+``office_sessions``: logging out deletes it, sync_server/sessions.py), the username and the
+account's ``session_epoch``; a password change or a disabled account bumps the epoch and ends
+every older session. Each session carries a random CSRF token that every state-changing request
+must echo back.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from flask.typing import ResponseReturnValue
 from sync_server.accounts import User, check_api_token, load_user
 from sync_server.config import ServerConfig
 from sync_server.db import reading
+from sync_server.sessions import end_session, session_username, start_session
+from sync_server.web.context import config as app_config
 from sync_server.web.context import engine as app_engine
 
 F = TypeVar("F", bound=Callable[..., ResponseReturnValue])
@@ -45,22 +49,29 @@ def current_user() -> User | None:
 
 
 def _load_session_user() -> User | None:
-    name, epoch = session.get("user"), session.get("epoch")
-    if not isinstance(name, str) or not isinstance(epoch, int):
+    sid, name, epoch = session.get("sid"), session.get("user"), session.get("epoch")
+    if not isinstance(sid, str) or not isinstance(name, str) or not isinstance(epoch, int):
         return None
     with reading(app_engine()) as conn:
+        if session_username(conn, sid) != name:
+            return None  # logged out (or expired) on the server, whatever the cookie says
         return load_user(conn, name, epoch)
 
 
 def log_in(user: User) -> None:
     session.clear()  # a fresh session (and CSRF token) after login: no session fixation
     session.permanent = True
+    lifetime = app_config().office.session_hours * 3600
+    session["sid"] = start_session(app_engine(), user.username, lifetime)
     session["user"] = user.username
     session["epoch"] = user.session_epoch
     csrf_token()
 
 
 def log_out() -> None:
+    sid = session.get("sid")
+    if isinstance(sid, str):
+        end_session(app_engine(), sid)
     session.clear()
 
 

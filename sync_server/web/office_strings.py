@@ -13,8 +13,8 @@ OFFICE_STRINGS: dict[str, dict[str, str]] = {
         "en": "Wrong username or password.",
     },
     "login_locked": {
-        "vi": "Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau 15 phút.",
-        "en": "Too many failed logins. Try again in 15 minutes.",
+        "vi": "Đăng nhập sai quá nhiều lần từ mạng này. Vui lòng chờ một lát rồi thử lại.",
+        "en": "Too many failed logins from this network. Wait a moment and try again.",
     },
     "dashboard": {"vi": "Tổng quan", "en": "Dashboard"},
     "facilities": {"vi": "Cơ sở sản xuất", "en": "Facilities"},
@@ -50,6 +50,7 @@ OFFICE_STRINGS: dict[str, dict[str, str]] = {
     "event_type": {"vi": "Loại sự kiện", "en": "Event type"},
     "time": {"vi": "Thời gian", "en": "Time"},
     "content": {"vi": "Nội dung", "en": "Content"},
+    "worker_by": {"vi": "Người làm", "en": "Worker"},
     "sync_health": {"vi": "Tình trạng đồng bộ", "en": "Sync health"},
     "head_seq": {"vi": "Sự kiện cuối đã nhận", "en": "Last event received"},
     "blocked_reason": {"vi": "Lý do chặn", "en": "Blocked because"},

@@ -2,39 +2,18 @@
 
 from __future__ import annotations
 
-import threading
-import time
+import math
 from urllib.parse import urlsplit
 
 from flask import redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
+from sync_server import throttle
 from sync_server.accounts import authenticate
 from sync_server.web.auth import current_user, log_in, log_out
+from sync_server.web.client import client_place
 from sync_server.web.context import engine
 from sync_server.web.office import bp
-
-# Failed logins per username in this process: after MAX_FAILURES within WINDOW_S the name is
-# refused for the rest of the window (slows password guessing; several workers each count).
-MAX_FAILURES = 5
-WINDOW_S = 900.0
-_failures: dict[str, list[float]] = {}
-_lock = threading.Lock()
-
-
-def _too_many(username: str, now: float) -> bool:
-    with _lock:
-        recent = [t for t in _failures.get(username, []) if now - t < WINDOW_S]
-        _failures[username] = recent
-        return len(recent) >= MAX_FAILURES
-
-
-def _failed(username: str, now: float) -> None:
-    with _lock:
-        _failures.setdefault(username, []).append(now)
-        if len(_failures) > 10_000:  # bounded: forget the oldest names
-            for name in list(_failures)[:5_000]:
-                del _failures[name]
 
 
 def _safe_next(target: str | None) -> str:
@@ -53,13 +32,24 @@ def login() -> ResponseReturnValue:
     username = request.form.get("username", "").strip().lower()
     password = request.form.get("password", "")
     nxt = request.form.get("next")
-    now = time.time()
-    if _too_many(username, now):
-        return render_template("office/login.html", error="login_locked", next=nxt), 429
+    # Throttled per (username, client network) and per network, with backoff
+    # (sync_server/throttle.py): guesses from one network slow that network down, never the
+    # real user elsewhere.
+    place = client_place()
+    user_key = f"{username[:64]}|{place}"
+    wait = max(
+        throttle.wait_s(engine(), throttle.LOGIN, user_key),
+        throttle.wait_s(engine(), throttle.LOGIN_NETWORK, place),
+    )
+    if wait > 0:
+        page = render_template("office/login.html", error="login_locked", next=nxt)
+        return page, 429, {"Retry-After": str(math.ceil(wait))}
     user = authenticate(engine(), username, password)
     if user is None:
-        _failed(username, now)
+        throttle.record_failure(engine(), throttle.LOGIN, user_key)
+        throttle.record_failure(engine(), throttle.LOGIN_NETWORK, place)
         return render_template("office/login.html", error="login_failed", next=nxt), 401
+    throttle.clear(engine(), throttle.LOGIN, user_key)
     log_in(user)
     return redirect(_safe_next(nxt))
 
