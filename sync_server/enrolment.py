@@ -129,7 +129,8 @@ def enrol(engine: Engine, request: Any, base_url: str) -> Enrolled:
                 "expired_token", "this enrolment token has expired; ask the office for a new one"
             )
         if tok["dev_id"] != dev:
-            raise EnrolmentError("wrong_device", f"this token is for device {tok['dev_id']}")
+            # Never name the token's device: that would tell a token holder about another one.
+            raise EnrolmentError("wrong_device", "this token is for another device")
         if tok["facility_code"] != facility:
             raise EnrolmentError(
                 "wrong_facility", f"this token is for another facility, not {facility}"
