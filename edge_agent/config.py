@@ -8,6 +8,7 @@ from pathlib import Path
 
 from label_printer.formats import FORMATS
 from trace_protocol.envelope import DEVICE_ID_RE
+from trace_protocol.messages import CAMERA_NAME_RE
 from trace_protocol.settings import (
     ConfigError,
     build_section,
@@ -102,6 +103,11 @@ class CameraConfig:
     def __post_init__(self) -> None:
         if not self.name or not self.uri:
             raise ValueError("every camera needs a name and a uri")
+        if not CAMERA_NAME_RE.match(self.name):
+            # The name travels in the signed status; the server refuses any other (issue 12).
+            raise ValueError(
+                f"camera name {self.name[:40]!r}: up to 32 letters, digits, space, '_', '.', '-'"
+            )
 
 
 @dataclass(frozen=True)

@@ -32,11 +32,11 @@ from trace_protocol.messages import (
     Ack,
     Command,
     MessageError,
-    Status,
     encode_chunk,
     parse_ack,
     parse_command,
 )
+from trace_protocol.status import build_status
 
 log = logging.getLogger(__name__)
 
@@ -119,12 +119,6 @@ class SyncWorker:
         if config.mqtt.tls:
             # Verifies the broker's certificate and host name; a bad CA file fails at start.
             self.client.tls_set(ca_certs=config.mqtt.ca_file or None)
-        self.client.will_set(
-            topics.build_topic(self.dev, topics.STATUS),
-            self._status(online=False).encode(),
-            qos=1,
-            retain=True,
-        )
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
@@ -185,6 +179,11 @@ class SyncWorker:
 
     def _open_socket(self) -> None:
         cfg = self.config.mqtt
+        # The last will is signed like every status (issue 12, finding 7), so it is made now,
+        # with the journal's position at this connect.
+        self.client.will_set(
+            topics.build_topic(self.dev, topics.STATUS), self._status(online=False), 1, True
+        )
         try:
             self.client.connect(cfg.host, cfg.port, keepalive=cfg.keepalive_s)
         except (OSError, ValueError) as exc:
@@ -221,7 +220,7 @@ class SyncWorker:
             return
         info = self.client.publish(
             topics.build_topic(self.dev, topics.STATUS),
-            self._status(online=False).encode(),
+            self._status(online=False),
             qos=1,
             retain=True,
         )
@@ -373,23 +372,36 @@ class SyncWorker:
         self._last_status = time.monotonic()
         self.client.publish(
             topics.build_topic(self.dev, topics.STATUS),
-            self._status(online=True).encode(),
+            self._status(online=True),
             qos=1,
             retain=True,
         )
 
-    def _status(self, *, online: bool) -> Status:
+    def _status(self, *, online: bool) -> bytes:
+        """The signed status payload (docs/protocol.md, "status")."""
         state = self.journal.sync_state()
         oldest = state.oldest_unsynced_written_at
-        return Status(
-            online=online,
-            at=datetime.now(UTC).isoformat(timespec="seconds"),
-            head=state.head,
-            acked=state.acked,
-            backlog=state.backlog,
-            oldest_unsynced_age_s=None if oldest is None else round(time.time() - oldest, 1),
-            clock=self.journal.clock.state(),
-            version=self._version,
-            blocked=state.blocked,
-            extra=self._status_extra(),
-        )
+        fields: dict[str, Any] = {
+            "dev": self.dev,
+            "online": online,
+            "at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "head": state.head,
+            "acked": state.acked,
+            "backlog": state.backlog,
+            # Clamped: the wall clock may have been set back since (a Pi syncing its clock).
+            "oldest_unsynced_age_s": None
+            if oldest is None
+            else max(0.0, round(time.time() - oldest, 1)),
+            "clock": self.journal.clock.state(),
+            "version": self._version,
+            "blocked": state.blocked,
+            "extra": self._status_extra(),
+        }
+        try:
+            return build_status(self.journal.key, **fields).encode()
+        except MessageError as exc:
+            # Something in extra the server would refuse (say a camera renamed by hand): send
+            # the journal's part, which the office needs most, and say what was left out.
+            log.warning("status extra left out: %s", exc)
+            fields["extra"] = {"status_error": str(exc)[:200]}
+            return build_status(self.journal.key, **fields).encode()

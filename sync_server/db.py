@@ -109,6 +109,24 @@ quarantine = Table(
     Column("received_at", Float, nullable=False),
 )
 
+device_rejects = Table(
+    "device_rejects",
+    metadata,
+    # What arrived on a device's topics but is not the device's (issue 12, findings 2, 3, 7, 9):
+    # one row per device and kind (forged: events that do not verify under the device's key;
+    # malformed: payloads that do not parse; status: status messages that do not parse or
+    # verify), a counter and the latest samples, never a row per message (sync_server/rejects.py).
+    Column("dev_id", String(64), ForeignKey("devices.dev_id"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("count", Integer, nullable=False),
+    Column("first_at", Float, nullable=False),
+    Column("last_at", Float, nullable=False),
+    Column("last_code", String(32), nullable=False),
+    Column("last_detail", Text, nullable=False),
+    Column("samples", JSON, nullable=False),
+    PrimaryKeyConstraint("dev_id", "kind"),
+)
+
 enrolment_tokens = Table(
     "enrolment_tokens",
     metadata,

@@ -4,6 +4,14 @@ The ack is built only after the chunk's transaction commits, so an ``upto`` the 
 always durable. Order per device comes from the database (the row lock on the device), not from
 which ingest worker received the message: a chunk that does not start at ``head+1`` is a gap,
 and the ack's ``upto`` makes the device resend.
+
+What does not verify under the device's own key is not the device's (issue 12, finding 2): a
+broker password is enough to publish on its topic, not to sign. Such events (a bad hash, a bad
+signature, a "fork" or "chain break" nobody signed) and payloads that do not even parse are
+counted per device (sync_server/rejects.py), never committed, never quarantined one row each,
+never a block and never an ack to the device; the real event for that seq is accepted when it
+comes. Only what the device's key signed can block it: a fork, a chain break, an event naming
+another device, or an event the projection or binding refuses.
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ import logging
 import time
 from dataclasses import dataclass
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Connection, Engine, RowMapping, case, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -19,10 +28,12 @@ from sync_server.alerts import raise_alert
 from sync_server.binding import RunBinding
 from sync_server.db import blob_refs, devices, events, quarantine
 from sync_server.projection import body_problem, project
-from trace_protocol.chain import BAD_HASH, Problem, verify_run
+from sync_server.rejects import FORGED, record_reject
+from sync_server.rejects import MALFORMED as MALFORMED_KIND
+from trace_protocol.chain import BAD_HASH, BAD_SIGNATURE, Problem, verify_run
 from trace_protocol.envelope import Event
 from trace_protocol.messages import Ack, AckError, MessageError, parse_chunk
-from trace_protocol.signing import load_public_key
+from trace_protocol.signing import load_public_key, verify_signature
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +48,7 @@ class IngestResult:
     ack: Ack | None
     committed: int
     quarantined: int
+    rejected: int = 0  # counted as not the device's (sync_server/rejects.py)
 
 
 def ingest_chunk(engine: Engine, dev: str, payload: bytes) -> IngestResult:
@@ -54,23 +66,30 @@ def ingest_chunks(engine: Engine, items: list[tuple[str, bytes]]) -> list[Ingest
     device are processed in order and see each other's effects.
     """
     results: list[IngestResult] = [IngestResult(None, 0, 0)] * len(items)
-    parsed: list[tuple[int, str, list[Event]]] = []
-    for i, (dev, payload) in enumerate(items):
-        try:
-            parsed.append((i, dev, parse_chunk(payload, dev)))
-        except MessageError as exc:
-            log.warning("rejected chunk from %s: %s", dev, exc)
-            results[i] = _refuse_malformed(engine, dev, str(exc))
-    if not parsed:
-        return results
+    parsed = [_parse(dev, payload) for dev, payload in items]
     with engine.begin() as conn:
-        for i, dev, chunk in parsed:
+        for i, ((dev, payload), chunk) in enumerate(zip(items, parsed, strict=True)):
             try:
                 with conn.begin_nested():
-                    results[i] = _ingest_in(conn, dev, chunk)
+                    if isinstance(chunk, str):
+                        results[i] = _refuse_malformed(conn, dev, chunk, payload)
+                    else:
+                        results[i] = _ingest_in(conn, dev, chunk)
             except SQLAlchemyError:
                 log.exception("chunk from %s rolled back; the device will resend it", dev)
+            except Exception as exc:  # one chunk's surprise must never cost its neighbours
+                log.error("chunk from %s rolled back: %s: %s", dev, type(exc).__name__, exc)
     return results
+
+
+def _parse(dev: str, payload: bytes) -> list[Event] | str:
+    """The chunk's events, or why it does not parse."""
+    try:
+        return parse_chunk(payload, dev)
+    except MessageError as exc:
+        return str(exc)
+    except Exception as exc:  # parse_chunk raises nothing else; if it did, this chunk alone pays
+        return f"unparseable: {type(exc).__name__}"
 
 
 def _ingest_in(conn: Connection, dev: str, chunk: list[Event]) -> IngestResult:
@@ -87,24 +106,39 @@ def _ingest_in(conn: Connection, dev: str, chunk: list[Event]) -> IngestResult:
         return IngestResult(ack=None, committed=0, quarantined=0)
     if device["blocked_code"]:
         return IngestResult(_ack(head, device), 0, 0)
+    key = load_public_key(device["public_key"])
     problem, bad_event = _check_duplicates(conn, dev, [e for e in chunk if e.seq <= head])
+    signed = problem is not None and _signed_by(bad_event, key)
     committed = 0
     if problem is None:
         run = _contiguous_run(chunk, head)
         if run:
-            verdict = verify_run(
-                run,
-                dev=dev,
-                public_key=load_public_key(device["public_key"]),
-                prev_hash=head_hash,
-            )
+            verdict = verify_run(run, dev=dev, public_key=key, prev_hash=head_hash)
+            # Everything _usable sees is verified: its problems are the device's own.
             accepted, problem, bad_event = _usable(conn, device, verdict.accepted)
+            signed = problem is not None
             if problem is None:
                 problem, bad_event = verdict.problem, verdict.rejected
+                signed = problem is not None and _signed_by(bad_event, key)
             _commit(conn, accepted)
             committed = len(accepted)
             if accepted:
                 head, head_hash = accepted[-1].seq, accepted[-1].hash
+    if problem is None and chunk[-1].seq > head and not _signed_by(chunk[-1], key):
+        # Past a gap nothing can be linked yet, but a gap ack makes the device resend: only
+        # the device's own signed event may cause one.
+        bad_event = chunk[-1]
+        code = BAD_HASH if bad_event.computed_hash() != bad_event.hash else BAD_SIGNATURE
+        problem, signed = Problem(code, bad_event.seq, "event beyond a gap does not verify"), False
+    rejected = 0
+    if problem is not None and not signed:
+        # bad_hash and bad_signature never are the device's; a fork, chain break or wrong
+        # device is only when its key signed that very event (docs/protocol.md).
+        _reject_forged(conn, device, problem, bad_event)
+        problem, rejected = None, 1
+        if committed == 0:
+            # Nothing of the device's in it: no ack, and the device was not heard from.
+            return IngestResult(None, 0, 0, rejected)
     values: dict[str, object] = {
         "head_seq": head,
         "head_hash": head_hash,
@@ -128,9 +162,33 @@ def _ingest_in(conn: Connection, dev: str, chunk: list[Event]) -> IngestResult:
     conn.execute(update(devices).where(devices.c.dev_id == dev).values(**values))
     error = AckError(problem.code, problem.seq, problem.detail) if problem else None
     missing = _missing_blobs(conn, dev)
-    gap = problem is None and chunk[-1].seq > head
+    gap = problem is None and rejected == 0 and chunk[-1].seq > head
     ack = Ack(upto=head, missing_blobs=missing, error=error, gap=gap)
-    return IngestResult(ack, committed, 1 if problem else 0)
+    return IngestResult(ack, committed, 1 if problem else 0, rejected)
+
+
+def _signed_by(e: Event | None, key: Ed25519PublicKey) -> bool:
+    """True when ``e`` is exactly what the device's key signed: its hash matches its content
+    and its signature of that hash verifies."""
+    return (
+        e is not None
+        and e.computed_hash() == e.hash
+        and verify_signature(key, bytes.fromhex(e.hash), e.sig)
+    )
+
+
+def _reject_forged(
+    conn: Connection, device: RowMapping, problem: Problem, event: Event | None
+) -> None:
+    record_reject(
+        conn,
+        device["dev_id"],
+        device["facility_code"],
+        FORGED,
+        problem.code,
+        f"event {problem.seq}: {problem.detail}",
+        event.to_dict() if event else None,
+    )
 
 
 _KIND_ORDER = case(
@@ -270,22 +328,12 @@ def _refuse_revoked(conn: Connection, device: RowMapping, first: Event) -> Inges
     return IngestResult(ack, 0, 1)
 
 
-def _refuse_malformed(engine: Engine, dev: str, reason: str) -> IngestResult:
-    """Record a payload we cannot even parse; the device is told its current position."""
-    with engine.begin() as conn:
-        device = _lock_device(conn, dev)
-        if device is None:
-            return IngestResult(None, 0, 0)
-        conn.execute(
-            insert(quarantine).values(
-                dev_id=dev,
-                seq=0,
-                code=MALFORMED,
-                detail=reason[:500],
-                event=None,
-                received_at=time.time(),
-            )
-        )
-        head = int(device["head_seq"])
-        ack = _ack(head, device) if device["blocked_code"] else Ack(upto=head)
-    return IngestResult(ack, 0, 1)
+def _refuse_malformed(conn: Connection, dev: str, reason: str, payload: bytes) -> IngestResult:
+    """A payload we cannot even parse is nobody's we can name: counted with a sample, no ack."""
+    device = _lock_device(conn, dev)
+    if device is None:
+        return IngestResult(None, 0, 0)
+    record_reject(
+        conn, dev, device["facility_code"], MALFORMED_KIND, MALFORMED, reason, payload[:2000]
+    )
+    return IngestResult(None, 0, 0, 1)

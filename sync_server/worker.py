@@ -25,8 +25,11 @@ from sync_server.alerts import raise_alert
 from sync_server.config import ServerConfig
 from sync_server.db import devices
 from sync_server.ingest import ingest_chunks
+from sync_server.rejects import STATUS, record_reject
 from trace_protocol import topics
-from trace_protocol.messages import RESEND, Command, MessageError, parse_status
+from trace_protocol.messages import RESEND, Command, MessageError
+from trace_protocol.signing import load_public_key
+from trace_protocol.status import Status, parse_status
 
 log = logging.getLogger(__name__)
 MAX_QUEUED_ACKS = 1000
@@ -173,19 +176,31 @@ class IngestWorker:
                 )
 
     def _record_status(self, dev: str, payload: bytes, *, retained: bool = False) -> None:
+        """Believe a status only when the device's key signed it (issue 12, finding 7): any
+        other is counted and dropped, and raises no alert and sends no command."""
         if not payload:
             return  # a cleared retained message
+        status: Status | None = None
         try:
-            status = parse_status(payload)
+            status = parse_status(payload, dev)
+            code, reason = "bad_signature", "status signature does not verify"
         except MessageError as exc:
-            log.warning("rejected status from %s: %s", dev, exc)
-            return
+            code, reason = "malformed", str(exc)
         with self.engine.begin() as conn:
             row = conn.execute(
-                select(devices.c.head_seq, devices.c.facility_code).where(devices.c.dev_id == dev)
+                select(devices.c.head_seq, devices.c.facility_code, devices.c.public_key)
+                .where(devices.c.dev_id == dev)
+                .with_for_update()
             ).first()
             if row is None:
                 log.warning("status from unregistered device %s ignored", dev)
+                return
+            if (
+                status is None
+                or row.public_key is None
+                or not status.verify(load_public_key(row.public_key))
+            ):
+                record_reject(conn, dev, row.facility_code, STATUS, code, reason, payload)
                 return
             # A retained copy replayed when this worker (re)subscribes is old news: it updates
             # what we know of the device but not when we last heard from it.
@@ -193,7 +208,7 @@ class IngestWorker:
             conn.execute(
                 update(devices)
                 .where(devices.c.dev_id == dev)
-                .values(status=_status_dict(status), **heard)
+                .values(status=status.unsigned(), **heard)
             )
             if status.head < row.head_seq:
                 # The server holds events this device no longer has: restored from an old copy?
@@ -230,9 +245,3 @@ class IngestWorker:
         if behind:
             cmd = Command(RESEND, {"from": int(row.head_seq) + 1})
             self.client.publish(topics.build_topic(dev, topics.CMD), cmd.encode(), qos=1)
-
-
-def _status_dict(status: Any) -> dict[str, Any]:
-    from dataclasses import asdict
-
-    return asdict(status)

@@ -8,6 +8,7 @@ from datetime import date
 from typing import Any
 
 from trace_protocol import PROTOCOL_VERSION
+from trace_protocol.bounded_json import JSONBoundsError, loads_bounded
 from trace_protocol.links import check_gtin
 
 
@@ -293,9 +294,19 @@ def parse_catalog(obj: Any) -> Catalog:
     )
 
 
+MAX_CATALOG_BYTES = 1_048_576
+
+
 def decode_catalog(payload: bytes) -> Catalog:
+    """Parse the config topic's payload; anything out of bounds is a :class:`CatalogError`."""
     try:
-        obj = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CatalogError(f"catalog is not JSON: {exc}") from exc
-    return parse_catalog(obj)
+        obj = loads_bounded(payload, max_bytes=MAX_CATALOG_BYTES)
+    except JSONBoundsError as exc:
+        raise CatalogError(f"catalog: {exc}") from exc
+    try:
+        return parse_catalog(obj)
+    except CatalogError:
+        raise
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        # parse_catalog checks field by field; a shape it did not foresee is still refused.
+        raise CatalogError(f"catalog: malformed: {exc}") from exc

@@ -1,47 +1,80 @@
-"""Payloads of the sync topics: event chunks, acks and status (DESIGN.md §4)."""
+"""Payloads of the sync topics: event chunks, acks and commands (DESIGN.md §4); shared checks.
+
+Every parser here takes bytes from the network and either returns a fully checked value or
+raises :class:`MessageError`; nothing else escapes (issue 12, finding 3). Sizes and nesting are
+bounded before a field is looked at (:mod:`trace_protocol.bounded_json`), and every field is
+checked for its exact type: ``"v": true`` is not version 1, although ``True == 1`` in Python.
+The device's status message has its own module, :mod:`trace_protocol.status`.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from trace_protocol import PROTOCOL_VERSION
+from trace_protocol.bounded_json import JSONBoundsError, loads_bounded
+from trace_protocol.canonical import MAX_SAFE_INT
 from trace_protocol.envelope import EnvelopeError, Event, parse_event
 
-MAX_PAYLOAD_BYTES = 1_048_576
+MAX_PAYLOAD_BYTES = 1_048_576  # an events chunk
+MAX_ACK_BYTES = 65_536
+MAX_COMMAND_BYTES = 4_096
 MAX_CHUNK_EVENTS = 500
+MAX_MISSING_BLOBS = 100
+MAX_DETAIL_CHARS = 500
+CODE_RE = re.compile(r"^[a-z][a-z_]{0,31}\Z")
+_SHA256_RE = re.compile(r"^[0-9a-f]{64}\Z")
 
 
 class MessageError(ValueError):
     """A payload that does not follow the protocol; the message says why."""
 
 
-def _load(payload: bytes) -> dict[str, Any]:
-    if len(payload) > MAX_PAYLOAD_BYTES:
-        raise MessageError(f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD_BYTES}")
+def load_object(payload: bytes, max_bytes: int) -> dict[str, Any]:
+    """Decode a payload within bounds: a JSON object whose ``v`` is exactly the integer 1."""
     try:
-        obj = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MessageError(f"payload is not JSON: {exc}") from exc
+        obj = loads_bounded(payload, max_bytes=max_bytes)
+    except JSONBoundsError as exc:
+        raise MessageError(str(exc)) from None
     if not isinstance(obj, dict):
         raise MessageError("payload must be a JSON object")
-    if obj.get("v") != PROTOCOL_VERSION:
-        raise MessageError(f"unsupported protocol version {obj.get('v')!r}")
+    v = obj.get("v")
+    if type(v) is not int or v != PROTOCOL_VERSION:
+        raise MessageError(f"unsupported protocol version {str(v)[:20]!r}")
     return obj
 
 
-def _dump(obj: dict[str, Any]) -> bytes:
+def check_int(value: Any, name: str, *, low: int = 0, high: int = MAX_SAFE_INT) -> int:
+    """``value`` as an int in ``[low, high]``; bools, floats and strings are refused."""
+    if type(value) is not int or not low <= value <= high:
+        raise MessageError(f"{name} must be an integer in [{low}, {high}]")
+    return value
+
+
+def check_str(
+    value: Any, name: str, *, max_chars: int, pattern: re.Pattern[str] | None = None
+) -> str:
+    if not isinstance(value, str) or len(value) > max_chars:
+        raise MessageError(f"{name} must be a string of at most {max_chars} characters")
+    if pattern is not None and not pattern.match(value):
+        raise MessageError(f"{name} has characters it may not have")
+    return value
+
+
+def dump(obj: dict[str, Any]) -> bytes:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 def encode_chunk(dev: str, events: list[Event]) -> bytes:
-    return _dump({"v": PROTOCOL_VERSION, "dev": dev, "events": [e.to_dict() for e in events]})
+    return dump({"v": PROTOCOL_VERSION, "dev": dev, "events": [e.to_dict() for e in events]})
 
 
 def parse_chunk(payload: bytes, topic_dev: str) -> list[Event]:
     """Parse an ``events`` payload sent on ``topic_dev``'s topic; events come back seq-ordered."""
-    obj = _load(payload)
+    obj = load_object(payload, MAX_PAYLOAD_BYTES)
     if obj.get("dev") != topic_dev:
         raise MessageError("chunk names a device other than its topic's")
     events = obj.get("events")
@@ -52,7 +85,7 @@ def parse_chunk(payload: bytes, topic_dev: str) -> list[Event]:
     try:
         parsed = [parse_event(e) for e in events]
     except EnvelopeError as exc:
-        raise MessageError(f"malformed event: {exc}") from exc
+        raise MessageError(f"malformed event: {str(exc)[:300]}") from exc
     parsed.sort(key=lambda e: e.seq)
     return parsed
 
@@ -64,6 +97,19 @@ class AckError:
     code: str
     seq: int
     detail: str
+
+
+def parse_ack_error(value: Any, name: str) -> AckError | None:
+    """An ``{code, seq, detail}`` object (acks, and the device's status), or None."""
+    if value is None:
+        return None
+    if not isinstance(value, dict) or set(value) != {"code", "seq", "detail"}:
+        raise MessageError(f"{name} must be an object with code, seq and detail")
+    return AckError(
+        code=check_str(value["code"], f"{name}.code", max_chars=32, pattern=CODE_RE),
+        seq=check_int(value["seq"], f"{name}.seq"),
+        detail=check_str(value["detail"], f"{name}.detail", max_chars=MAX_DETAIL_CHARS),
+    )
 
 
 @dataclass(frozen=True)
@@ -78,78 +124,34 @@ class Ack:
     gap: bool = False
 
     def encode(self) -> bytes:
-        return _dump({"v": PROTOCOL_VERSION, **asdict(self)})
+        return dump({"v": PROTOCOL_VERSION, **asdict(self)})
 
 
 def parse_ack(payload: bytes) -> Ack:
-    obj = _load(payload)
-    upto = obj.get("upto")
-    if not isinstance(upto, int) or isinstance(upto, bool) or upto < 0:
-        raise MessageError("ack.upto must be an integer >= 0")
+    """Acks come from the server; fields a newer server adds are ignored, known ones checked."""
+    obj = load_object(payload, MAX_ACK_BYTES)
+    upto = check_int(obj.get("upto"), "ack.upto")
     blobs = obj.get("missing_blobs", [])
-    if not isinstance(blobs, list) or not all(isinstance(b, str) for b in blobs):
-        raise MessageError("ack.missing_blobs must be a list of strings")
-    err = obj.get("error")
-    error = None
-    if err is not None:
-        if not isinstance(err, dict):
-            raise MessageError("ack.error must be an object")
-        try:
-            error = AckError(code=str(err["code"]), seq=int(err["seq"]), detail=str(err["detail"]))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise MessageError(f"malformed ack.error: {exc}") from exc
+    if (
+        not isinstance(blobs, list)
+        or len(blobs) > MAX_MISSING_BLOBS
+        or not all(isinstance(b, str) and _SHA256_RE.match(b) for b in blobs)
+    ):
+        raise MessageError("ack.missing_blobs must be a list of SHA-256 hex digests")
+    error = parse_ack_error(obj.get("error"), "ack.error")
     gap = obj.get("gap", False)
     if not isinstance(gap, bool):
         raise MessageError("ack.gap must be a boolean")
     return Ack(upto=upto, missing_blobs=blobs, error=error, gap=gap)
 
 
-@dataclass(frozen=True)
-class Status:
-    """What a device says about itself on its retained status topic."""
-
-    online: bool
-    at: str
-    head: int = 0
-    acked: int = 0
-    backlog: int = 0
-    oldest_unsynced_age_s: float | None = None
-    clock: str = "unsynced"
-    version: str = ""
-    blocked: AckError | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def encode(self) -> bytes:
-        return _dump({"v": PROTOCOL_VERSION, **asdict(self)})
-
-
-def parse_status(payload: bytes) -> Status:
-    obj = _load(payload)
-    try:
-        blocked = obj.get("blocked")
-        return Status(
-            online=bool(obj["online"]),
-            at=str(obj["at"]),
-            head=int(obj.get("head", 0)),
-            acked=int(obj.get("acked", 0)),
-            backlog=int(obj.get("backlog", 0)),
-            oldest_unsynced_age_s=(
-                None
-                if obj.get("oldest_unsynced_age_s") is None
-                else float(obj["oldest_unsynced_age_s"])
-            ),
-            clock=str(obj.get("clock", "unsynced")),
-            version=str(obj.get("version", "")),
-            blocked=None if not blocked else AckError(**blocked),
-            extra=dict(obj.get("extra", {})),
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise MessageError(f"malformed status: {exc}") from exc
-
-
 RESEND = "resend"
 SNAPSHOT = "snapshot"
-_COMMAND_ARGS: dict[str, tuple[str, ...]] = {RESEND: ("from",)}
+# A camera name as it may appear on the wire (status, snapshot command): letters of any script,
+# digits, space, '_', '.', '-'; no markup, no control characters.
+CAMERA_NAME_RE = re.compile(r"^\w[\w .-]{0,31}\Z")
+_ARG_RE = re.compile(r"^[a-z][a-z_]{0,31}\Z")
+MAX_COMMAND_ARGS = 8
 
 
 @dataclass(frozen=True)
@@ -160,19 +162,19 @@ class Command:
     args: dict[str, Any] = field(default_factory=dict)
 
     def encode(self) -> bytes:
-        return _dump({"v": PROTOCOL_VERSION, "cmd": self.name, **self.args})
+        return dump({"v": PROTOCOL_VERSION, "cmd": self.name, **self.args})
 
 
 def parse_command(payload: bytes) -> Command:
-    obj = _load(payload)
-    name = obj.get("cmd")
-    if not isinstance(name, str) or not name:
-        raise MessageError("cmd must name a command")
+    obj = load_object(payload, MAX_COMMAND_BYTES)
+    name = check_str(obj.get("cmd"), "cmd", max_chars=32, pattern=CODE_RE)
     args = {k: v for k, v in obj.items() if k not in ("v", "cmd")}
-    for key in _COMMAND_ARGS.get(name, ()):
-        value = args.get(key)
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise MessageError(f"cmd {name}: {key} must be an integer >= 1")
-    if name == SNAPSHOT and not isinstance(args.get("camera"), str):
-        raise MessageError("cmd snapshot: camera must name a camera")
+    if len(args) > MAX_COMMAND_ARGS or not all(_ARG_RE.match(k) for k in args):
+        raise MessageError(f"cmd {name}: too many arguments or a malformed argument name")
+    if any(isinstance(v, dict | list) for v in args.values()):
+        raise MessageError(f"cmd {name}: arguments must be plain values")
+    if name == RESEND:
+        check_int(args.get("from"), f"cmd {name}: from", low=1)
+    if name == SNAPSHOT:
+        check_str(args.get("camera"), f"cmd {name}: camera", max_chars=32, pattern=CAMERA_NAME_RE)
     return Command(name, args)

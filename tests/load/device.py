@@ -23,7 +23,8 @@ from tests.load.plan import LoadPlan
 from tests.load.stats import Histogram
 from tests.load.workload import Journal, device_key
 from trace_protocol import topics
-from trace_protocol.messages import Ack, MessageError, Status, parse_ack
+from trace_protocol.messages import Ack, MessageError, parse_ack
+from trace_protocol.status import Status
 
 EXTRA = {
     "disk_free_mb": 23105,
@@ -206,17 +207,24 @@ class SimDevice:
     def _status(self, *, online: bool) -> bytes:
         j = self.journal
         oldest = j.oldest_unacked()
-        return Status(
-            online=online,
-            at=datetime.now(UTC).isoformat(timespec="seconds"),
-            head=j.head,
-            acked=j.acked,
-            backlog=j.head - j.acked,
-            oldest_unsynced_age_s=None if oldest is None else round(time.monotonic() - oldest, 1),
-            clock="synced",
-            version="load",
-            extra=EXTRA,
-        ).encode()
+        return (
+            Status(
+                dev=self.journal.dev,
+                online=online,
+                at=datetime.now(UTC).isoformat(timespec="seconds"),
+                head=j.head,
+                acked=j.acked,
+                backlog=j.head - j.acked,
+                oldest_unsynced_age_s=None
+                if oldest is None
+                else round(time.monotonic() - oldest, 1),
+                clock="synced",
+                version="load",
+                extra=EXTRA,
+            )
+            .signed(self.journal.key)
+            .encode()
+        )
 
     def publish_status(self) -> None:
         if self.connected:

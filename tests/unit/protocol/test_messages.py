@@ -14,11 +14,9 @@ from trace_protocol.messages import (
     Ack,
     AckError,
     MessageError,
-    Status,
     encode_chunk,
     parse_ack,
     parse_chunk,
-    parse_status,
 )
 from trace_protocol.signing import DeviceKey
 
@@ -72,6 +70,17 @@ def valid() -> dict[str, Any]:
         chunk({k: v for k, v in valid().items() if k != "events"}),
         chunk({**valid(), "events": [{"v": 1}]}),
         chunk({**valid(), "events": [EVENTS[0].to_dict(), "x"]}),
+        # Issue 12, finding 3: bool is an int in Python, but true is not version 1.
+        chunk({**valid(), "v": True}),
+        chunk({**valid(), "v": 1.0}),
+        # Nested past the bound, the shape that raised RecursionError through parse_chunk.
+        b'{"v":1,"dev":"kc-test-1","events":' + b"[" * 2000 + b"]" * 2000 + b"}",
+        b"[" * 100_000,
+        b'{"v":1,"dev":"kc-test-1","events":' + b"[" * 30 + b"]" * 30 + b"}",
+        # A 5,000-digit number raises a plain ValueError in json.loads, not JSONDecodeError.
+        b'{"v":1,"dev":"kc-test-1","events":[' + b"1" * 5000 + b"]}",
+        b'{"v":1,"dev":"kc-test-1","events":[NaN]}',
+        b'{"v":1,"dev":"kc-test-1","events":[Infinity]}',
     ],
 )
 def test_parse_chunk_rejects(payload: bytes) -> None:
@@ -138,51 +147,21 @@ def test_parse_ack_defaults() -> None:
         {"v": 1, "upto": 1, "error": "fork"},
         {"v": 1, "upto": 1, "error": {"code": "fork", "seq": 2}},
         {"v": 1, "upto": 1, "error": {"code": "fork", "seq": "x", "detail": ""}},
+        {"v": 1, "upto": 1, "error": {"code": "fork", "seq": "5", "detail": ""}},
+        {"v": 1, "upto": 1, "error": {"code": "fork", "seq": True, "detail": ""}},
+        {"v": 1, "upto": 1, "error": {"code": "<b>", "seq": 1, "detail": ""}},
+        {"v": 1, "upto": 1, "error": {"code": "fork", "seq": 1, "detail": "x" * 501}},
+        {"v": 1, "upto": 1, "error": {"code": "fork", "seq": 1, "detail": {"a": 1}}},
+        {"v": 1, "upto": 1, "missing_blobs": ["../../etc/passwd"]},
+        {"v": 1, "upto": 1, "missing_blobs": ["a" * 64] * 101},
+        {"v": 1, "upto": 1, "gap": 1},
+        {"v": 1, "upto": 2**53},
+        {"v": True, "upto": 1},
     ],
 )
 def test_parse_ack_rejects(obj: dict[str, Any]) -> None:
     with pytest.raises(MessageError):
         parse_ack(chunk(obj))
-
-
-def test_status_round_trip() -> None:
-    status = Status(
-        online=True,
-        at="2024-03-01T08:00:00.000+07:00",
-        head=120,
-        acked=100,
-        backlog=20,
-        oldest_unsynced_age_s=42.5,
-        clock="synced",
-        version="0.1.0",
-        blocked=AckError("bad_signature", 101, "signature does not verify"),
-        extra={"disk_free_mb": 1234, "cameras": ["cam0"], "printer": "ok"},
-    )
-    assert parse_status(status.encode()) == status
-
-
-def test_status_minimal_round_trip_and_defaults() -> None:
-    status = Status(online=False, at="2024-03-01T08:00:00.000+07:00")
-    assert parse_status(status.encode()) == status
-    parsed = parse_status(b'{"v":1,"online":true,"at":"x"}')
-    assert (parsed.head, parsed.acked, parsed.backlog, parsed.clock) == (0, 0, 0, "unsynced")
-    assert parsed.blocked is None
-    assert parsed.oldest_unsynced_age_s is None
-
-
-@pytest.mark.parametrize(
-    "obj",
-    [
-        {"v": 1, "at": "x"},
-        {"v": 1, "online": True},
-        {"v": 1, "online": True, "at": "x", "head": "many"},
-        {"v": 1, "online": True, "at": "x", "blocked": {"code": "fork"}},
-        {"v": 2, "online": True, "at": "x"},
-    ],
-)
-def test_parse_status_rejects(obj: dict[str, Any]) -> None:
-    with pytest.raises(MessageError):
-        parse_status(chunk(obj))
 
 
 def test_command_round_trip_and_validation() -> None:
@@ -197,6 +176,21 @@ def test_command_round_trip_and_validation() -> None:
         {"v": 1, "cmd": "resend", "from": 0},
         {"v": 1, "cmd": "resend", "from": True},
         {"v": 2, "cmd": "resend", "from": 3},
+        {"v": True, "cmd": "resend", "from": 3},
+        {"v": 1, "cmd": "resend", "from": 3.0},
+        {"v": 1, "cmd": "snapshot", "camera": "cam<script>"},
+        {"v": 1, "cmd": "snapshot", "camera": ["a"]},
+        {"v": 1, "cmd": "Resend!", "from": 3},
+        {"v": 1, "cmd": "x", "a": {"b": 1}},
     ):
         with pytest.raises(MessageError):
             parse_command(json.dumps(bad).encode())
+
+
+def test_every_parser_refuses_deep_nesting_with_a_message_error() -> None:
+    from trace_protocol.messages import parse_command
+
+    deep = b'{"v":1,"x":' + b"[" * 1500 + b"]" * 1500 + b"}"
+    for parse in (parse_ack, parse_command, lambda p: parse_chunk(p, DEV)):
+        with pytest.raises(MessageError, match="nested deeper"):
+            parse(deep)

@@ -1,5 +1,6 @@
 """Fuzz the ingest path: malformed, oversized, wrong-version and wrong-topic payloads are each
-rejected with a logged reason, and neither ``ingest_chunk`` nor the worker's handler raises."""
+rejected and accounted for (a logged reason, or the device's junk counter), and neither
+``ingest_chunk`` nor the worker's handler raises."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from sqlalchemy import Engine
 
 from sync_server.config import ServerConfig
 from sync_server.ingest import ingest_chunk
+from sync_server.rejects import MALFORMED, reject_counts
 from sync_server.worker import IngestWorker
 from tests.unit.protocol.builders import ChainBuilder
 from tests.unit.server.conftest import DEV
@@ -79,17 +81,29 @@ def test_ingest_chunk_never_raises(engine: Engine, valid_chunk: dict[str, Any]) 
     check()
 
 
+def _junk(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return reject_counts(conn).get(DEV, {}).get(MALFORMED, 0)
+
+
 def test_oversized_and_wrong_version_payloads_are_refused(
     engine: Engine, valid_chunk: dict[str, Any]
 ) -> None:
     huge = json.dumps({**valid_chunk, "pad": "x" * MAX_PAYLOAD_BYTES}).encode()
-    for payload in (huge, json.dumps({**valid_chunk, "v": 2}).encode()):
+    payloads = (
+        huge,
+        json.dumps({**valid_chunk, "v": 2}).encode(),
+        json.dumps({**valid_chunk, "v": True}).encode(),  # bool is an int; true is not 1
+    )
+    for payload in payloads:
         result = ingest_chunk(engine, DEV, payload)
-        assert result.committed == 0 and result.quarantined == 1
-        assert result.ack is not None and result.ack.upto == 0
+        assert (result.committed, result.quarantined, result.rejected) == (0, 0, 1)
+        assert result.ack is None  # junk is not the device's: it is counted, not answered
+    with engine.connect() as conn:
+        assert reject_counts(conn) == {DEV: {MALFORMED: len(payloads)}}
 
 
-def test_worker_logs_a_reason_for_every_rejected_message(
+def test_worker_accounts_for_every_rejected_message(
     engine: Engine, valid_chunk: dict[str, Any], tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     worker = IngestWorker(engine, ServerConfig(data_dir=tmp_path))
@@ -116,6 +130,7 @@ def test_worker_logs_a_reason_for_every_rejected_message(
         caplog.clear()
         msg = mqtt.MQTTMessage(topic=topic.encode("utf-8", "surrogatepass"))
         msg.payload = payload
+        before = _junk(engine)
         with caplog.at_level(logging.INFO):
             worker._on_message(worker.client, None, msg)
             worker.process_pending()  # the processing thread is not started here
@@ -124,9 +139,10 @@ def test_worker_logs_a_reason_for_every_rejected_message(
             try:
                 parse_chunk(payload, DEV)
             except MessageError:
-                pass
-            else:
-                return  # well-formed: committed, a duplicate, or quarantined with its own log
+                # A device's junk is counted, with samples, rather than logged each time: a
+                # flood must not fill the log (issue 12, finding 9).
+                assert _junk(engine) == before + 1, payload[:80]
+            return  # well-formed: committed, a duplicate, quarantined or counted as forged
         assert reasons, (topic, payload[:80])
 
     check()

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, select
 
-from sync_server.db import batches, devices, events, quarantine
-from sync_server.ingest import ingest_chunk
+from sync_server.db import alerts, batches, devices, events, quarantine
+from sync_server.ingest import ingest_chunk, ingest_chunks
 from sync_server.registry import register_device
+from sync_server.rejects import FORGED, rejects_of
+from sync_server.rejects import MALFORMED as MALFORMED_KIND
 from tests.unit.protocol.builders import ChainBuilder, new_batch_id
 from tests.unit.server.bodies import LOT, opened_body, step_body
 from tests.unit.server.conftest import DEV
@@ -216,25 +219,62 @@ def test_chain_break_is_quarantined_after_committing_the_good_prefix(
     assert dev["blocked_code"] == "chain_break"
 
 
-def test_event_signed_by_another_key_is_quarantined(
+# Issue 12, finding 2: these used to quarantine the event and block the device. But a broker
+# password is enough to publish them, so they prove nothing about the device: they are counted
+# as forged traffic, the device is not blocked and not told, and the real event still lands.
+
+
+def forged_count(engine: Engine, kind: str = FORGED) -> int:
+    with engine.connect() as conn:
+        rows = {r["kind"]: r["count"] for r in rejects_of(conn, DEV)}
+    return rows.get(kind, 0)
+
+
+def alert_kinds(engine: Engine) -> list[str]:
+    with engine.connect() as conn:
+        return [r.kind for r in conn.execute(select(alerts.c.kind).order_by(alerts.c.id))]
+
+
+def assert_not_blocked_and_counted(engine: Engine, count: int, kind: str = FORGED) -> None:
+    assert device_row(engine)["blocked_code"] is None
+    assert quarantined(engine) == []
+    assert forged_count(engine, kind) == count
+    assert alert_kinds(engine) == ["forged_traffic"]
+
+
+def test_event_signed_by_another_key_is_not_the_devices(
     engine: Engine, device: str, chain: ChainBuilder
 ) -> None:
     intruder = DeviceKey.generate()
     chain.run(2)
+    real = ChainBuilder(chain.key, DEV)
+    real.events = list(chain.events)
     chain.next(key=intruder)
     chain.next(key=intruder)
     result = send(engine, chain.events)
     assert result.committed == 2
-    assert result.ack is not None
-    assert result.ack.upto == 2
-    assert result.ack.error is not None
-    assert (result.ack.error.code, result.ack.error.seq) == ("bad_signature", 3)
+    assert result.ack == Ack(upto=2)  # what it did commit is acked, without an error
     assert [s for s, _ in stored(engine)] == [1, 2]
-    assert [(r["code"], r["seq"]) for r in quarantined(engine)] == [("bad_signature", 3)]
-    assert device_row(engine)["blocked_code"] == "bad_signature"
+    assert_not_blocked_and_counted(engine, 1)
+    # The device's own event 3 is accepted when it comes.
+    assert send(engine, [real.next()]).ack == Ack(upto=3)
 
 
-def test_tampered_body_is_quarantined_as_bad_hash(
+def test_junk_at_the_next_seq_gets_no_ack_and_the_real_event_lands(
+    engine: Engine, device: str, chain: ChainBuilder
+) -> None:
+    """The issue's attack: the right shape, "hash": "000…", at the next seq."""
+    send(engine, chain.run(2))
+    real = chain.next()
+    junk = dataclasses.replace(real, body={"lot": "FAKE"}, hash="0" * 64, sig="A" * 86)
+    for _ in range(5):
+        result = send(engine, [junk])
+        assert result.ack is None and result.rejected == 1
+    assert_not_blocked_and_counted(engine, 5)
+    assert send(engine, [real]).ack == Ack(upto=3)
+
+
+def test_tampered_body_is_forged_and_the_real_chunk_still_lands(
     engine: Engine, device: str, chain: ChainBuilder
 ) -> None:
     chain.run(3)
@@ -242,10 +282,93 @@ def test_tampered_body_is_quarantined_as_bad_hash(
     payload["events"][1]["body"] = {"n": 1000}
     result = ingest_chunk(engine, DEV, json.dumps(payload).encode())
     assert result.committed == 1
-    assert result.ack is not None
-    assert result.ack.error is not None
-    assert (result.ack.error.code, result.ack.error.seq) == ("bad_hash", 2)
+    assert result.ack == Ack(upto=1)
     assert [s for s, _ in stored(engine)] == [1]
+    assert_not_blocked_and_counted(engine, 1)
+    assert send(engine, chain.events).ack == Ack(upto=3)
+
+
+def test_unsigned_fork_and_tampered_resend_are_forged(
+    engine: Engine, device: str, chain: ChainBuilder
+) -> None:
+    evs = history(chain)
+    send(engine, evs)
+    # Another event at seq 2 that nobody signed: not a fork of the device's.
+    other = ChainBuilder(DeviceKey.generate(), DEV)
+    other.events = [evs[0]]
+    fake_fork = other.next("step.recorded", step_body(evs[0].body["batch"], value=99.0))
+    # A resend of seq 3 with its hash and signature but other content.
+    fake_resend = dataclasses.replace(evs[2], body={"tampered": True})
+    for fake in (fake_fork, fake_resend):
+        result = send(engine, [fake])
+        assert result.ack is None
+    assert stored(engine) == [(e.seq, e.hash) for e in evs]
+    assert_not_blocked_and_counted(engine, 2)
+
+
+def test_unsigned_chain_break_is_forged_but_a_signed_one_blocks(
+    engine: Engine, device: str, chain: ChainBuilder
+) -> None:
+    send(engine, chain.run(2))
+    intruder = ChainBuilder(DeviceKey.generate(), DEV)
+    intruder.events = list(chain.events)
+    assert send(engine, [intruder.next(prev="cd" * 32)]).ack is None
+    assert_not_blocked_and_counted(engine, 1)
+    signed = send(engine, [chain.next(prev="cd" * 32)])
+    assert signed.ack is not None and signed.ack.error is not None
+    assert signed.ack.error.code == "chain_break"
+    assert device_row(engine)["blocked_code"] == "chain_break"
+
+
+def test_forged_event_beyond_a_gap_makes_no_gap_ack(
+    engine: Engine, device: str, chain: ChainBuilder
+) -> None:
+    send(engine, chain.run(1))
+    chain.run(2)
+    genuine_gap = send(engine, chain.events[2:])
+    assert genuine_gap.ack == Ack(upto=1, gap=True)  # the device's own: resend from 2
+    far = dataclasses.replace(chain.events[2], body={"x": 1})
+    assert send(engine, [far]).ack is None
+    assert forged_count(engine) == 1
+
+
+def test_junk_is_counted_in_one_row_with_the_latest_samples_and_one_alert(
+    engine: Engine, device: str, chain: ChainBuilder
+) -> None:
+    """Issue 12, finding 9: 2,000 junk payloads made 2,000 quarantine rows and no alert."""
+    send(engine, chain.run(1))
+    junk = [(DEV, b'{"v":1,"junk":%d}' % i) for i in range(300)]
+    for start in range(0, len(junk), 64):
+        results = ingest_chunks(engine, junk[start : start + 64])
+        assert all(r.ack is None and r.rejected == 1 for r in results)
+    with engine.connect() as conn:
+        (row,) = rejects_of(conn, DEV)
+    assert (row["kind"], row["count"], row["last_code"]) == (MALFORMED_KIND, 300, "malformed")
+    assert [s["payload"] for s in row["samples"]] == [
+        f'{{"v":1,"junk":{i}}}' for i in (299, 298, 297)
+    ]
+    assert_not_blocked_and_counted(engine, 300, MALFORMED_KIND)
+
+
+def test_one_chunks_nested_json_costs_nothing_to_the_others_in_its_group(
+    engine: Engine, device: str, chain: ChainBuilder
+) -> None:
+    """Issue 12, finding 3: a RecursionError used to drop the whole group of chunks."""
+    key2 = DeviceKey.generate()
+    register_device(engine, "kc-test-2", "KC", key2.public_key_b64)
+    other = ChainBuilder(key2, "kc-test-2")
+    nested = b'{"v":1,"dev":"kc-test-1","events":' + b"[" * 2000 + b"]" * 2000 + b"}"
+    items = [
+        ("kc-test-2", encode_chunk("kc-test-2", other.run(2))),
+        (DEV, nested),
+        ("kc-test-2", encode_chunk("kc-test-2", [other.next()])),
+        (DEV, nested),
+        (DEV, encode_chunk(DEV, chain.run(1))),
+    ]
+    results = ingest_chunks(engine, items)
+    assert [r.ack for r in results] == [Ack(upto=2), None, Ack(upto=3), None, Ack(upto=1)]
+    assert len(stored(engine, "kc-test-2")) == 3
+    assert forged_count(engine, MALFORMED_KIND) == 2
 
 
 @pytest.mark.parametrize(
@@ -258,34 +381,30 @@ def test_tampered_body_is_quarantined_as_bad_hash(
         b'{"v":9,"dev":"kc-test-1","events":[]}',
     ],
 )
-def test_malformed_payload_is_quarantined_without_raising(
+def test_malformed_payload_is_counted_without_raising_or_blocking(
     engine: Engine, device: str, chain: ChainBuilder, payload: bytes
 ) -> None:
     send(engine, chain.run(2))
     result = ingest_chunk(engine, DEV, payload)
-    assert result.ack == Ack(upto=2)
-    assert (result.committed, result.quarantined) == (0, 1)
-    rows = quarantined(engine)
-    assert [(r["code"], r["seq"], r["dev_id"], r["event"]) for r in rows] == [
-        ("malformed", 0, DEV, None)
-    ]
-    assert rows[0]["detail"]
-    # A payload that cannot be parsed does not block the device.
-    assert device_row(engine)["blocked_code"] is None
+    assert result.ack is None  # nobody we can name sent it: the device is not told
+    assert (result.committed, result.quarantined, result.rejected) == (0, 0, 1)
+    assert_not_blocked_and_counted(engine, 1, MALFORMED_KIND)
+    with engine.connect() as conn:
+        (row,) = rejects_of(conn, DEV)
+    assert row["last_detail"]
     assert send(engine, [chain.next()]).ack == Ack(upto=3)
 
 
-def test_malformed_payload_from_a_blocked_device_acks_the_block(
+def test_malformed_payload_to_a_blocked_device_is_counted_without_an_ack(
     engine: Engine, device: str, chain: ChainBuilder
 ) -> None:
     chain.next()
     chain.next(prev="cd" * 32)
     send(engine, chain.events)
     result = ingest_chunk(engine, DEV, b"garbage")
-    assert result.ack is not None
-    assert result.ack.upto == 1
-    assert result.ack.error is not None
-    assert result.ack.error.code == "chain_break"
+    assert result.ack is None
+    assert forged_count(engine, MALFORMED_KIND) == 1
+    assert device_row(engine)["blocked_code"] == "chain_break"
 
 
 def test_unknown_device_gets_no_ack_and_nothing_is_stored(engine: Engine, device: str) -> None:
@@ -303,27 +422,24 @@ def test_chunk_naming_another_device_than_its_topic_is_malformed(
 ) -> None:
     payload = encode_chunk("kc-test-2", chain.run(1))
     result = ingest_chunk(engine, DEV, payload)
-    assert result.ack == Ack(upto=0)
-    assert [r["code"] for r in quarantined(engine)] == ["malformed"]
+    assert result.ack is None
+    assert forged_count(engine, MALFORMED_KIND) == 1
     assert stored(engine) == []
 
 
-def test_events_naming_another_device_are_quarantined(
+def test_another_devices_events_on_this_topic_are_forged(
     engine: Engine, device: str, key: DeviceKey
 ) -> None:
-    # A registered neighbour's events, sent on this device's topic.
+    # A registered neighbour's events, sent on this device's topic: signed, but not by this
+    # device's key, so they say nothing about this device and block neither.
     other_key = DeviceKey.generate()
     register_device(engine, "kc-test-2", "KC", other_key.public_key_b64)
     foreign = ChainBuilder(other_key, "kc-test-2").run(2)
     result = ingest_chunk(engine, DEV, encode_chunk(DEV, foreign))
-    assert result.committed == 0
-    assert result.ack is not None
-    assert result.ack.upto == 0
-    assert result.ack.error is not None
-    assert (result.ack.error.code, result.ack.error.seq) == ("wrong_device", 1)
+    assert (result.committed, result.ack) == (0, None)
     assert stored(engine, DEV) == []
     assert stored(engine, "kc-test-2") == []
-    assert device_row(engine)["blocked_code"] == "wrong_device"
+    assert_not_blocked_and_counted(engine, 1)
     assert device_row(engine, "kc-test-2")["blocked_code"] is None
 
 
@@ -374,6 +490,9 @@ def test_signed_but_unusable_event_is_quarantined_not_raised(
         chain.next("batch.closed", {"quantity": 1})
         raw = encode_chunk(DEV, chain.events)
     result = ingest_chunk(engine, DEV, raw)
+    if case == "nan_body":  # NaN is not JSON: refused while parsing, counted as junk
+        assert (result.ack, result.rejected) == (None, 1)
+        return
     assert result.ack is not None
     assert result.ack.upto == 0
     assert result.quarantined == 1
