@@ -15,6 +15,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from edge_agent.journal import Journal
+from edge_agent.lot_letter import load_lot_index
 from trace_protocol import envelope as ev
 from trace_protocol.catalog import Catalog, Product
 from trace_protocol.envelope import Event
@@ -75,14 +76,23 @@ def open_batch(journal: Journal, catalog: Catalog, product_code: str, lot_prefix
 
     def check(db: Database) -> None:
         # The counter is derived from the journal's own batches, inside the write transaction,
-        # so two taps at once still get distinct lots.
-        like = f"{prefix.upper()}-{product.code.upper()}-{today:%y%m%d}-%"
-        n = db.conn.execute("SELECT COUNT(*) FROM batches WHERE lot LIKE ?", (like,)).fetchone()
+        # so two taps at once still get distinct lots; the device's lot letter (given at
+        # enrolment) keeps them apart from the facility's other devices' (issue 12).
+        index = load_lot_index(db)
+        taken = {
+            r[0]
+            for r in db.conn.execute(
+                "SELECT lot FROM batches WHERE production_date = ?", (today.isoformat(),)
+            )
+        }
         try:
-            holder["lot"] = build_lot(prefix, product.code, today, int(n[0]) + 1)
+            counter = 1
+            while (lot := build_lot(prefix, product.code, today, counter, index)) in taken:
+                counter += 1
         except ValueError as exc:
             raise DomainError("lot_unavailable", reason=str(exc)) from exc
-        holder["body"]["lot"] = holder["lot"]
+        holder["lot"] = lot
+        holder["body"]["lot"] = lot
 
     holder["body"] = {
         "batch": str(uuid.uuid4()),

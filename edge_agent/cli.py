@@ -90,6 +90,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_enroll(args: argparse.Namespace) -> int:
     from edge_agent.enrolment import EnrolError, enroll
+    from trace_protocol.links import lot_letter
 
     cfg = _config(args)
     token = args.token
@@ -108,7 +109,8 @@ def cmd_enroll(args: argparse.Namespace) -> int:
     except EnrolError as exc:
         print(f"error: enrolment failed: {exc}", file=sys.stderr)
         return 2
-    print(f"device {done.device} enrolled for facility {done.facility}")
+    letter = f", lot letter {lot_letter(done.lot_index)}" if done.lot_index else ""
+    print(f"device {done.device} enrolled for facility {done.facility}{letter}")
     print(f"catalog version {done.catalog_version} stored; broker credentials saved")
     if (done.mqtt_host, done.mqtt_port) != (cfg.mqtt.host, cfg.mqtt.port):
         print(

@@ -11,8 +11,9 @@ import requests
 
 from edge_agent.agent import open_agent
 from edge_agent.config import EdgeConfig
+from edge_agent.lot_letter import store_lot_index
 from trace_protocol.catalog import CatalogError, parse_catalog
-from trace_protocol.enrolment import ENROL_PATH, enrol_request, proof_message
+from trace_protocol.enrolment import ENROL_PATH, enrol_request, parse_lot_index, proof_message
 from trace_protocol.signing import DeviceKey
 from trace_protocol.unit_codes import encode_label_key, load_or_create_label_key
 
@@ -28,6 +29,7 @@ class EnrolResult:
     mqtt_host: str
     mqtt_port: int
     catalog_version: int
+    lot_index: int | None  # None from a server without lot letters: old lot form
 
 
 def enroll(config: EdgeConfig, server_url: str, facility: str, token: str) -> EnrolResult:
@@ -54,12 +56,16 @@ def enroll(config: EdgeConfig, server_url: str, facility: str, token: str) -> En
         catalog = parse_catalog(body["config"])
         mqtt = body["mqtt"]
         password = str(mqtt["password"])
-    except (KeyError, TypeError, CatalogError) as exc:
+        lot_index = parse_lot_index(body)
+    except (KeyError, TypeError, ValueError, CatalogError) as exc:
         raise EnrolError(f"unexpected answer from the server: {exc}") from exc
     write_password(config.password_path, password)
     agent = open_agent(config, with_sync=False)
     try:
         agent.accept_catalog(catalog)
+        if lot_index is not None:
+            with agent.journal.lock:
+                store_lot_index(agent.journal.db, lot_index)
     finally:
         agent.journal.db.conn.close()
     return EnrolResult(
@@ -68,6 +74,7 @@ def enroll(config: EdgeConfig, server_url: str, facility: str, token: str) -> En
         mqtt_host=str(mqtt.get("host", "")),
         mqtt_port=int(mqtt.get("port", 0)),
         catalog_version=catalog.version,
+        lot_index=lot_index,
     )
 
 

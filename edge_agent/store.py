@@ -151,6 +151,19 @@ def m004_print_jobs(db: Database) -> None:
     )
 
 
+@migrations()
+def m005_device_lot_index(db: Database) -> None:
+    # This device's lot letter, from the enrolment answer (edge_agent/lot_letter.py). Not a
+    # projection of the journal: rebuilding projections must leave it alone.
+    db.execute(
+        """CREATE TABLE device_lot_index (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            lot_index INTEGER NOT NULL,
+            received_at REAL NOT NULL
+        )"""
+    )
+
+
 def open_db(path: Path) -> Database:
     """Open (creating if needed) the journal database, migrated to the newest schema."""
     path.parent.mkdir(parents=True, exist_ok=True)
