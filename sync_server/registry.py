@@ -59,7 +59,11 @@ def import_catalog(engine: Engine, source: Path | dict[str, Any], base_url: str)
 
 
 def register_device(engine: Engine, dev: str, facility_code: str, public_key: str) -> None:
-    """Register a device's Ed25519 public key for a facility (or re-key it before first sync)."""
+    """Register a device's Ed25519 public key for a facility (or re-key it before first sync).
+
+    No lot letter: this path has no answer to carry one to the device (enrolment does), so the
+    device mints the old lot form and needs its own ``lot_prefix`` if it shares a facility.
+    """
     if not DEVICE_ID_RE.match(dev):
         raise RegistryError("device id: lower-case letters, digits and '-' (2-63 chars)")
     try:
@@ -95,14 +99,14 @@ def register_device(engine: Engine, dev: str, facility_code: str, public_key: st
             conn.execute(
                 update(devices)
                 .where(devices.c.dev_id == dev)
-                # A device moved to another facility (before its first sync) needs a letter there.
+                # A lot letter belongs to one facility: a device moved (before its first sync)
+                # gets a new one if it enrols there.
                 .values(
                     facility_code=facility_code,
                     public_key=public_key,
                     **({"lot_index": None} if moved else {}),
                 )
             )
-        assign_lot_index(conn, dev)
 
 
 def assign_lot_index(conn: Connection, dev: str) -> int:

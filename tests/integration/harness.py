@@ -15,11 +15,13 @@ from typing import Any
 import requests
 from sqlalchemy import Engine
 
+from edge_agent.lot_letter import store_lot_index
+from edge_agent.store import open_db
 from ocop_cli.broker import free_port, wait_for_port
 from sync_server.config import ServerConfig, load_config
 from sync_server.enrolment import create_device
 from sync_server.enrolment import enrol as server_enrol
-from sync_server.registry import import_catalog, register_device
+from sync_server.registry import assign_lot_index, import_catalog, register_device
 from sync_server.service import open_server_engine
 from trace_protocol.enrolment import enrol_request, proof_message
 from trace_protocol.signing import DeviceKey
@@ -195,8 +197,16 @@ def make_edge(tmp: Path, dev: str, mqtt_port: int, extra_toml: str = "", **mqtt:
 
 
 def enrol(server: ServerEnv, edge: EdgeEnv, public_key: str | None = None) -> None:
-    """Register the device's key directly (for brokers without per-device auth)."""
+    """Register the device's key directly (for brokers without per-device auth), and give it a
+    lot letter as enrolment would, so that several KC devices mint distinct lots."""
     register_device(server.engine, edge.dev, "KC", public_key or edge.key.public_key_b64)
+    with server.engine.begin() as conn:
+        index = assign_lot_index(conn, edge.dev)
+    db = open_db(edge.journal)
+    try:
+        store_lot_index(db, index)
+    finally:
+        db.conn.close()
 
 
 def enrol_with_token(

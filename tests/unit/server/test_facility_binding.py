@@ -137,9 +137,8 @@ def test_a_lot_opened_twice_in_one_chunk_is_quarantined(
 def test_a_lot_letter_of_another_device_is_quarantined(
     engine: Engine, device: str, chain: ChainBuilder
 ) -> None:
-    with engine.connect() as conn:
-        mine = conn.execute(select(devices.c.lot_index).where(devices.c.dev_id == DEV)).scalar()
-    assert mine == 1  # "A"
+    with engine.begin() as conn:
+        assert assign_lot_index(conn, DEV) == 1  # "A"
     ack = send(
         engine, DEV, [chain.next(ev.BATCH_OPENED, opened_body(new_batch_id(), "KC-NM-240301B01"))]
     )
@@ -149,6 +148,8 @@ def test_a_lot_letter_of_another_device_is_quarantined(
 def test_own_letter_and_old_form_are_accepted(
     engine: Engine, device: str, chain: ChainBuilder
 ) -> None:
+    with engine.begin() as conn:
+        assign_lot_index(conn, DEV)
     ack = send(
         engine,
         DEV,
@@ -206,10 +207,19 @@ def test_lot_letters_are_per_facility_and_never_reused(engine: Engine, device: s
     import_catalog(engine, CN_CATALOG, "http://x")
     for dev, facility in (("kc-line-2", "KC"), ("cn-line-1", "CN"), ("kc-line-3", "KC")):
         register_device(engine, dev, facility, DeviceKey.generate().public_key_b64)
-    with engine.connect() as conn:
+    with engine.begin() as conn:
+        for dev in (DEV, "kc-line-2", "cn-line-1", "kc-line-3", DEV):
+            assign_lot_index(conn, dev)
         got = dict(conn.execute(select(devices.c.dev_id, devices.c.lot_index)).all())
     assert got == {DEV: 1, "kc-line-2": 2, "cn-line-1": 1, "kc-line-3": 3}
-    with engine.begin() as conn:
+    register_device(engine, "kc-line-4", "KC", DeviceKey.generate().public_key_b64)
+    with engine.begin() as conn:  # by hand, no letter: it cannot be told one
+        assert (
+            conn.execute(
+                select(devices.c.lot_index).where(devices.c.dev_id == "kc-line-4")
+            ).scalar()
+            is None
+        )
         for i in range(4, 25):
             dev = f"kc-extra-{i}"
             conn.execute(
@@ -234,7 +244,7 @@ def test_enrolment_hands_the_device_its_lot_letter(engine: Engine, device: str) 
         enrol_request("kc-line-2", "KC", token, key.public_key_b64, label, proof),
         "http://x",
     )
-    assert done.lot_index == 2
+    assert done.lot_index == 1  # the KC device registered by hand has none
 
 
 def _baseline_with_duplicates(url: str) -> Engine:
