@@ -14,7 +14,7 @@ from typing import Any
 from edge_agent.camera.blobs import BlobStore
 from edge_agent.camera.health import OK, HealthMonitor, HealthVerdict
 from edge_agent.camera.protocol import CameraError, CameraSource, Frame
-from edge_agent.camera.snapshot import encode_jpeg, make_thumbnail, public_image, take_snapshot
+from edge_agent.camera.snapshot import take_snapshot
 from edge_agent.config import CameraConfig, EdgeConfig
 from edge_agent.journal import Journal
 from edge_agent.photo_quota import disk_low, enforce_quota
@@ -102,14 +102,19 @@ class CameraService:
             if snapshot_due:
                 cam.next_snapshot = now + cam.config.interval_s
                 if frame is not None and not self.periodic_paused:
-                    self._record(cam, frame, PERIODIC, None)
+                    self._record(cam, frame, PERIODIC, None, public=cam.config.public_periodic)
         if now >= self._next_quota:
             self._next_quota = now + QUOTA_EVERY_S
             self.enforce_quota()
 
     # -- capture --------------------------------------------------------------------------------
-    def capture_evidence(self, batch_id: str) -> list[str]:
-        """Photos of the line for a step being recorded; never fails the step (DESIGN.md §7)."""
+    def capture_evidence(self, batch_id: str, *, no_people: bool = False) -> list[str]:
+        """Photos of the line for a step being recorded; never fails the step (DESIGN.md §7).
+
+        They get a public copy only when the worker marked the step's photo "no people"
+        (``no_people``): a face the detector misses under a mask, a cap or at an angle must
+        not reach consumers (issue 12 #8). Faces found are hidden even then.
+        """
         photos = []
         for cam in self.cameras.values():
             if not cam.config.evidence:
@@ -117,18 +122,22 @@ class CameraService:
             try:
                 frame = self._read(cam)
                 if frame is not None:
-                    photos.append(self._record(cam, frame, EVIDENCE, batch_id).body["sha256"])
+                    shot = self._record(cam, frame, EVIDENCE, batch_id, public=no_people)
+                    photos.append(shot.body["sha256"])
             except Exception as exc:  # no photo, but the step is saved (DESIGN.md §7)
                 log.warning("no evidence photo from %s: %s", cam.config.name, exc)
         return photos
 
     def capture(self, camera: str, purpose: str, batch_id: str | None = None) -> Event | None:
-        """A snapshot from the touchscreen button or a server command; None when no frame."""
+        """A snapshot from the touchscreen button or a server command; None when no frame.
+
+        No public copy: nobody vouched that the photo shows no one, and no public page shows it.
+        """
         cam = self.cameras.get(camera)
         if cam is None:
             raise CameraError(f"no camera named {camera!r}")
         frame = self._read(cam)
-        return None if frame is None else self._record(cam, frame, purpose, batch_id)
+        return None if frame is None else self._record(cam, frame, purpose, batch_id, public=False)
 
     def _read(self, cam: _Camera) -> Frame | None:
         with cam.lock:
@@ -146,8 +155,9 @@ class CameraService:
             cam.reads += 1
             return frame
 
-    def _record(self, cam: _Camera, frame: Frame, purpose: str, batch_id: str | None) -> Event:
-        public = purpose != PERIODIC or cam.config.public_periodic
+    def _record(
+        self, cam: _Camera, frame: Frame, purpose: str, batch_id: str | None, *, public: bool
+    ) -> Event:
         snap = take_snapshot(frame, self.store, public=public)
         body: dict[str, Any] = {
             "camera": cam.config.name,
@@ -157,11 +167,9 @@ class CameraService:
             "width": snap.width,
             "height": snap.height,
         }
-        if snap.public_sha256 is not None and snap.public_path is not None:
+        if snap.public_sha256 is not None and snap.public_thumb_sha256 is not None:
             body["public_sha256"] = snap.public_sha256
-            # Consumers on 3G get a small face-hidden thumbnail first.
-            public_thumb = encode_jpeg(make_thumbnail(public_image(frame)))
-            body["public_thumb_sha256"] = self.store.put(public_thumb)[0]
+            body["public_thumb_sha256"] = snap.public_thumb_sha256
         if batch_id is not None:
             body["batch"] = batch_id
         event = self.journal.append(ev.SNAPSHOT_TAKEN, body)

@@ -12,7 +12,7 @@ from pathlib import Path
 import cv2
 
 from edge_agent.camera.blobs import BlobStore
-from edge_agent.camera.faces import FaceDetectorUnavailable, blur_faces, pixelate
+from edge_agent.camera.faces import FaceDetectorUnavailable, blur_faces
 from edge_agent.camera.protocol import CameraError, Frame, to_uint8
 
 __all__ = ["BlobStore", "Snapshot", "blur_faces", "encode_jpeg", "make_thumbnail", "take_snapshot"]
@@ -20,9 +20,6 @@ __all__ = ["BlobStore", "Snapshot", "blur_faces", "encode_jpeg", "make_thumbnail
 log = logging.getLogger(__name__)
 
 THUMB_MAX_SIDE = 320
-# Without a face detector the public copy is the whole frame in blocks this many across: the
-# scene's colours and layout survive, nobody's face does (fail closed, docs/cameras.md).
-NO_DETECTOR_BLOCKS_ACROSS = 20
 
 
 @dataclass(frozen=True)
@@ -30,7 +27,8 @@ class Snapshot:
     """The stored files of one snapshot.
 
     ``thumb_*`` is a thumbnail of the full, unblurred image: office use only. ``public_*`` is the
-    face-hidden full image, present only when the snapshot was taken with ``public=True``.
+    face-hidden full image and ``public_thumb_sha256`` its thumbnail, present only when the
+    snapshot was taken with ``public=True`` and faces could be searched for.
     """
 
     sha256: str
@@ -41,6 +39,7 @@ class Snapshot:
     height: int
     public_sha256: str | None
     public_path: Path | None
+    public_thumb_sha256: str | None = None
 
 
 def encode_jpeg(frame: Frame, quality: int = 85) -> bytes:
@@ -62,24 +61,37 @@ def make_thumbnail(frame: Frame, max_side: int = THUMB_MAX_SIDE) -> Frame:
     return to_uint8(cv2.resize(frame, size, interpolation=cv2.INTER_AREA))
 
 
-def public_image(frame: Frame) -> Frame:
-    """What a consumer may see of ``frame``: faces hidden, or everything if faces can't be found."""
+def public_image(frame: Frame) -> Frame | None:
+    """What a consumer may see of ``frame``: faces hidden; None if faces can't be searched for."""
     try:
         return blur_faces(frame)[0]
-    except FaceDetectorUnavailable as exc:
-        log.warning("%s: the public image is pixelated whole", exc)
-        return pixelate(frame, NO_DETECTOR_BLOCKS_ACROSS)
+    except FaceDetectorUnavailable as exc:  # fail closed: nothing public (issue 12 #8)
+        log.warning("%s: no public copy is made", exc)
+        return None
 
 
 def take_snapshot(frame: Frame, store: BlobStore, *, public: bool) -> Snapshot:
-    """Store the full JPEG and its thumbnail, plus the public copy when ``public``."""
+    """Store the full JPEG and its thumbnail, plus the public copy and its thumbnail when
+    ``public`` and a face detector can run."""
     sha256, path = store.put(encode_jpeg(frame))
     thumb_sha256, thumb_path = store.put(encode_jpeg(make_thumbnail(frame)))
     public_sha256: str | None = None
     public_path: Path | None = None
-    if public:
-        public_sha256, public_path = store.put(encode_jpeg(public_image(frame)))
+    public_thumb_sha256: str | None = None
+    hidden = public_image(frame) if public else None
+    if hidden is not None:
+        public_sha256, public_path = store.put(encode_jpeg(hidden))
+        # Consumers on 3G get a small face-hidden thumbnail first.
+        public_thumb_sha256 = store.put(encode_jpeg(make_thumbnail(hidden)))[0]
     height, width = frame.shape[:2]
     return Snapshot(
-        sha256, path, thumb_sha256, thumb_path, width, height, public_sha256, public_path
+        sha256,
+        path,
+        thumb_sha256,
+        thumb_path,
+        width,
+        height,
+        public_sha256,
+        public_path,
+        public_thumb_sha256,
     )

@@ -24,6 +24,10 @@ STRINGS: dict[str, dict[str, str]] = {
     "record_step": {"vi": "Ghi công đoạn", "en": "Record a step"},
     "note": {"vi": "Ghi chú", "en": "Note"},
     "save": {"vi": "Lưu", "en": "Save"},
+    "no_people": {
+        "vi": "Không có người trong khung hình: cho khách xem ảnh này",
+        "en": "No people in view: consumers may see this photo",
+    },
     "back": {"vi": "Quay lại", "en": "Back"},
     "home": {"vi": "Trang chính", "en": "Home"},
     "close_batch": {"vi": "Kết thúc lô", "en": "Finish batch"},

@@ -166,7 +166,10 @@ def record_step(batch_id: str) -> BaseResponse | tuple[str, int]:
             form.get("step", ""),
             values,
             form.get("note", ""),
-            photos=lambda: agent.cameras.capture_evidence(batch_id),
+            # A public copy only when the worker vouched "no people in the photo" (issue 12 #8).
+            photos=lambda: agent.cameras.capture_evidence(
+                batch_id, no_people=form.get("no_people") == "1"
+            ),
         )
     except domain.DomainError as exc:
         return _render_batch(batch_id, _message(exc), form, 400)

@@ -64,7 +64,9 @@ def _record_step_with_photo(edge: EdgeEnv) -> dict[str, Any]:
     s = requests.Session()
     r = s.post(f"{edge.url}/batches", data={"product": "NM"}, allow_redirects=False)
     batch_url = edge.url + r.headers["Location"].removeprefix(edge.url)
-    r = s.post(f"{batch_url}/steps", data={"step": "XAT", "note": ""}, allow_redirects=False)
+    # The worker marks the photo "no people", the only way it gets a public copy (issue 12 #8).
+    data = {"step": "XAT", "note": "", "no_people": "1"}
+    r = s.post(f"{batch_url}/steps", data=data, allow_redirects=False)
     assert r.status_code == 303
     page = s.get(batch_url).text
     assert "/photos/" in page  # the worker sees the photo next to the step

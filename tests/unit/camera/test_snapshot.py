@@ -169,22 +169,37 @@ def test_the_public_copy_never_shows_the_face(tmp_path: Path) -> None:
     assert _likeness(public, scene) < 0.2
 
 
-def test_without_a_cascade_detection_refuses_and_the_public_copy_is_all_hidden(
+def test_without_a_cascade_blazeface_alone_still_hides_faces(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # As on an OpenCV without the cascade file: the detector cannot load and must fail closed.
+    # As on an OpenCV without the cascade file: the Haar half is skipped, BlazeFace still runs.
     from edge_agent.camera import faces
 
     faces._cascade.cache_clear()
     monkeypatch.setattr(faces, "_cascade_path", lambda: None)
     monkeypatch.setattr(faces, "_cascade", functools.cache(faces._cascade.__wrapped__))
     scene = scenes.face_scene()
+    assert faces.haar_faces(scene) == []
+    snap = take_snapshot(scene, BlobStore(tmp_path), public=True)
+    assert snap.public_path is not None
+
+
+def test_without_the_face_model_no_public_copy_is_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A missing or altered model: detection refuses and nothing public is made (fail closed).
+    from edge_agent.camera import blazeface
+
+    blazeface._model.cache_clear()
+    monkeypatch.setattr(blazeface, "MODEL_PATH", tmp_path / "missing.tflite")
+    monkeypatch.setattr(blazeface, "_model", functools.cache(blazeface._model.__wrapped__))
+    scene = scenes.face_scene()
     with pytest.raises(FaceDetectorUnavailable, match="no face detector"):
         blur_faces(scene)
     snap = take_snapshot(scene, BlobStore(tmp_path), public=True)
-    assert snap.public_path is not None
-    public = _decode(snap.public_path)
-    assert _likeness(public, scene) < 0.2
+    assert snap.public_sha256 is None and snap.public_path is None
+    assert snap.public_thumb_sha256 is None
+    assert snap.path.is_file()  # the private original is still kept
 
 
 def test_the_cascade_finds_the_drawn_face_and_only_it_is_hidden() -> None:

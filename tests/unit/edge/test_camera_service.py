@@ -11,7 +11,7 @@ import pytest
 from edge_agent import batches
 from edge_agent.camera.blobs import BlobStore
 from edge_agent.camera.sources import open_source
-from edge_agent.camera_service import EVIDENCE, PERIODIC, CameraService
+from edge_agent.camera_service import COMMAND, EVIDENCE, MANUAL, PERIODIC, CameraService
 from edge_agent.config import CameraConfig, EdgeConfig, StorageConfig
 from edge_agent.journal import Journal
 from edge_agent.photo_quota import enforce_quota
@@ -57,12 +57,18 @@ def test_a_recorded_step_carries_its_evidence_photo(
     opened = batches.open_batch(journal, catalog, "NM", "")
     batch_id = opened.body["batch"]
     step = batches.record_step(
-        journal, catalog, batch_id, "XAT", {}, "", photos=lambda: service.capture_evidence(batch_id)
+        journal,
+        catalog,
+        batch_id,
+        "XAT",
+        {},
+        "",
+        photos=lambda: service.capture_evidence(batch_id, no_people=True),
     )
     (shot,) = _snapshots(journal)
     assert shot["purpose"] == EVIDENCE and shot["batch"] == batch_id
     assert step.body["photos"] == [shot["sha256"]]
-    # Evidence gets a face-hidden public copy and its thumbnail for the consumer page.
+    # Marked "no people": a face-hidden public copy and its thumbnail for the consumer page.
     for key in ("sha256", "thumb_sha256", "public_sha256", "public_thumb_sha256"):
         path = service.store.path(str(shot[key]))
         assert hashlib.sha256(path.read_bytes()).hexdigest() == shot[key]
@@ -78,6 +84,27 @@ def test_a_recorded_step_carries_its_evidence_photo(
             photos=lambda: service.capture_evidence(batch_id),
         )
     assert len(_snapshots(journal)) == 1
+    service.stop()
+
+
+def test_only_photos_marked_no_people_get_a_public_copy(
+    tmp_path: Path, journal: Journal, catalog: Catalog
+) -> None:
+    # The conservative rule for faces the detector misses (issue 12 #8): without the worker's
+    # "no people" mark a step photo, a button photo or a commanded one stays private.
+    service = _service(journal, _config(tmp_path))
+    batch_id = batches.open_batch(journal, catalog, "NM", "").body["batch"]
+    batches.record_step(
+        journal, catalog, batch_id, "XAT", {}, "", photos=lambda: service.capture_evidence(batch_id)
+    )
+    service.capture("day-chuyen", MANUAL, batch_id)
+    service.capture("day-chuyen", COMMAND)
+    shots = _snapshots(journal)
+    assert [s["purpose"] for s in shots] == [EVIDENCE, MANUAL, COMMAND]
+    for shot in shots:
+        assert "public_sha256" not in shot and "public_thumb_sha256" not in shot
+    service.capture_evidence(batch_id, no_people=True)
+    assert "public_sha256" in _snapshots(journal)[-1]
     service.stop()
 
 
