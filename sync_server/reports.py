@@ -8,11 +8,13 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from sync_server.db import devices, quarantine
+from sync_server.rejects import reject_counts
 
 
 def device_rows(conn: Connection, now: float | None = None) -> list[dict[str, Any]]:
     """Each device's honest liveness: committed head, last heard, what it says it still holds."""
     now = time.time() if now is None else now
+    rejected = reject_counts(conn)
     out = []
     for r in conn.execute(select(devices).order_by(devices.c.dev_id)).mappings():
         status = r["status"] or {}
@@ -36,6 +38,8 @@ def device_rows(conn: Connection, now: float | None = None) -> list[dict[str, An
                     "seq": r["blocked_seq"],
                     "detail": r["blocked_detail"],
                 },
+                # Messages on its topics that were not its own (sync_server/rejects.py).
+                "rejected": rejected.get(r["dev_id"], {}),
             }
         )
     return out

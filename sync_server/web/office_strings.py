@@ -52,6 +52,18 @@ OFFICE_STRINGS: dict[str, dict[str, str]] = {
     "content": {"vi": "Nội dung", "en": "Content"},
     "worker_by": {"vi": "Người làm", "en": "Worker"},
     "sync_health": {"vi": "Tình trạng đồng bộ", "en": "Sync health"},
+    "rejected": {"vi": "Tin nhắn không phải của thiết bị", "en": "Messages not from this device"},
+    "rejected_hint": {
+        "vi": "Gửi trên kênh của thiết bị nhưng không có chữ ký của thiết bị: đã bỏ qua, không"
+        " chặn đồng bộ. Mật khẩu MQTT của thiết bị có thể đã bị lộ.",
+        "en": "Sent on this device's topics without its signature: ignored, sync not blocked."
+        " The device's broker password may have leaked.",
+    },
+    "rejected_kind": {"vi": "Loại", "en": "Kind"},
+    "rejected_count": {"vi": "Số lần", "en": "Count"},
+    "rejected_forged": {"vi": "Sự kiện giả", "en": "Forged events"},
+    "rejected_malformed": {"vi": "Dữ liệu hỏng", "en": "Malformed payloads"},
+    "rejected_status": {"vi": "Trạng thái sai", "en": "Bad status messages"},
     "head_seq": {"vi": "Sự kiện cuối đã nhận", "en": "Last event received"},
     "blocked_reason": {"vi": "Lý do chặn", "en": "Blocked because"},
     "quarantine": {"vi": "Sự kiện bị cách ly", "en": "Quarantined events"},

@@ -22,6 +22,7 @@ from sync_server.db import (
     scans,
 )
 from sync_server.liveness import device_state, facility_states
+from sync_server.rejects import rejects_of
 from sync_server.web.auth import login_required
 from sync_server.web.context import config, engine
 from sync_server.web.office import bp
@@ -83,6 +84,7 @@ def device(dev: str) -> ResponseReturnValue:
         ]
         photos = _photos(conn, blob_refs.c.dev_id == dev, limit=24)
         alerts = open_alerts(conn, dev=dev)
+        rejected = rejects_of(conn, dev)
     older = journal[-1]["seq"] if len(journal) == JOURNAL_PAGE else None
     return render_template(
         "office/device.html",
@@ -91,6 +93,7 @@ def device(dev: str) -> ResponseReturnValue:
         journal=journal,
         older=older,
         quarantined=held,
+        rejected=rejected,
         photos=photos,
         alerts=alerts,
         status_json=json.dumps(row["status"] or {}, ensure_ascii=False, indent=1),
