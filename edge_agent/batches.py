@@ -57,6 +57,12 @@ def get_batch(db: Database, batch_id: str) -> BatchRow | None:
     return BatchRow(*row) if row else None
 
 
+def _put_by(body: dict[str, Any], by: dict[str, str] | None) -> None:
+    """Record who did it (the signed-in worker, issue 12) when the facility uses PINs."""
+    if by is not None:
+        body["by"] = dict(by)
+
+
 def _require_open(db: Database, batch_id: str) -> BatchRow:
     batch = get_batch(db, batch_id)
     if batch is None:
@@ -66,7 +72,13 @@ def _require_open(db: Database, batch_id: str) -> BatchRow:
     return batch
 
 
-def open_batch(journal: Journal, catalog: Catalog, product_code: str, lot_prefix: str) -> Event:
+def open_batch(
+    journal: Journal,
+    catalog: Catalog,
+    product_code: str,
+    lot_prefix: str,
+    by: dict[str, str] | None = None,
+) -> Event:
     product = catalog.product(product_code)
     if product is None:
         raise DomainError("unknown_product")
@@ -108,6 +120,7 @@ def open_batch(journal: Journal, catalog: Catalog, product_code: str, lot_prefix
         "production_date": today.isoformat(),
         "catalog_version": catalog.version,
     }
+    _put_by(holder["body"], by)
     return journal.append(ev.BATCH_OPENED, holder["body"], check=check)
 
 
@@ -159,6 +172,7 @@ def record_step(
     raw_values: dict[str, str],
     note: str,
     photos: Callable[[], list[str]] | None = None,
+    by: dict[str, str] | None = None,
 ) -> Event:
     """Check and record a step. ``photos`` is called once the input is valid (it takes the
     evidence photos, each its own ``snapshot.taken`` event); their hashes go into the step."""
@@ -187,10 +201,17 @@ def record_step(
         "note": note.strip(),
         "photos": photo_refs,
     }
+    _put_by(body, by)
     return journal.append(ev.STEP_RECORDED, body, check=lambda db: _require_open(db, batch_id))
 
 
-def close_batch(journal: Journal, catalog: Catalog, batch_id: str, quantity_text: str) -> Event:
+def close_batch(
+    journal: Journal,
+    catalog: Catalog,
+    batch_id: str,
+    quantity_text: str,
+    by: dict[str, str] | None = None,
+) -> Event:
     batch = get_batch(journal.db, batch_id)
     if batch is None:
         raise DomainError("batch_not_found")
@@ -215,6 +236,7 @@ def close_batch(journal: Journal, catalog: Catalog, batch_id: str, quantity_text
             raise DomainError("no_steps")
 
     body = {"batch": batch_id, "quantity": quantity, "unit": unit, "expiry_date": expiry}
+    _put_by(body, by)
     return journal.append(ev.BATCH_CLOSED, body, check=check)
 
 
@@ -227,6 +249,7 @@ def issue_labels(
     fmt: str,
     printer: str,
     reprint_of: int | None = None,
+    by: dict[str, str] | None = None,
 ) -> Event:
     """Record a print run (``labels.printed``) and queue its job in the same transaction.
 
@@ -241,6 +264,7 @@ def issue_labels(
         "format": fmt,
         "printer": printer,
     }
+    _put_by(body, by)
 
     def check(db: Database) -> None:
         batch = get_batch(db, batch_id)

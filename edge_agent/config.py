@@ -24,10 +24,23 @@ class UiConfig:
     host: str = setting("127.0.0.1", "Address the touchscreen UI listens on (keep it local).")
     port: int = setting(8080, "Port of the touchscreen UI.")
     default_language: str = setting("vi", "Language the touchscreen starts in: 'vi' or 'en'.")
+    allowed_hosts: tuple[str, ...] = setting(
+        (),
+        "More host names the UI answers to (besides localhost, 127.0.0.1, ::1, the device's"
+        " hostname and ui.host); any other Host header is refused (DNS rebinding).",
+    )
+    worker_idle_min: int = setting(
+        10, "With worker PINs in the catalog: minutes without a tap before the PIN is asked again."
+    )
 
     def __post_init__(self) -> None:
         if self.default_language not in ("vi", "en"):
             raise ValueError("ui.default_language must be 'vi' or 'en'")
+        if not 1 <= self.worker_idle_min <= 720:
+            raise ValueError("ui.worker_idle_min must be between 1 and 720")
+        for name in self.allowed_hosts:
+            if not isinstance(name, str) or not name or name == "*" or set(name) & set("/ @"):
+                raise ValueError(f"ui.allowed_hosts: {name!r} is not a host name")
 
 
 @dataclass(frozen=True)
@@ -181,6 +194,11 @@ class EdgeConfig:
     def label_key_path(self) -> Path:
         """The secret behind unit-label codes (0600); the server gets it once, at enrolment."""
         return self.data_dir / "label-key"
+
+    @property
+    def ui_secret_path(self) -> Path:
+        """Key that signs the touchscreen's session cookie (CSRF token, worker); mode 0600."""
+        return self.data_dir / "ui-secret"
 
     @property
     def password_path(self) -> Path:

@@ -61,6 +61,7 @@ def request_print(
     fmt: str,
     printer: str,
     reprint_of: int | None = None,
+    by: dict[str, str] | None = None,
 ) -> Event:
     """Validate and queue a print run; the queue prints it (and survives a restart)."""
     if reprint_of is None and not 1 <= copies <= MAX_COPIES:
@@ -73,4 +74,5 @@ def request_print(
         fmt=fmt,
         printer=printer,
         reprint_of=reprint_of,
+        by=by,
     )

@@ -18,6 +18,7 @@ from sync_server.config import ServerConfig
 from sync_server.config_publisher import PublishError, publish_configs
 from sync_server.db import devices, facilities
 from sync_server.registry import RegistryError, import_catalog
+from trace_protocol.workers import WorkerError, hash_pin
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,39 @@ def save_product(
     new["products"] = products
     catalog = import_catalog(engine, new, base_url)
     return catalog.version
+
+
+def save_worker(
+    engine: Engine, facility_code: str, worker_id: str, name: str, pin: str, base_url: str
+) -> int:
+    """Add a worker, or give one a new name and PIN; returns the new catalog version.
+
+    Only the PIN's salted hash is stored and published (trace_protocol.workers); the PIN
+    itself is forgotten here. Raises :class:`RegistryError` with the reason.
+    """
+    try:
+        pin_hash = hash_pin(pin)
+    except WorkerError as exc:
+        raise RegistryError(f"PIN: {exc}") from exc
+    stored = load_catalog(engine, facility_code)
+    workers = [dict(w) for w in stored.get("workers", []) if w.get("id") != worker_id]
+    workers.append({"id": worker_id, "name": name.strip(), "pin": pin_hash})
+    return _save_workers(engine, stored, workers, base_url)
+
+
+def remove_worker(engine: Engine, facility_code: str, worker_id: str, base_url: str) -> int:
+    stored = load_catalog(engine, facility_code)
+    workers = [dict(w) for w in stored.get("workers", []) if w.get("id") != worker_id]
+    return _save_workers(engine, stored, workers, base_url)
+
+
+def _save_workers(
+    engine: Engine, stored: dict[str, Any], workers: list[dict[str, Any]], base_url: str
+) -> int:
+    new = {k: v for k, v in stored.items() if k not in ("version", "v", "workers")}
+    if workers:
+        new["workers"] = sorted(workers, key=lambda w: str(w.get("name", "")))
+    return import_catalog(engine, new, base_url).version
 
 
 def facility_devices(engine: Engine, facility_code: str) -> list[str]:

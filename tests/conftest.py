@@ -6,13 +6,27 @@ import os
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 from ocop_cli.broker import SEARCH_PATH, Mosquitto
 from tests.postgres import PostgresServer, bin_path
 
 CI = os.environ.get("CI", "").lower() == "true"
+# Headless Debian Chromium driven by Playwright (never `playwright install`).
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -68,3 +82,15 @@ def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
     name = postgres_server.create_database()
     yield postgres_server.url(name)
     postgres_server.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """One Chromium for the run (tests/browser and tests/security's touchscreen tests)."""
+    from playwright.sync_api import sync_playwright
+
+    path = require_program("chromium")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=path, args=CHROMIUM_FLAGS)
+        yield b
+        b.close()

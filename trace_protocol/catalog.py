@@ -10,6 +10,7 @@ from typing import Any
 from trace_protocol import PROTOCOL_VERSION
 from trace_protocol.bounded_json import JSONBoundsError, loads_bounded
 from trace_protocol.links import check_gtin
+from trace_protocol.workers import Worker, WorkerError, parse_workers
 
 
 class CatalogError(ValueError):
@@ -99,12 +100,20 @@ class Catalog:
     products: tuple[Product, ...]
     public_base_url: str
     extra: dict[str, Any] = field(default_factory=dict)
+    # Who may record on the touchscreens, with hashed PINs; empty = no PIN asked (issue 12).
+    workers: tuple[Worker, ...] = ()
 
     def product(self, code: str) -> Product | None:
         return next((p for p in self.products if p.code == code), None)
 
+    def worker(self, worker_id: str) -> Worker | None:
+        return next((w for w in self.workers if w.id == worker_id), None)
+
     def to_dict(self) -> dict[str, Any]:
-        return {"v": PROTOCOL_VERSION, **asdict(self)}
+        out = {"v": PROTOCOL_VERSION, **asdict(self)}
+        if not self.workers:
+            del out["workers"]  # catalogs without PINs stay as they were
+        return out
 
     def encode(self) -> bytes:
         return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":")).encode()
@@ -285,12 +294,17 @@ def parse_catalog(obj: Any) -> Catalog:
     base = obj.get("public_base_url")
     if not isinstance(base, str) or not base.startswith(("http://", "https://")):
         raise CatalogError("public_base_url: must be an http(s) URL")
+    try:
+        workers = parse_workers(obj.get("workers"))
+    except WorkerError as exc:
+        raise CatalogError(str(exc)) from exc
     return Catalog(
         version=version,
         facility=facility,
         products=parsed,
         public_base_url=base.rstrip("/"),
         extra=dict(obj.get("extra", {})),
+        workers=workers,
     )
 
 

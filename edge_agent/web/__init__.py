@@ -5,13 +5,19 @@ from __future__ import annotations
 from flask import Flask
 
 from edge_agent.agent import Agent
+from edge_agent.web.guard import allowed_hosts, install_guard, load_or_create_secret
 from edge_agent.web.i18n import install_i18n
 from edge_agent.web.views import bp
+from edge_agent.web.workers import install_workers
 
 
 def create_app(agent: Agent) -> Flask:
     app = Flask(__name__)
     app.extensions["ocop_agent"] = agent
-    install_i18n(app, agent.config.ui.default_language)
+    ui = agent.config.ui
+    # Guards first: a foreign Host or a cross-site write is refused before anything else runs.
+    install_guard(app, ui, load_or_create_secret(agent.config.ui_secret_path), allowed_hosts(ui))
+    install_i18n(app, ui.default_language)
+    install_workers(app)
     app.register_blueprint(bp)
     return app

@@ -76,6 +76,28 @@ STRINGS: dict[str, dict[str, str]] = {
     "err_no_frame": {"vi": "Camera không có hình. Thử lại.", "en": "No picture from the camera."},
     "event": {"vi": "bản ghi số", "en": "record no."},
     "language": {"vi": "English", "en": "Tiếng Việt"},
+    # Worker sign-in (PIN pad) and refused requests (issue 12)
+    "switch_worker": {"vi": "Đổi người", "en": "Switch worker"},
+    "pin_who": {"vi": "Ai đang làm việc?", "en": "Who is working?"},
+    "pin_enter": {"vi": "Nhập mã PIN", "en": "Enter your PIN"},
+    "pin_ok": {"vi": "Vào", "en": "Sign in"},
+    "pin_not_me": {"vi": "Không phải tôi", "en": "Not me"},
+    "pin_delete": {"vi": "Xoá một số", "en": "Delete a digit"},
+    "pin_clear": {"vi": "Xoá hết", "en": "Clear"},
+    "pin_expired": {
+        "vi": "Đã lâu không thao tác: nhập lại mã PIN.",
+        "en": "Signed out after a pause: enter your PIN again.",
+    },
+    "err_pin_wrong": {"vi": "Sai mã PIN. Thử lại.", "en": "Wrong PIN. Try again."},
+    "err_pin_locked": {
+        "vi": "Sai quá nhiều lần. Thử lại sau {s} giây.",
+        "en": "Too many wrong PINs. Try again in {s} s.",
+    },
+    "err_pin_pick_name": {"vi": "Hãy chọn tên của bạn.", "en": "Pick your name."},
+    "refused_write": {
+        "vi": "Trang đã cũ hoặc yêu cầu không đến từ màn hình này. Quay lại và làm lại.",
+        "en": "The page was stale or not from this screen. Go back and try again.",
+    },
     # DomainError codes (edge_agent.batches)
     "err_unknown_product": {"vi": "Sản phẩm không có trong danh mục.", "en": "Unknown product."},
     "err_unknown_step": {"vi": "Công đoạn không có trong quy trình.", "en": "Unknown step."},

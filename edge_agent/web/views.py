@@ -25,7 +25,9 @@ from edge_agent.agent import Agent
 from edge_agent.camera.protocol import CameraError
 from edge_agent.camera_service import MANUAL
 from edge_agent.printing import request_print
+from edge_agent.web.guard import safe_next
 from edge_agent.web.i18n import current_lang, translate
+from edge_agent.web.workers import current_by
 from trace_protocol.catalog import Product
 
 bp = Blueprint(
@@ -97,7 +99,11 @@ def open_batch() -> BaseResponse | tuple[str, int]:
         if catalog is None:
             raise domain.DomainError("unknown_product")
         event = domain.open_batch(
-            agent.journal, catalog, request.form.get("product", ""), agent.config.lot_prefix
+            agent.journal,
+            catalog,
+            request.form.get("product", ""),
+            agent.config.lot_prefix,
+            by=current_by(),
         )
     except domain.DomainError as exc:
         return _error_page(exc)
@@ -170,6 +176,7 @@ def record_step(batch_id: str) -> BaseResponse | tuple[str, int]:
             photos=lambda: agent.cameras.capture_evidence(
                 batch_id, no_people=form.get("no_people") == "1"
             ),
+            by=current_by(),
         )
     except domain.DomainError as exc:
         return _render_batch(batch_id, _message(exc), form, 400)
@@ -184,7 +191,9 @@ def close_batch(batch_id: str) -> BaseResponse | tuple[str, int]:
     try:
         if catalog is None:
             raise domain.DomainError("unknown_product")
-        domain.close_batch(agent.journal, catalog, batch_id, request.form.get("quantity", ""))
+        domain.close_batch(
+            agent.journal, catalog, batch_id, request.form.get("quantity", ""), by=current_by()
+        )
     except domain.DomainError as exc:
         return _render_batch(batch_id, _message(exc), request.form.to_dict(), 400)
     agent.written()
@@ -209,6 +218,7 @@ def labels(batch_id: str) -> BaseResponse | tuple[str, int]:
             fmt=agent.config.printer.format,
             printer=agent.config.printer.kind,
             reprint_of=int(reprint) if reprint and reprint.isdigit() else None,
+            by=current_by(),
         )
     except domain.DomainError as exc:
         return _render_batch(batch_id, _message(exc), form.to_dict(), 400)
@@ -271,10 +281,8 @@ def _batch_photos(agent: Agent, batch_id: str) -> dict[int, list[str]]:
 
 @bp.get("/lang/<code>")
 def switch_language(code: str) -> Response:
-    target = request.args.get("next", "")
     # Only paths on this UI; pages rendered by a POST pass their GET address as ``here``.
-    if not target.startswith("/") or target.startswith("//"):
-        target = url_for("ui.home")
+    target = safe_next(request.args.get("next", ""), url_for("ui.home"))
     resp = make_response(redirect(target, code=303))
     if code in ("vi", "en"):
         resp.set_cookie("lang", code, max_age=365 * 86400, samesite="Lax")

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 
 import requests
 
+from tests.integration.touchscreen import Touchscreen
+
 STEP = "XAT"  # "Xay xát, đánh bóng": a step with no measured fields
 PRODUCT = "NM"
 STEPS_PER_BATCH = 500
@@ -71,8 +73,8 @@ class AgentLoad:
     attempts: int = 0
 
 
-def _new_batch(s: requests.Session, base: str) -> str | None:
-    r = s.post(f"{base}/batches", data={"product": PRODUCT}, allow_redirects=False, timeout=5)
+def _new_batch(touch: Touchscreen) -> str | None:
+    r = touch.post("/batches", {"product": PRODUCT})
     if r.status_code != 303:
         return None
     return r.headers["Location"].rstrip("/").rsplit("/", 1)[1].split("?", 1)[0]
@@ -80,16 +82,16 @@ def _new_batch(s: requests.Session, base: str) -> str | None:
 
 def run_load(load: AgentLoad, pacer: Pacer, max_attempts: int) -> None:
     """The loop of one thread; returns when the pacer says so or ``max_attempts`` is used up."""
-    session = requests.Session()
+    # A browser on the touchscreen: its session and CSRF token, refreshed after a broken link.
+    touch = Touchscreen(load.url)
     batch: str | None = None
     in_batch = 0
     n = 0
     while load.attempts < max_attempts and pacer.acquire():
         load.attempts += 1
-        base = load.url()
         try:
             if batch is None or in_batch >= STEPS_PER_BATCH:
-                batch = _new_batch(session, base)
+                batch = _new_batch(touch)
                 if batch is None:
                     load.failures += 1
                     time.sleep(RETRY_PAUSE_S)
@@ -100,16 +102,10 @@ def run_load(load: AgentLoad, pacer: Pacer, max_attempts: int) -> None:
                 continue
             n += 1
             note = f"{load.dev}/{n}"
-            r = session.post(
-                f"{base}/batches/{batch}/steps",
-                data={"step": STEP, "note": note},
-                allow_redirects=False,
-                timeout=5,
-            )
+            r = touch.post(f"/batches/{batch}/steps", {"step": STEP, "note": note})
         except requests.RequestException:
             load.failures += 1
-            session.close()
-            session = requests.Session()
+            touch.reset()
             pacer.stop.wait(RETRY_PAUSE_S)
             continue
         if r.status_code == 303:
@@ -119,7 +115,7 @@ def run_load(load: AgentLoad, pacer: Pacer, max_attempts: int) -> None:
         else:
             load.failures += 1
             pacer.stop.wait(RETRY_PAUSE_S)
-    session.close()
+    touch.close()
 
 
 def start_load(loads: list[AgentLoad], pacer: Pacer, max_attempts: int) -> list[threading.Thread]:

@@ -23,6 +23,7 @@ from sync_server.enrolment import create_device
 from sync_server.enrolment import enrol as server_enrol
 from sync_server.registry import assign_lot_index, import_catalog, register_device
 from sync_server.service import open_server_engine
+from tests.integration.touchscreen import Touchscreen
 from trace_protocol.enrolment import enrol_request, proof_message
 from trace_protocol.signing import DeviceKey
 from trace_protocol.unit_codes import encode_label_key
@@ -153,16 +154,19 @@ class EdgeEnv:
         finally:
             conn.close()
 
+    def touchscreen(self) -> Touchscreen:
+        """A browser session on this device's touchscreen (cookies, CSRF token, Origin)."""
+        return Touchscreen(self.url)
+
     def record_step(self, step: str = "XAT") -> None:
         """A worker records ``step`` (no measured fields) in the journal's first batch, through
         the touchscreen's HTTP form."""
         (batch_id,) = self.journal_rows("SELECT batch_id FROM batches LIMIT 1")[0]
-        r = requests.post(
-            f"{self.url}/batches/{batch_id}/steps",
-            data={"step": step},
-            allow_redirects=False,
-            timeout=5,
-        )
+        touch = self.touchscreen()
+        try:
+            r = touch.post(f"/batches/{batch_id}/steps", {"step": step})
+        finally:
+            touch.close()
         assert r.status_code == 303, r.text
 
     def acked(self) -> int:

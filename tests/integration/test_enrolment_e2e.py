@@ -121,8 +121,7 @@ def test_office_adds_device_pi_enrols_syncs_and_revocation_stops_it(
     # The first config came with enrolment: the agent works at once, and syncs with its own
     # credentials through the broker that refuses anonymous clients.
     edge.run(procs)
-    s = requests.Session()
-    r = s.post(f"{edge.url}/batches", data={"product": "NM"}, allow_redirects=False)
+    r = edge.touchscreen().post("/batches", {"product": "NM"})
     assert r.status_code == 303
     wait_until(lambda: edge.status()["acked"] == 1, 30, "the first event to be acked")
     assert server.scalar("SELECT head_seq FROM devices WHERE dev_id = 'kc-line-9'") == 1

@@ -61,14 +61,13 @@ def _edge_with_camera(
 
 
 def _record_step_with_photo(edge: EdgeEnv) -> dict[str, Any]:
-    s = requests.Session()
-    r = s.post(f"{edge.url}/batches", data={"product": "NM"}, allow_redirects=False)
-    batch_url = edge.url + r.headers["Location"].removeprefix(edge.url)
+    s = edge.touchscreen()
+    r = s.post("/batches", {"product": "NM"})
+    batch_path = r.headers["Location"].removeprefix(edge.url)
     # The worker marks the photo "no people", the only way it gets a public copy (issue 12 #8).
-    data = {"step": "XAT", "note": "", "no_people": "1"}
-    r = s.post(f"{batch_url}/steps", data=data, allow_redirects=False)
+    r = s.post(f"{batch_path}/steps", {"step": "XAT", "note": "", "no_people": "1"})
     assert r.status_code == 303
-    page = s.get(batch_url).text
+    page = s.get(batch_path).text
     assert "/photos/" in page  # the worker sees the photo next to the step
     rows = edge.journal_rows("SELECT body FROM events WHERE type = 'snapshot.taken'")
     assert len(rows) == 1

@@ -34,24 +34,24 @@ def _value_for(field: dict[str, object]) -> str:
 
 def _record_batch_through_ui(edge: EdgeEnv, product: dict[str, object]) -> tuple[str, list[str]]:
     """Drive the touchscreen's HTTP forms exactly as its buttons do; returns (batch id, steps)."""
-    s = requests.Session()
-    resp = s.post(f"{edge.url}/batches", data={"product": product["code"]}, allow_redirects=False)
+    s = edge.touchscreen()
+    resp = s.post("/batches", {"product": str(product["code"])})
     assert resp.status_code == 303, resp.text
-    batch_url = edge.url + resp.headers["Location"].removeprefix(edge.url)
-    batch_id = batch_url.rsplit("/", 1)[1]
+    batch_path = resp.headers["Location"].removeprefix(edge.url)
+    batch_id = batch_path.rsplit("/", 1)[1]
     names = []
     for step in product["steps"]:  # type: ignore[attr-defined]
         form = {"step": step["code"], "note": "ca sáng, độ ẩm đạt"}
         form.update({f"v_{f['key']}": _value_for(f) for f in step["fields"]})
-        r = s.post(f"{batch_url}/steps", data=form, allow_redirects=False)
+        r = s.post(f"{batch_path}/steps", form)
         assert r.status_code == 303, r.text
         names.append(step["name"]["vi"])
-    page = s.get(batch_url).text
+    page = s.get(batch_path).text
     for name in names:
         assert name in page
-    r = s.post(f"{batch_url}/close", data={"quantity": "950"}, allow_redirects=False)
+    r = s.post(f"{batch_path}/close", {"quantity": "950"})
     assert r.status_code == 303, r.text
-    r = s.post(f"{batch_url}/labels", data={"copies": "2"}, allow_redirects=False)
+    r = s.post(f"{batch_path}/labels", {"copies": "2"})
     assert r.status_code == 303, r.text
     return batch_id, names
 

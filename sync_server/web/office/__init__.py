@@ -74,6 +74,7 @@ from sync_server.web.office import (  # noqa: E402
     map_views,
     pages,
     users_views,
+    workers_views,
 )
 
 __all__ = [
@@ -86,4 +87,5 @@ __all__ = [
     "map_views",
     "pages",
     "users_views",
+    "workers_views",
 ]

@@ -202,6 +202,7 @@ def _event_view(r: Any) -> dict[str, Any]:
         "clock": r["clock"],
         "hash": r["hash"],
         "body": r["body"],
+        "by": _worker_name(r["body"]),
         # Each top-level field on its own line; text as the worker typed it (escaped by
         # Jinja), anything structured as compact JSON.
         "fields": [
@@ -209,6 +210,15 @@ def _event_view(r: Any) -> dict[str, Any]:
             for k, v in sorted(r["body"].items())
         ],
     }
+
+
+def _worker_name(body: Any) -> str:
+    """Who made the event at the touchscreen (``by``, issue 12); private, for the office only."""
+    by = body.get("by") if isinstance(body, dict) else None
+    if not isinstance(by, dict):
+        return ""
+    name, wid = by.get("name"), by.get("id")
+    return str(name or wid or "")[:80]
 
 
 def _photos(conn: Connection, *conditions: Any, limit: int) -> list[dict[str, Any]]:
