@@ -7,6 +7,7 @@ worker), are ingested into a real server database and read through the real serv
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from sqlalchemy import Engine
 from edge_agent import batches
 from edge_agent.agent import open_agent
 from edge_agent.config import load_config
+from sync_server.catalog_edit import load_catalog
 from sync_server.config import ServerConfig
 from sync_server.db import create_schema, open_engine
 from sync_server.ingest import ingest_chunk
@@ -25,7 +27,7 @@ from tests.integration.harness import KC_CATALOG, make_edge
 from tests.unit.server.office_client import officer_client
 from trace_protocol.catalog import parse_catalog
 from trace_protocol.messages import encode_chunk
-from trace_protocol.workers import hash_pin
+from trace_protocol.workers import hash_pin, verify_pin
 
 DEV = "kc-line-1"
 NAME = "Phạm Thị Worker-7f3a"
@@ -85,3 +87,21 @@ def test_no_public_page_or_export_names_the_worker(
     epcis = office.get("/epcis/events")
     assert epcis.status_code == 200
     assert NAME not in epcis.get_data(as_text=True) and "w7f3a" not in epcis.get_data(as_text=True)
+
+
+def test_the_office_sets_a_pin_and_only_its_hash_is_kept(
+    synced: tuple[Engine, str, str], app: Flask
+) -> None:
+    engine = synced[0]
+    office = officer_client(app, engine)
+    page = office.get("/office/catalog/KC/workers").get_data(as_text=True)
+    assert NAME in page and "pbkdf2" not in page
+    token = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert token
+    form = {"csrf": token.group(1), "worker_id": "hoa", "name": "Lê Thị Hoa", "pin": "907153"}
+    assert office.post("/office/catalog/KC/workers", data=form).status_code == 302
+    assert office.post("/office/catalog/KC/workers", data={**form, "pin": "12"}).status_code == 400
+    stored = load_catalog(engine, "KC")
+    hoa = next(w for w in stored["workers"] if w["id"] == "hoa")
+    assert "907153" not in json.dumps(stored) and verify_pin("907153", hoa["pin"])
+    assert parse_catalog({**stored, "public_base_url": "http://t.test"}).worker("hoa")
