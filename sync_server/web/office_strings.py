@@ -51,23 +51,6 @@ OFFICE_STRINGS: dict[str, dict[str, str]] = {
     "time": {"vi": "Thời gian", "en": "Time"},
     "content": {"vi": "Nội dung", "en": "Content"},
     "worker_by": {"vi": "Người làm", "en": "Worker"},
-    "workers": {"vi": "Công nhân và mã PIN", "en": "Workers and PINs"},
-    "workers_hint": {
-        "vi": "Khi có danh sách này, màn hình cảm ứng hỏi mã PIN và ghi tên người làm vào mỗi"
-        " bản ghi (chỉ văn phòng thấy). Mã PIN chỉ được lưu dạng băm; nhập lại để đổi.",
-        "en": "With workers listed, the touchscreen asks for a PIN and records who did each"
-        " event (seen by the office only). PINs are stored hashed only; enter again to change.",
-    },
-    "workers_none": {
-        "vi": "Chưa có: màn hình cảm ứng không hỏi mã PIN.",
-        "en": "None: the touchscreen asks for no PIN.",
-    },
-    "worker_id": {"vi": "Mã công nhân", "en": "Worker id"},
-    "worker_name": {"vi": "Họ và tên", "en": "Name"},
-    "worker_pin": {"vi": "Mã PIN (4-8 chữ số)", "en": "PIN (4-8 digits)"},
-    "worker_add": {"vi": "Thêm hoặc đổi mã PIN", "en": "Add a worker or change a PIN"},
-    "worker_remove": {"vi": "Xoá", "en": "Remove"},
-    "worker_by": {"vi": "Người làm", "en": "Worker"},
     "sync_health": {"vi": "Tình trạng đồng bộ", "en": "Sync health"},
     "rejected": {"vi": "Tin nhắn không phải của thiết bị", "en": "Messages not from this device"},
     "rejected_hint": {
@@ -122,6 +105,18 @@ OFFICE_STRINGS: dict[str, dict[str, str]] = {
     "alert_bad_hash": {"vi": "Sai mã băm (bị cách ly)", "en": "Bad hash (quarantined)"},
     "alert_bad_body": {"vi": "Dữ liệu hỏng (bị cách ly)", "en": "Unusable event (quarantined)"},
     "alert_revoked": {"vi": "Thiết bị đã thu hồi gửi dữ liệu", "en": "Revoked device sent events"},
+    "alert_wrong_facility": {
+        "vi": "Lô ghi tên cơ sở khác (bị cách ly)",
+        "en": "Batch names another facility (quarantined)",
+    },
+    "alert_lot_taken": {
+        "vi": "Số lô đã thuộc lô khác (bị cách ly)",
+        "en": "Lot code already taken (quarantined)",
+    },
+    "alert_unknown_batch": {
+        "vi": "Ghi vào lô của thiết bị khác (cách ly)",
+        "en": "Names a batch it did not open (quarantined)",
+    },
     "product_name_vi": {"vi": "Tên sản phẩm (tiếng Việt)", "en": "Product name (Vietnamese)"},
     "product_name_en": {"vi": "Tên sản phẩm (tiếng Anh)", "en": "Product name (English)"},
     "step_name_vi": {"vi": "Tên công đoạn (tiếng Việt)", "en": "Step name (Vietnamese)"},

@@ -12,6 +12,7 @@ and the JSON of the events not acknowledged yet (to send and resend).
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -73,6 +74,10 @@ class DayMix:
         self.rng = rng
         self.pending: deque[tuple[str, dict[str, Any]]] = deque()
         self.batches = 0
+        # Lots are unique on the server (issue 12): each simulated device gets its own code
+        # space, 7 base32 characters of its id's hash (20 characters with the date and counter).
+        digest = base64.b32encode(hashlib.sha256(dev.encode()).digest()).decode()
+        self.lot_prefix = digest[:7]
 
     def next(self, now: datetime) -> tuple[str, dict[str, Any]]:
         if not self.pending:
@@ -102,7 +107,7 @@ class DayMix:
                 "batch.opened",
                 {
                     "batch": batch,
-                    "lot": f"LD-NM-{day}-{self.batches % 100:02d}",
+                    "lot": f"{self.lot_prefix}-{day}-{self.batches:04d}",
                     "product": PRODUCT,
                     "facility": FACILITY,
                     "production_date": now.strftime("%Y-%m-%d"),
