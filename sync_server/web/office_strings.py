@@ -51,6 +51,23 @@ OFFICE_STRINGS: dict[str, dict[str, str]] = {
     "time": {"vi": "Thời gian", "en": "Time"},
     "content": {"vi": "Nội dung", "en": "Content"},
     "worker_by": {"vi": "Người làm", "en": "Worker"},
+    "workers": {"vi": "Công nhân và mã PIN", "en": "Workers and PINs"},
+    "workers_hint": {
+        "vi": "Khi có danh sách này, màn hình cảm ứng hỏi mã PIN và ghi tên người làm vào mỗi"
+        " bản ghi (chỉ văn phòng thấy). Mã PIN chỉ được lưu dạng băm; nhập lại để đổi.",
+        "en": "With workers listed, the touchscreen asks for a PIN and records who did each"
+        " event (seen by the office only). PINs are stored hashed only; enter again to change.",
+    },
+    "workers_none": {
+        "vi": "Chưa có: màn hình cảm ứng không hỏi mã PIN.",
+        "en": "None: the touchscreen asks for no PIN.",
+    },
+    "worker_id": {"vi": "Mã công nhân", "en": "Worker id"},
+    "worker_name": {"vi": "Họ và tên", "en": "Name"},
+    "worker_pin": {"vi": "Mã PIN (4-8 chữ số)", "en": "PIN (4-8 digits)"},
+    "worker_add": {"vi": "Thêm hoặc đổi mã PIN", "en": "Add a worker or change a PIN"},
+    "worker_remove": {"vi": "Xoá", "en": "Remove"},
+    "worker_by": {"vi": "Người làm", "en": "Worker"},
     "sync_health": {"vi": "Tình trạng đồng bộ", "en": "Sync health"},
     "rejected": {"vi": "Tin nhắn không phải của thiết bị", "en": "Messages not from this device"},
     "rejected_hint": {
