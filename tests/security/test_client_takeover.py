@@ -62,7 +62,12 @@ def test_a_device_cannot_kick_another_off_the_broker_with_its_client_id(
     refused = threading.Event()
     probe = mqtt.Client(CallbackAPIVersion.VERSION2)
     probe.username_pw_set("kc-line-2", attacker_password)
-    probe.on_connect = lambda c, u, f, rc, p: rc.is_failure and refused.set()
+
+    def on_connect(c: mqtt.Client, u: object, f: object, rc: object, p: object) -> None:
+        if rc.is_failure:  # type: ignore[attr-defined]
+            refused.set()
+
+    probe.on_connect = on_connect
     probe.connect("127.0.0.1", kit.broker.server_port)
     probe.loop_start()
     try:
