@@ -31,9 +31,20 @@ class HttpConfig:
         "connecting address (scan places are judged from the client address).",
     )
 
+    connection_limit: int = setting(
+        1000, "Open connections the web app keeps at most (waitress); more wait to be accepted."
+    )
+    connections_per_network: int = setting(
+        32,
+        "Open connections one client network (/24, /48) may hold; more are answered 503 and "
+        "closed. 0 = no cap; not applied behind a proxy (proxy_hops > 0: nginx limit_conn).",
+    )
+
     def __post_init__(self) -> None:
         if self.proxy_hops < 0:
             raise ValueError("http: proxy_hops must be >= 0")
+        if self.connection_limit < 1 or self.connections_per_network < 0:
+            raise ValueError("http: need connection_limit >= 1 and connections_per_network >= 0")
 
 
 @dataclass(frozen=True)
@@ -91,10 +102,17 @@ class ScansConfig:
     max_places: int = setting(
         3, "Unit code scanned from more networks (places) than this in the window: warn."
     )
+    per_network_hour: int = setting(
+        30,
+        "Scans of one code from one network (/24, /48) logged per hour and web worker at most; "
+        "more views are served but not logged.",
+    )
 
     def __post_init__(self) -> None:
         if self.window_days < 1 or self.max_scans < 1 or self.max_places < 1:
             raise ValueError("scans: window_days, max_scans and max_places must be >= 1")
+        if self.per_network_hour < 1:
+            raise ValueError("scans: per_network_hour must be >= 1")
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,11 @@ import threading
 from types import FrameType
 
 from sqlalchemy import Engine
-from waitress.server import create_server
 
 from sync_server.catalog_edit import publish_pending
 from sync_server.config import ServerConfig
 from sync_server.db import create_schema, open_engine
+from sync_server.http_server import open_http_server
 from sync_server.liveness import sweep_silent
 from sync_server.web import MAX_BODY_BYTES, create_app
 from sync_server.worker import IngestWorker
@@ -48,16 +48,7 @@ def run(config: ServerConfig, *, web: bool = True, ingest: bool = True) -> None:
     app = None
     if web:
         app = create_app(config, engine)
-        server = create_server(
-            app,
-            host=config.http.host,
-            port=config.http.port,
-            threads=config.http.threads,
-            # A larger Content-Length is answered 413 as soon as the headers are in, before
-            # waitress buffers a byte of the body (issue 12, finding 4; waitress refuses from
-            # this size up, hence + 1).
-            max_request_body_size=MAX_BODY_BYTES + 1,
-        )
+        server = open_http_server(app, config.http, MAX_BODY_BYTES)
 
     def _stop(signum: int, frame: FrameType | None) -> None:
         stop.set()

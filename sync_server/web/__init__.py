@@ -10,11 +10,13 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from sync_server.blobs import FileBlobStorage
 from sync_server.config import ServerConfig
+from sync_server.scan_budget import ScanBudget
 from sync_server.scan_writer import ScanWriter
 from sync_server.web.api import bp as api_bp
 from sync_server.web.auth import install_auth
 from sync_server.web.blobs_api import bp as blobs_bp
 from sync_server.web.epcis_api import bp as epcis_bp
+from sync_server.web.headers import install_security_headers
 from sync_server.web.i18n import install_i18n
 from sync_server.web.office import bp as office_bp
 from sync_server.web.page_cache import PageCache
@@ -37,9 +39,11 @@ def create_app(config: ServerConfig, engine: Engine) -> Flask:
     app.extensions["ocop_engine"] = engine
     app.extensions["ocop_blobs"] = FileBlobStorage(config.blob_dir)
     app.extensions["ocop_scan_writer"] = ScanWriter(engine)
+    app.extensions["ocop_scan_budget"] = ScanBudget(config.scans.per_network_hour)
     app.extensions["ocop_page_cache"] = PageCache(config.http.page_cache_s)
     install_i18n(app)
     install_auth(app, config)
+    install_security_headers(app)
     app.register_blueprint(public_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(blobs_bp)

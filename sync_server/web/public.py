@@ -9,8 +9,17 @@ from flask import Blueprint, current_app, render_template, request
 
 from sync_server.db import reading
 from sync_server.queries import BatchView, find_batch, find_facility, recent_batches
+from sync_server.scan_budget import ScanBudget
 from sync_server.scan_writer import ScanWriter
-from sync_server.scans import BATCH, NOT_FOUND, ScanSummary, log_scan, place_key, scan_row
+from sync_server.scans import (
+    BATCH,
+    NOT_FOUND,
+    ScanSummary,
+    log_scan,
+    place_key,
+    place_of,
+    scan_row,
+)
 from sync_server.unit_check import GENUINE, check_unit
 from sync_server.web.context import config as app_config
 from sync_server.web.context import engine
@@ -179,6 +188,9 @@ def _log(
             log.exception("no web secret key: scan not logged")
             return None
         current_app.extensions["ocop_scan_key"] = key
+    budget: ScanBudget = current_app.extensions["ocop_scan_budget"]
+    if not budget.allow(place_of(request.remote_addr, key), lot, serial):
+        return None  # this network has logged this code often enough this hour
     if serial is None:
         # A batch code: nothing on the page depends on the row, so it is written in the
         # background with others (sync_server/scan_writer.py).
