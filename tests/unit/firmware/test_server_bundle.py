@@ -102,10 +102,17 @@ def test_mosquitto_conf_refuses_anonymous_and_sizes_queues_from_the_fleet(
 ) -> None:
     render_bundle(ServerSpec(domain=DOMAIN, fleet_size=2000), tmp_path)
     conf = _directives((tmp_path / "mosquitto-ocop.conf").read_text(encoding="utf-8"))
-    assert conf["allow_anonymous"] == ["false"] and conf["per_listener_settings"] == ["false"]
+    # One block per listener (issue 12): the server's loopback one, then the devices' TLS one,
+    # each with its own password file; only the devices' binds client ids to usernames.
+    assert conf["per_listener_settings"] == ["true"]
+    assert conf["allow_anonymous"] == ["false", "false"]
     assert conf["listener"] == ["1883 127.0.0.1", "8883"]
-    assert conf["password_file"] == ["/etc/ocop/broker/passwd"]
-    assert conf["acl_file"] == ["/etc/ocop/broker/acl"]
+    assert conf["password_file"] == [
+        "/etc/ocop/broker/passwd-server",
+        "/etc/ocop/broker/passwd",
+    ]
+    assert conf["acl_file"] == ["/etc/ocop/broker/acl", "/etc/ocop/broker/acl"]
+    assert conf["use_username_as_clientid"] == ["true"]
     assert conf["tls_version"] == ["tlsv1.2"] and conf["persistence"] == ["true"]
     limits = broker_limits(2000)
     assert limits.max_queued_messages == 2000 * 5
