@@ -67,7 +67,6 @@ OFFICE_STRINGS: dict[str, dict[str, str]] = {
     "worker_pin": {"vi": "Mã PIN (4-8 chữ số)", "en": "PIN (4-8 digits)"},
     "worker_add": {"vi": "Thêm hoặc đổi mã PIN", "en": "Add a worker or change a PIN"},
     "worker_remove": {"vi": "Xoá", "en": "Remove"},
-    "worker_by": {"vi": "Người làm", "en": "Worker"},
     "sync_health": {"vi": "Tình trạng đồng bộ", "en": "Sync health"},
     "rejected": {"vi": "Tin nhắn không phải của thiết bị", "en": "Messages not from this device"},
     "rejected_hint": {
