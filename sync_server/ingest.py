@@ -107,8 +107,9 @@ def _ingest_in(conn: Connection, dev: str, chunk: list[Event]) -> IngestResult:
     if device["blocked_code"]:
         return IngestResult(_ack(head, device), 0, 0)
     key = load_public_key(device["public_key"])
-    problem, bad_event = _check_duplicates(conn, dev, [e for e in chunk if e.seq <= head])
-    signed = problem is not None and _signed_by(bad_event, key)
+    seen = [e for e in chunk if e.seq <= head]
+    problem, bad_event, forged = _check_duplicates(conn, dev, seen, key)
+    signed = problem is not None  # a fork is reported only when the device's key signed it
     committed = 0
     if problem is None:
         run = _contiguous_run(chunk, head)
@@ -130,15 +131,17 @@ def _ingest_in(conn: Connection, dev: str, chunk: list[Event]) -> IngestResult:
         bad_event = chunk[-1]
         code = BAD_HASH if bad_event.computed_hash() != bad_event.hash else BAD_SIGNATURE
         problem, signed = Problem(code, bad_event.seq, "event beyond a gap does not verify"), False
-    rejected = 0
     if problem is not None and not signed:
         # bad_hash and bad_signature never are the device's; a fork, chain break or wrong
         # device is only when its key signed that very event (docs/protocol.md).
-        _reject_forged(conn, device, problem, bad_event)
-        problem, rejected = None, 1
-        if committed == 0:
-            # Nothing of the device's in it: no ack, and the device was not heard from.
-            return IngestResult(None, 0, 0, rejected)
+        forged.append((problem, bad_event))
+        problem = None
+    rejected = 1 if forged else 0
+    if forged:
+        _reject_forged(conn, device, *forged[0])
+    if forged and problem is None and committed == 0:
+        # Nothing of the device's in it: no ack, and the device was not heard from.
+        return IngestResult(None, 0, 0, rejected)
     values: dict[str, object] = {
         "head_seq": head,
         "head_hash": head_hash,
@@ -224,11 +227,16 @@ def _ack(head: int, device: RowMapping) -> Ack:
 
 
 def _check_duplicates(
-    conn: Connection, dev: str, seen: list[Event]
-) -> tuple[Problem | None, Event | None]:
-    """Events at or below the head: same hash is a harmless resend, another hash is a fork."""
+    conn: Connection, dev: str, seen: list[Event], key: Ed25519PublicKey
+) -> tuple[Problem | None, Event | None, list[tuple[Problem, Event | None]]]:
+    """Events at or below the head: the same event again is a harmless resend; another event
+    signed by the device's key is a fork (the problem returned). Anything else is not the
+    device's and is returned in the list, to be counted and skipped: an unsigned "fork", or a
+    resend whose content no longer matches its hash (a damaged journal row looks the same as
+    a forgery that copied a committed hash and signature; the server keeps the good copy)."""
+    forged: list[tuple[Problem, Event | None]] = []
     if not seen:
-        return None, None
+        return None, None, forged
     stored = dict(
         conn.execute(
             select(events.c.seq, events.c.hash).where(
@@ -238,11 +246,13 @@ def _check_duplicates(
     )
     for e in seen:
         if stored.get(e.seq) != e.hash:
-            return Problem(FORK, e.seq, "another event was already committed at this seq"), e
-        if e.computed_hash() != e.hash:
-            # A resend whose content no longer matches its hash: the device's journal is damaged.
-            return Problem(BAD_HASH, e.seq, "resent event does not match its hash"), e
-    return None, None
+            problem = Problem(FORK, e.seq, "another event was already committed at this seq")
+            if _signed_by(e, key):
+                return problem, e, forged
+            forged.append((problem, e))
+        elif e.computed_hash() != e.hash:
+            forged.append((Problem(BAD_HASH, e.seq, "resent event does not match its hash"), e))
+    return None, None, forged
 
 
 def _usable(

@@ -127,7 +127,8 @@ def _alert(
         facility,
         ALERT_KIND,
         "forged traffic on this device's topic: its broker password may have leaked "
-        f"(or its key changed). {count} {kind} message(s) so far; latest {latest}",
+        "(or its key or journal was replaced or damaged). "
+        f"{count} {kind} message(s) so far; latest {latest}",
     )
 
 

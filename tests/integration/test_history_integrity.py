@@ -1,8 +1,11 @@
 """Issue #3: rewritten history from a real agent is quarantined, alerted and shown.
 
 A fork is what a Pi restored from an old SD-card backup produces: it writes new events at seqs
-the server already holds. A damaged journal row, resent after a lost ack, no longer matches its
-hash. (Chain breaks and bad signatures: test_quarantine.py and the unit tests.)
+the server already holds, signed by its key: quarantined, and sync is blocked. A damaged journal
+row, resent after a lost ack, no longer matches its hash: since issue 12 (finding 2) that is
+not provably the device's (anyone can copy a committed hash and signature onto other content),
+so it is counted and alerted as forged, the server keeps its good copy, and sync goes on.
+(Chain breaks and bad signatures: test_quarantine.py and the unit tests.)
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ def _alerts(config_path: Path) -> str:
 
 
 @pytest.mark.parametrize("damage", ["restored_from_old_backup", "corrupted_row"])
-def test_rewritten_history_blocks_sync_and_tells_everyone(
+def test_rewritten_history_is_refused_and_the_office_told(
     tmp_path: Path, broker: Mosquitto, procs: Processes, damage: str
 ) -> None:
     server = make_server(tmp_path, broker.port)
@@ -69,6 +72,19 @@ def test_rewritten_history_blocks_sync_and_tells_everyone(
 
     edge.run(procs)
     edge.record_step()
+    if damage == "corrupted_row":
+        wait_until(lambda: edge.status()["acked"] == 7, 20, "the next step to sync")
+        assert edge.status()["blocked"] is None
+        assert server.scalar("SELECT last_code FROM device_rejects WHERE kind = 'forged'") == (
+            "bad_hash"
+        )
+        assert server.scalar("SELECT COUNT(*) FROM quarantine") == 0
+        # The server's seq 6 is still the good one: nothing rewrote it.
+        (good,) = edge.journal_rows("SELECT hash FROM events WHERE seq = 6")[0]
+        assert server.scalar("SELECT hash FROM events WHERE seq = 6") == good
+        assert server.scalar("SELECT prev FROM events WHERE seq = 6") != "ab" * 32
+        assert '"kind": "forged_traffic"' in _alerts(server.config_path)
+        return
     blocked = wait_until(lambda: edge.status()["blocked"], 20, "sync to be blocked")
     assert (blocked["code"], blocked["seq"]) == expected
     page = requests.get(edge.url, timeout=5).text

@@ -306,6 +306,35 @@ def test_unsigned_fork_and_tampered_resend_are_forged(
     assert_not_blocked_and_counted(engine, 2)
 
 
+def test_a_damaged_resend_is_skipped_and_the_new_events_after_it_land(
+    engine: Engine, device: str, chain: ChainBuilder
+) -> None:
+    """A journal row damaged on the device after it synced, resent with the next event: the
+    server keeps its good copy, counts the damaged one, and commits what follows."""
+    send(engine, chain.run(2))
+    damaged = dataclasses.replace(chain.events[1], prev="ab" * 32)
+    nxt = chain.next()
+    result = send(engine, [damaged, nxt])
+    assert result.ack == Ack(upto=3)
+    assert stored(engine)[1] == (2, chain.events[1].hash)
+    assert_not_blocked_and_counted(engine, 1)
+
+
+def test_a_signed_fork_blocks_even_behind_forged_duplicates(
+    engine: Engine, device: str, key: DeviceKey, chain: ChainBuilder
+) -> None:
+    send(engine, chain.run(3))
+    tampered = dataclasses.replace(chain.events[0], body={"x": 1})
+    other = ChainBuilder(key, DEV)
+    other.events = [chain.events[0]]
+    fork = other.next(body={"other": True})
+    result = send(engine, [tampered, fork])
+    assert result.ack is not None and result.ack.error is not None
+    assert (result.ack.error.code, result.ack.error.seq) == ("fork", 2)
+    assert device_row(engine)["blocked_code"] == "fork"
+    assert forged_count(engine) == 1
+
+
 def test_unsigned_chain_break_is_forged_but_a_signed_one_blocks(
     engine: Engine, device: str, chain: ChainBuilder
 ) -> None:
