@@ -2,7 +2,7 @@
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test lint format typecheck unit integration browser faults faults-short load bench bench-labels printers
+.PHONY: install demo test lint format typecheck unit integration browser security faults faults-short load bench bench-labels printers
 
 install:
 	$(BIN)/python -m pip install -e '.[test]' || (python3 -m venv $(VENV) && $(BIN)/python -m pip install -e '.[test]')
@@ -30,6 +30,10 @@ integration:
 
 browser:
 	$(BIN)/python -m pytest tests/browser
+
+# Issue 12: each attack replayed against real processes (docs/security.md).
+security:
+	$(BIN)/python -m pytest tests/security
 
 # Fault-injection suite (issue #3): real processes, real Mosquitto, ≥ 200 faults over ≥ 20,000 events.
 faults:
