@@ -148,7 +148,9 @@ class EdgeConfig:
     data_dir: Path = setting(Path("/var/lib/ocop-edge"), "Journal, key and files live here.")
     lot_prefix: str = setting("", "Start of every lot code (<= 5 chars); empty = facility code.")
     assume_clock_synced: bool = setting(
-        False, "Trust the wall clock even without systemd-timesyncd's synchronized flag."
+        False,
+        "Mark events' clock synced even when neither the kernel (adjtimex STA_UNSYNC clear) nor "
+        "systemd-timesyncd's flag says an NTP client has set it.",
     )
     ui: UiConfig = section(UiConfig, "The touchscreen web UI.")
     mqtt: MqttConfig = section(MqttConfig, "The sync link to the central broker.")

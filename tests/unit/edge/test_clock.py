@@ -1,0 +1,60 @@
+"""The ``clock`` field: "synced" only when the kernel, systemd-timesyncd or the operator says so."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from edge_agent.clock import (
+    STA_UNSYNC,
+    TIME_ERROR,
+    Clock,
+    KernelClock,
+    decide_clock,
+    read_kernel_clock,
+)
+
+TIME_OK = 0  # adjtimex's TIME_OK
+DISCIPLINED = KernelClock(state=TIME_OK, status=0x2001, maxerror_us=12_000)  # PLL | NANO
+AT_BOOT = KernelClock(state=TIME_ERROR, status=STA_UNSYNC, maxerror_us=16_000_000)
+
+
+@pytest.mark.parametrize(
+    ("assume", "flag", "kernel", "expected"),
+    [
+        (False, False, None, "unsynced"),  # nothing can be asked: never guess
+        (False, False, AT_BOOT, "unsynced"),  # kernel as booted, no NTP client yet
+        (False, False, DISCIPLINED, "synced"),  # chrony or ntpd: no timesyncd flag
+        (False, True, None, "synced"),  # timesyncd's flag
+        (False, True, AT_BOOT, "synced"),  # timesyncd stepped the clock, flag written
+        (True, False, AT_BOOT, "synced"),  # the operator vouches for it
+        # STA_UNSYNC clear but the call answers TIME_ERROR (e.g. STA_CLOCKERR): not trusted.
+        (False, False, KernelClock(TIME_ERROR, 0, 1000), "unsynced"),
+        # Any answer with STA_UNSYNC set is not trusted, whatever the state.
+        (False, False, KernelClock(TIME_OK, STA_UNSYNC | 0x2000, 1000), "unsynced"),
+    ],
+)
+def test_decision(assume: bool, flag: bool, kernel: KernelClock | None, expected: str) -> None:
+    assert decide_clock(assume, flag, kernel) == expected
+
+
+def test_clock_state_uses_its_injected_readings(tmp_path: Path) -> None:
+    flag = tmp_path / "synchronized"
+    clock = Clock(flag=flag, kernel=lambda: AT_BOOT)
+    assert clock.state() == "unsynced"
+    flag.touch()
+    assert clock.state() == "synced"
+    assert Clock(flag=tmp_path / "none", kernel=lambda: DISCIPLINED).state() == "synced"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="adjtimex is Linux's")
+def test_the_real_kernel_answers() -> None:
+    """This machine's kernel, asked for real: whatever its clock, a well-formed answer."""
+    kernel = read_kernel_clock()
+    assert kernel is not None
+    assert 0 <= kernel.state <= TIME_ERROR  # TIME_OK .. TIME_ERROR
+    assert kernel.status >= 0 and kernel.maxerror_us >= 0
+    assert kernel.synced == (not kernel.status & STA_UNSYNC and kernel.state != TIME_ERROR)
+    assert Clock(flag=Path("/nonexistent")).state() == ("synced" if kernel.synced else "unsynced")
