@@ -29,6 +29,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "No people in view: consumers may see this photo",
     },
     "back": {"vi": "Quay lại", "en": "Back"},
+    "error_title": {"vi": "Chưa làm được", "en": "That did not work"},
     "home": {"vi": "Trang chính", "en": "Home"},
     "close_batch": {"vi": "Kết thúc lô", "en": "Finish batch"},
     "output_quantity": {"vi": "Sản lượng", "en": "Output quantity"},

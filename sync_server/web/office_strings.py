@@ -237,4 +237,10 @@ OFFICE_STRINGS: dict[str, dict[str, str]] = {
         "en": "Every batch's events as GS1 EPCIS 2.0 JSON-LD. Outside systems use an API token "
         "(Authorization: Bearer) from an administrator.",
     },
+    # The dashboard's own refresh (issue 13: no timed <meta refresh>).
+    "updated_at": {"vi": "Cập nhật lúc", "en": "Updated at"},
+    "refresh": {"vi": "Làm mới", "en": "Refresh"},
+    "refresh_pause": {"vi": "Tạm dừng tự làm mới", "en": "Pause auto refresh"},
+    "refresh_resume": {"vi": "Tiếp tục tự làm mới", "en": "Resume auto refresh"},
+    "actions": {"vi": "Thao tác", "en": "Actions"},
 }

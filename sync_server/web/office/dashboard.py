@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from flask import abort, flash, redirect, render_template, request, send_file, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import Connection, and_, func, select
@@ -57,7 +59,12 @@ def dashboard() -> ResponseReturnValue:
         thumbs = latest_thumbnails(conn)
     counts = {s: sum(1 for f in facs if f.state == s) for s in STATES}
     return render_template(
-        "office/dashboard.html", facilities=facs, counts=counts, alerts=alerts, thumbs=thumbs
+        "office/dashboard.html",
+        facilities=facs,
+        counts=counts,
+        alerts=alerts,
+        thumbs=thumbs,
+        now=time.time(),
     )
 
 
