@@ -6,6 +6,7 @@ from flask import Flask
 
 from edge_agent.agent import Agent
 from edge_agent.web.guard import allowed_hosts, install_guard, load_or_create_secret
+from edge_agent.web.http_extras import install_http_extras
 from edge_agent.web.i18n import install_i18n
 from edge_agent.web.views import bp
 from edge_agent.web.workers import install_workers
@@ -20,4 +21,5 @@ def create_app(agent: Agent) -> Flask:
     install_i18n(app, ui.default_language)
     install_workers(app)
     app.register_blueprint(bp)
+    install_http_extras(app)  # last: gzip wraps everything above
     return app

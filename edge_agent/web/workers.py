@@ -41,6 +41,7 @@ OPEN_ENDPOINTS = frozenset(
         "ui.switch_language",
         "ui.api_status",
         "static",
+        "favicon",
     )
 )
 FREE_TRIES = 5

@@ -17,6 +17,7 @@ from sync_server.web.auth import install_auth
 from sync_server.web.blobs_api import bp as blobs_bp
 from sync_server.web.epcis_api import bp as epcis_bp
 from sync_server.web.headers import install_security_headers
+from sync_server.web.http_extras import install_http_extras
 from sync_server.web.i18n import install_i18n
 from sync_server.web.office import bp as office_bp
 from sync_server.web.page_cache import PageCache
@@ -49,6 +50,7 @@ def create_app(config: ServerConfig, engine: Engine) -> Flask:
     app.register_blueprint(blobs_bp)
     app.register_blueprint(office_bp)
     app.register_blueprint(epcis_bp)
+    install_http_extras(app)  # last: gzip wraps everything above
 
     @app.errorhandler(400)
     @app.errorhandler(403)
