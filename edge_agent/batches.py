@@ -5,7 +5,6 @@ Each command checks its rules inside the journal transaction and appends one eve
 
 from __future__ import annotations
 
-import math
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,12 +15,15 @@ from sqlite_utils import Database
 
 from edge_agent.journal import Journal
 from edge_agent.lot_letter import load_lot_index
+from edge_agent.numbers import NumberError, format_number, parse_number
 from trace_protocol import envelope as ev
 from trace_protocol.catalog import Catalog, Product
 from trace_protocol.envelope import Event
 from trace_protocol.links import build_lot
 
 MAX_NOTE = 500
+# Extra work in an event's own transaction (the touchscreen remembers a form's token there).
+After = Callable[[Database, Event], object]
 
 
 class DomainError(Exception):
@@ -78,6 +80,7 @@ def open_batch(
     product_code: str,
     lot_prefix: str,
     by: dict[str, str] | None = None,
+    after: After | None = None,
 ) -> Event:
     product = catalog.product(product_code)
     if product is None:
@@ -121,7 +124,7 @@ def open_batch(
         "catalog_version": catalog.version,
     }
     _put_by(holder["body"], by)
-    return journal.append(ev.BATCH_OPENED, holder["body"], check=check)
+    return journal.append(ev.BATCH_OPENED, holder["body"], check=check, after=after)
 
 
 def _product_snapshot(product: Product) -> dict[str, Any]:
@@ -137,31 +140,46 @@ def _product_snapshot(product: Product) -> dict[str, Any]:
 
 
 def parse_measured(product: Product, step_code: str, raw: dict[str, str]) -> dict[str, float]:
-    """Turn the form's text inputs into numbers, checking each against its field's range."""
+    """Turn the form's text inputs into numbers, checking each against its field's range.
+
+    Numbers follow :mod:`edge_agent.numbers` (decimal comma; "1.500" is 1500). The first
+    invalid field raises; :func:`field_errors` lists them all for the form.
+    """
     step = product.step(step_code)
     if step is None:
         raise DomainError("unknown_step")
-    values: dict[str, float] = {}
-    for f in step.fields:
-        text = raw.get(f.key, "").strip().replace(",", ".")
+    errors = field_errors(product, step_code, raw)
+    if errors:
+        raise next(iter(errors.values()))
+    return {f.key: parse_number(raw[f.key]) for f in step.fields}
+
+
+def field_errors(product: Product, step_code: str, raw: dict[str, str]) -> dict[str, DomainError]:
+    """Each measured field's problem, by field key, in the catalog's order (empty: all fine).
+
+    Every error carries ``key`` (the field) so that the form can put it next to its input."""
+    step = product.step(step_code)
+    out: dict[str, DomainError] = {}
+    for f in step.fields if step else ():
+        where = {"field": f.label.vi, "key": f.key}
+        text = raw.get(f.key, "").strip()
         if not text:
-            raise DomainError("value_missing", field=f.label.vi)
+            out[f.key] = DomainError("value_missing", **where)
+            continue
         try:
-            value = float(text)
-        except ValueError as exc:
-            raise DomainError("value_not_number", field=f.label.vi) from exc
-        if not math.isfinite(value):
-            raise DomainError("value_not_number", field=f.label.vi)
+            value = parse_number(text)
+        except NumberError as exc:
+            out[f.key] = DomainError(f"value_{exc.code}", **where)
+            continue
         if (f.min is not None and value < f.min) or (f.max is not None and value > f.max):
-            raise DomainError(
-                "value_out_of_range", field=f.label.vi, min=_num(f.min), max=_num(f.max)
+            out[f.key] = DomainError(
+                "value_out_of_range", **where, min=_num(f.min), max=_num(f.max)
             )
-        values[f.key] = value
-    return values
+    return out
 
 
 def _num(value: float | None) -> str:
-    return "…" if value is None else f"{value:g}"
+    return "…" if value is None else format_number(value)
 
 
 def record_step(
@@ -173,6 +191,7 @@ def record_step(
     note: str,
     photos: Callable[[], list[str]] | None = None,
     by: dict[str, str] | None = None,
+    after: After | None = None,
 ) -> Event:
     """Check and record a step. ``photos`` is called once the input is valid (it takes the
     evidence photos, each its own ``snapshot.taken`` event); their hashes go into the step."""
@@ -202,7 +221,9 @@ def record_step(
         "photos": photo_refs,
     }
     _put_by(body, by)
-    return journal.append(ev.STEP_RECORDED, body, check=lambda db: _require_open(db, batch_id))
+    return journal.append(
+        ev.STEP_RECORDED, body, check=lambda db: _require_open(db, batch_id), after=after
+    )
 
 
 def close_batch(
@@ -211,15 +232,17 @@ def close_batch(
     batch_id: str,
     quantity_text: str,
     by: dict[str, str] | None = None,
+    after: After | None = None,
 ) -> Event:
     batch = get_batch(journal.db, batch_id)
     if batch is None:
         raise DomainError("batch_not_found")
     try:
-        quantity = float(quantity_text.strip().replace(",", "."))
-    except ValueError as exc:
-        raise DomainError("quantity_invalid") from exc
-    if not math.isfinite(quantity) or quantity <= 0:
+        quantity = parse_number(quantity_text)
+    except NumberError as exc:
+        code = "quantity_use_comma" if exc.code == "use_comma" else "quantity_invalid"
+        raise DomainError(code) from exc
+    if quantity <= 0:
         raise DomainError("quantity_invalid")
     product = catalog.product(batch.product_code)
     unit = product.unit if product else "kg"
@@ -237,7 +260,7 @@ def close_batch(
 
     body = {"batch": batch_id, "quantity": quantity, "unit": unit, "expiry_date": expiry}
     _put_by(body, by)
-    return journal.append(ev.BATCH_CLOSED, body, check=check)
+    return journal.append(ev.BATCH_CLOSED, body, check=check, after=after)
 
 
 def issue_labels(
@@ -250,6 +273,7 @@ def issue_labels(
     printer: str,
     reprint_of: int | None = None,
     by: dict[str, str] | None = None,
+    after: After | None = None,
 ) -> Event:
     """Record a print run (``labels.printed``) and queue its job in the same transaction.
 
@@ -303,5 +327,7 @@ def issue_labels(
                 printer,
             ),
         )
+        if after is not None:
+            after(db, event)
 
     return journal.append(ev.LABELS_PRINTED, body, check=check, after=queue)

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date
 
-from edge_agent.batches import BatchRow, DomainError, issue_labels
+from edge_agent.batches import After, BatchRow, DomainError, issue_labels
 from edge_agent.journal import Journal
 from label_printer.model import LabelContent
 from trace_protocol.catalog import Catalog
@@ -62,6 +62,7 @@ def request_print(
     printer: str,
     reprint_of: int | None = None,
     by: dict[str, str] | None = None,
+    after: After | None = None,
 ) -> Event:
     """Validate and queue a print run; the queue prints it (and survives a restart)."""
     if reprint_of is None and not 1 <= copies <= MAX_COPIES:
@@ -75,4 +76,5 @@ def request_print(
         printer=printer,
         reprint_of=reprint_of,
         by=by,
+        after=after,
     )

@@ -164,6 +164,22 @@ def m005_device_lot_index(db: Database) -> None:
     )
 
 
+@migrations()
+def m006_form_tokens(db: Database) -> None:
+    # Touchscreen forms already carried out (issue 13: a double tap must not print twice):
+    # the token of each rendered form, written in the same transaction as its event, and the
+    # page its first submit led to. Not a projection: rebuilding projections leaves it alone.
+    db.execute(
+        """CREATE TABLE form_tokens (
+            token TEXT PRIMARY KEY,
+            location TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            used_at REAL NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX form_tokens_used ON form_tokens(used_at)")
+
+
 def open_db(path: Path) -> Database:
     """Open (creating if needed) the journal database, migrated to the newest schema."""
     path.parent.mkdir(parents=True, exist_ok=True)

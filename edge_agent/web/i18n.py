@@ -126,6 +126,54 @@ STRINGS: dict[str, dict[str, str]] = {
     "err_lot_unavailable": {"vi": "Không tạo được số lô: {reason}", "en": "No lot code: {reason}"},
     "err_copies_invalid": {"vi": "Số nhãn phải từ 1 đến {max}.", "en": "Copies: 1 to {max}."},
     "err_printer": {"vi": "Máy in lỗi: {reason}", "en": "Printer error: {reason}"},
+    # The worker at the touchscreen (issue 13): confirmations, done steps, keypad, printing
+    "cancel": {"vi": "Huỷ", "en": "Cancel"},
+    "confirm_open_title": {"vi": "Mở lô mới?", "en": "Start a new batch?"},
+    "confirm_open": {"vi": "Có, mở lô", "en": "Yes, start it"},
+    "production_date": {"vi": "Ngày sản xuất", "en": "Production date"},
+    "lot_assigned": {"vi": "số lô được cấp khi mở", "en": "the lot number is given on opening"},
+    "done_info": {"vi": "{n} lần · {at}", "en": "{n}× · {at}"},
+    "not_done": {"vi": "Chưa ghi", "en": "Not yet"},
+    "synced": {"vi": "Đã gửi về văn phòng", "en": "Sent to the office"},
+    "not_synced": {"vi": "Chưa gửi về văn phòng", "en": "Not sent yet"},
+    "close_note": {
+        "vi": "Sau khi kết thúc, lô không ghi thêm công đoạn được.",
+        "en": "Once finished, no more steps can be recorded.",
+    },
+    "keypad": {"vi": "Bàn phím số", "en": "Number keypad"},
+    "kp_comma": {"vi": "dấu phẩy thập phân", "en": "decimal comma"},
+    "kp_sign": {"vi": "đổi dấu âm/dương", "en": "change sign"},
+    "will_save": {"vi": "Sẽ lưu", "en": "Will save"},
+    "kp_empty": {"vi": "chưa nhập", "en": "nothing entered"},
+    "kp_use_comma": {
+        "vi": "dùng dấu phẩy cho phần thập phân (ví dụ 14,5)",
+        "en": "use a comma for decimals (e.g. 14,5)",
+    },
+    "kp_not_number": {"vi": "không phải là số", "en": "not a number"},
+    "kp_range": {"vi": "ngoài khoảng cho phép", "en": "out of range"},
+    "err_value_use_comma": {
+        "vi": "{field}: dùng dấu phẩy cho phần thập phân (ví dụ 14,5); dấu chấm chỉ để tách"
+        " hàng nghìn (1.500 = một nghìn năm trăm).",
+        "en": "{field}: use a comma for decimals (e.g. 14,5); a dot only separates thousands"
+        " (1.500 = one thousand five hundred).",
+    },
+    "err_quantity_use_comma": {
+        "vi": "Dùng dấu phẩy cho phần thập phân (ví dụ 12,5); dấu chấm chỉ để tách hàng nghìn.",
+        "en": "Use a comma for decimals (e.g. 12,5); a dot only separates thousands.",
+    },
+    "print_queued": {"vi": "Đã gửi lệnh in, chờ máy in", "en": "Sent, waiting for the printer"},
+    "print_done": {"vi": "Đã in xong", "en": "Printed"},
+    "refresh": {"vi": "Cập nhật", "en": "Refresh"},
+    "reprint_title": {"vi": "In lại nhãn?", "en": "Reprint these labels?"},
+    "reprint_yes": {"vi": "Có, in lại", "en": "Yes, reprint"},
+    "reprint_same_codes": {
+        "vi": "Tem in lại mang đúng các mã đã in lần trước: chỉ in lại khi tem cũ bị hỏng.",
+        "en": "Reprinted labels carry the same codes: reprint only to replace damaged ones.",
+    },
+    "reprint_note": {
+        "vi": "In thêm một lần nữa đúng các nhãn này.",
+        "en": "Print these labels once more.",
+    },
 }
 
 

@@ -1,9 +1,10 @@
-"""Touchscreen pages: home (open batches, new batch), a batch (steps, finish, print), status."""
+"""Touchscreen pages: home, opening a batch, a batch with its step and finishing forms, status."""
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 from flask import (
@@ -22,13 +23,17 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from edge_agent import batches as domain
 from edge_agent.agent import Agent
+from edge_agent.batches import After
 from edge_agent.camera.protocol import CameraError
 from edge_agent.camera_service import MANUAL
-from edge_agent.printing import request_print
+from edge_agent.numbers import format_number
+from edge_agent.web.display import product_name, short_time, vn_date
 from edge_agent.web.guard import safe_next
 from edge_agent.web.i18n import current_lang, translate
+from edge_agent.web.once import AlreadyDone, done_before, remember, submitted_token
 from edge_agent.web.workers import current_by
-from trace_protocol.catalog import Product
+from trace_protocol.catalog import Catalog, Product
+from trace_protocol.envelope import Event
 
 bp = Blueprint(
     "ui",
@@ -79,16 +84,41 @@ def _inject_sync() -> dict[str, Any]:
 
 @bp.get("/")
 def home() -> str:
-    db = _agent().journal.db
-    rows = db.conn.execute(
-        "SELECT batch_id, lot, product_name, status, opened_at FROM batches"
-        " ORDER BY status = 'closed', opened_seq DESC LIMIT 30"
+    agent = _agent()
+    catalog, lang = agent.catalog(), _lang()
+    rows = agent.journal.db.conn.execute(
+        "SELECT batch_id, lot, product_code, product_name, status, production_date, quantity,"
+        " unit FROM batches ORDER BY status = 'closed', opened_seq DESC LIMIT 30"
     ).fetchall()
-    open_rows = [r for r in rows if r[3] == "open"]
-    closed_rows = [r for r in rows if r[3] == "closed"][:8]
+    tiles = [
+        {
+            "id": r[0],
+            "lot": r[1],
+            "name": product_name(catalog, r[2], r[3], lang),
+            "status": r[4],
+            "date": vn_date(r[5]),
+            "quantity": None if r[6] is None else f"{format_number(r[6], lang)} {r[7] or ''}",
+        }
+        for r in rows
+    ]
     return render_template(
-        "home.html", catalog=_agent().catalog(), open_rows=open_rows, closed_rows=closed_rows
+        "home.html",
+        catalog=catalog,
+        open_rows=[t for t in tiles if t["status"] == "open"],
+        closed_rows=[t for t in tiles if t["status"] == "closed"][:8],
     )
+
+
+@bp.get("/batches/new")
+def confirm_open() -> str | tuple[str, int]:
+    """A batch is opened only after the worker confirms (issue 13: one tap opened one)."""
+    agent = _agent()
+    catalog = agent.catalog()
+    product = catalog.product(request.args.get("product", "")) if catalog else None
+    if product is None:
+        return _error_page(domain.DomainError("unknown_product"))
+    today = agent.journal.clock.now().date().isoformat()
+    return render_template("confirm_open.html", product=product, today=vn_date(today))
 
 
 @bp.post("/batches")
@@ -98,59 +128,101 @@ def open_batch() -> BaseResponse | tuple[str, int]:
     try:
         if catalog is None:
             raise domain.DomainError("unknown_product")
-        event = domain.open_batch(
-            agent.journal,
-            catalog,
-            request.form.get("product", ""),
-            agent.config.lot_prefix,
-            by=current_by(),
+        return once(
+            lambda after: domain.open_batch(
+                agent.journal,
+                catalog,
+                request.form.get("product", ""),
+                agent.config.lot_prefix,
+                by=current_by(),
+                after=after,
+            ),
+            lambda event: url_for("ui.batch", batch_id=event.body["batch"]),
         )
     except domain.DomainError as exc:
         return _error_page(exc)
+
+
+def once(write: Callable[[After | None], Event], location: Callable[[Event], str]) -> BaseResponse:
+    """Carry out a form's write once per rendered form (``edge_agent.web.once``) and go to the
+    page it leads to; a repeated submit goes to the first one's page and writes nothing."""
+    agent = _agent()
+    token = submitted_token()
+    first = done_before(agent.journal, token)
+    if first is not None:
+        return redirect(first, code=303)
+    try:
+        event = write(remember(token, location))
+    except AlreadyDone as exc:
+        return redirect(exc.location, code=303)
     agent.written()
-    return redirect(url_for("ui.batch", batch_id=event.body["batch"]), code=303)
+    return redirect(location(event), code=303)
 
 
 @bp.get("/batches/<batch_id>")
 def batch(batch_id: str) -> str | tuple[str, int]:
-    return _render_batch(batch_id)
+    return render_batch(batch_id)
 
 
-def _render_batch(
-    batch_id: str, error: str | None = None, form: dict[str, str] | None = None, status: int = 200
+def render_batch(
+    batch_id: str,
+    error: str | None = None,
+    form: dict[str, str] | None = None,
+    status: int = 200,
+    errors: dict[str, str] | None = None,
+    page: str = "",
 ) -> tuple[str, int]:
+    """The batch page; with ``?step=`` its step form, ``page="close"`` the finishing form."""
     agent = _agent()
     row = domain.get_batch(agent.journal.db, batch_id)
     if row is None:
         return _error_page(domain.DomainError("batch_not_found"))
-    catalog = agent.catalog()
+    catalog, lang = agent.catalog(), _lang()
     product = catalog.product(row.product_code) if catalog else None
     steps = agent.journal.db.conn.execute(
         "SELECT seq, step_code, step_name, measured, note, at FROM steps"
         " WHERE batch_id = ? ORDER BY seq",
         (batch_id,),
     ).fetchall()
-    jobs = agent.print_queue.jobs(batch_id)
+    done: dict[str, dict[str, Any]] = {}
+    for s in steps:
+        entry = done.setdefault(s[1], {"count": 0})
+        entry.update(count=entry["count"] + 1, at=short_time(s[5]))
     photos = _batch_photos(agent, batch_id)
     chosen = request.args.get("step") or (form or {}).get("step")
-    step = product.step(chosen) if product and chosen else None
+    step = product.step(chosen) if product and chosen and row.status == "open" else None
+    template = "batch.html"
+    if step is not None:
+        template = "step.html"
+    elif page == "close" and row.status == "open":
+        template = "close.html"
     return (
         render_template(
-            "batch.html",
+            template,
             b=row,
             product=product,
+            name=product_name(catalog, row.product_code, row.product_name, lang),
             steps=[
-                (s[0], s[2], _measured(product, s[1], s[3]), s[4], s[5], photos.get(s[0], []))
+                (
+                    s[0],
+                    _step_name(product, s[1], s[2], lang),
+                    _measured(product, s[1], s[3]),
+                    s[4],
+                    short_time(s[5]),
+                    photos.get(s[0], []),
+                )
                 for s in steps
             ],
+            done=done,
             other_photos=photos.get(0, []),
-            jobs=jobs,
+            jobs=agent.print_queue.jobs(batch_id),
             step=step,
             error=error,
+            errors=errors or {},
             form=form or {},
             saved=request.args.get("saved"),
             acked=agent.journal.sync_state().acked,
-            here=url_for("ui.batch", batch_id=batch_id),
+            here=url_for("ui.batch", batch_id=batch_id, step=step.code if step else None),
         ),
         status,
     )
@@ -161,27 +233,37 @@ def record_step(batch_id: str) -> BaseResponse | tuple[str, int]:
     agent = _agent()
     catalog = agent.catalog()
     form = request.form.to_dict()
+    values = {k.removeprefix("v_"): v for k, v in form.items() if k.startswith("v_")}
     try:
         if catalog is None:
             raise domain.DomainError("unknown_product")
-        values = {k.removeprefix("v_"): v for k, v in form.items() if k.startswith("v_")}
-        domain.record_step(
-            agent.journal,
-            catalog,
-            batch_id,
-            form.get("step", ""),
-            values,
-            form.get("note", ""),
-            # A public copy only when the worker vouched "no people in the photo" (issue 12 #8).
-            photos=lambda: agent.cameras.capture_evidence(
-                batch_id, no_people=form.get("no_people") == "1"
+        return once(
+            lambda after: domain.record_step(
+                agent.journal,
+                catalog,
+                batch_id,
+                form.get("step", ""),
+                values,
+                form.get("note", ""),
+                # A public copy only when the worker vouched "no people in the photo" (issue 12).
+                photos=lambda: agent.cameras.capture_evidence(
+                    batch_id, no_people=form.get("no_people") == "1"
+                ),
+                by=current_by(),
+                after=after,
             ),
-            by=current_by(),
+            lambda _: url_for("ui.batch", batch_id=batch_id, saved="step"),
         )
     except domain.DomainError as exc:
-        return _render_batch(batch_id, _message(exc), form, 400)
-    agent.written()
-    return redirect(url_for("ui.batch", batch_id=batch_id, saved="step"), code=303)
+        errors = _field_messages(catalog, batch_id, form.get("step", ""), values)
+        if exc.code == "note_too_long":
+            errors["note"] = _message(exc)
+        return render_batch(batch_id, None if errors else _message(exc), form, 400, errors)
+
+
+@bp.get("/batches/<batch_id>/close")
+def close_form(batch_id: str) -> str | tuple[str, int]:
+    return render_batch(batch_id, page="close")
 
 
 @bp.post("/batches/<batch_id>/close")
@@ -191,40 +273,23 @@ def close_batch(batch_id: str) -> BaseResponse | tuple[str, int]:
     try:
         if catalog is None:
             raise domain.DomainError("unknown_product")
-        domain.close_batch(
-            agent.journal, catalog, batch_id, request.form.get("quantity", ""), by=current_by()
+        return once(
+            lambda after: domain.close_batch(
+                agent.journal,
+                catalog,
+                batch_id,
+                request.form.get("quantity", ""),
+                by=current_by(),
+                after=after,
+            ),
+            lambda _: url_for("ui.batch", batch_id=batch_id, saved="closed"),
         )
     except domain.DomainError as exc:
-        return _render_batch(batch_id, _message(exc), request.form.to_dict(), 400)
-    agent.written()
-    return redirect(url_for("ui.batch", batch_id=batch_id, saved="closed"), code=303)
-
-
-@bp.post("/batches/<batch_id>/labels")
-def labels(batch_id: str) -> BaseResponse | tuple[str, int]:
-    agent = _agent()
-    form = request.form
-    try:
-        copies = int(form.get("copies", "1"))
-    except ValueError:
-        copies = 0
-    reprint = form.get("reprint")
-    try:
-        request_print(
-            agent.journal,
-            batch_id,
-            copies=copies,
-            unit=form.get("kind") == "unit",
-            fmt=agent.config.printer.format,
-            printer=agent.config.printer.kind,
-            reprint_of=int(reprint) if reprint and reprint.isdigit() else None,
-            by=current_by(),
-        )
-    except domain.DomainError as exc:
-        return _render_batch(batch_id, _message(exc), form.to_dict(), 400)
-    agent.print_queue.notify()
-    agent.written()
-    return redirect(url_for("ui.batch", batch_id=batch_id, saved="printed"), code=303)
+        form = request.form.to_dict()
+        if exc.code.startswith("quantity_"):
+            errors = {"quantity": _message(exc)}
+            return render_batch(batch_id, None, form, 400, errors, page="close")
+        return render_batch(batch_id, _message(exc), form, 400, page="close")
 
 
 @bp.post("/batches/<batch_id>/snapshot")
@@ -235,9 +300,9 @@ def snapshot(batch_id: str) -> BaseResponse | tuple[str, int]:
     try:
         event = agent.cameras.capture(request.form.get("camera", ""), MANUAL, batch_id)
     except CameraError as exc:
-        return _render_batch(batch_id, str(exc), None, 400)
+        return render_batch(batch_id, str(exc), None, 400)
     if event is None:
-        return _render_batch(batch_id, translate("err_no_frame", _lang()), None, 503)
+        return render_batch(batch_id, translate("err_no_frame", _lang()), None, 503)
     return redirect(url_for("ui.batch", batch_id=batch_id, saved="photo"), code=303)
 
 
@@ -305,12 +370,34 @@ def _measured(product: Product | None, step_code: str, raw: str) -> list[str]:
     for key, value in values.items():
         f = fields.get(key)
         label = f.label.get(lang) if f else key
-        out.append(f"{label} = {value:g} {f.unit if f else ''}".rstrip())
+        out.append(f"{label} = {format_number(value, lang)} {f.unit if f else ''}".rstrip())
     return out
 
 
+def _step_name(product: Product | None, code: str, kept: str, lang: str) -> str:
+    step = product.step(code) if product else None
+    return step.name.get(lang) if step else kept
+
+
+def _field_messages(
+    catalog: Catalog | None, batch_id: str, step_code: str, values: dict[str, str]
+) -> dict[str, str]:
+    """Each invalid field's message, in the screen's language, by the input's name."""
+    row = domain.get_batch(_agent().journal.db, batch_id)
+    product = catalog.product(row.product_code) if catalog and row else None
+    step = product.step(step_code) if product else None
+    if product is None or step is None:
+        return {}
+    labels = {f.key: f.label.get(_lang()) for f in step.fields}
+    return {
+        f"v_{key}": _message(domain.DomainError(exc.code, **{**exc.params, "field": labels[key]}))
+        for key, exc in domain.field_errors(product, step_code, values).items()
+    }
+
+
 def _message(exc: domain.DomainError) -> str:
-    return translate(f"err_{exc.code}", _lang(), **exc.params)
+    params = {k: v for k, v in exc.params.items() if k != "key"}
+    return translate(f"err_{exc.code}", _lang(), **params)
 
 
 def _error_page(exc: domain.DomainError) -> tuple[str, int]:

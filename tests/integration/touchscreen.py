@@ -8,11 +8,32 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from html.parser import HTMLParser
 from typing import Any
 
 import requests
 
 TOKEN_RE = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
+
+
+class _Forms(HTMLParser):
+    """The hidden fields of each POST form of a page, by its ``action``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.forms: dict[str, dict[str, str]] = {}
+        self._current: dict[str, str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "form" and a.get("method", "get").lower() == "post":
+            self._current = self.forms.setdefault(a.get("action", ""), {})
+        elif tag == "input" and self._current is not None and a.get("type") == "hidden":
+            self._current[a.get("name", "")] = a.get("value", "")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form":
+            self._current = None
 
 
 class Touchscreen:
@@ -56,6 +77,18 @@ class Touchscreen:
             timeout=self.timeout_s,
             **kw,
         )
+
+    def form(self, page: str, action: str) -> dict[str, str]:
+        """The hidden fields (CSRF token, the form's own ``form_token``…) of the form posting to
+        ``action`` on ``page``, as a browser would send them; fails when the page has none."""
+        parser = _Forms()
+        parser.feed(self.get(page).text)
+        return dict(parser.forms[action])
+
+    def submit(self, page: str, action: str, data: dict[str, str]) -> requests.Response:
+        """Fill in and submit the form as rendered on ``page`` (one submit per rendering:
+        the server acts once per form token, issue 13)."""
+        return self.post(action, {**self.form(page, action), **data})
 
     def login(self, worker: str, pin: str) -> requests.Response:
         """Sign in through the PIN pad's form (facilities with PINs in their catalog)."""

@@ -184,6 +184,7 @@ def _fits_the_screen(page: Page) -> None:
 
 def _open_and_record(page: Page) -> None:
     page.get_by_role("button", name="+ Gạo Ngọc Mầm").click()
+    page.get_by_role("button", name="Có, mở lô").click()  # a batch opens only when confirmed
     page.wait_for_url("**/batches/*")
     page.get_by_role("link", name="Nhập lúa nguyên liệu").click()
     page.get_by_label("Độ ẩm").fill("14,5")

@@ -148,7 +148,9 @@ def test_step_without_fields_and_range_bounds(
         ("NHAP", {"do_am": "abc", "khoi_luong": "1"}, "", "value_not_number"),
         ("NHAP", {"do_am": "nan", "khoi_luong": "1"}, "", "value_not_number"),
         ("NHAP", {"do_am": "14", "khoi_luong": "inf"}, "", "value_not_number"),
-        ("NHAP", {"do_am": "30.1", "khoi_luong": "1"}, "", "value_out_of_range"),
+        ("NHAP", {"do_am": "30,1", "khoi_luong": "1"}, "", "value_out_of_range"),
+        ("NHAP", {"do_am": "14.5", "khoi_luong": "1"}, "", "value_use_comma"),
+        ("NHAP", {"do_am": "14", "khoi_luong": "1.5"}, "", "value_use_comma"),
         ("NHAP", {"do_am": "7,9", "khoi_luong": "1"}, "", "value_out_of_range"),
         ("NHAP", {"do_am": "14", "khoi_luong": "-1"}, "", "value_out_of_range"),
         ("SAY", {"nhiet_do": "71"}, "", "value_out_of_range"),
@@ -177,7 +179,7 @@ def test_out_of_range_error_names_the_field_and_bounds(
 ) -> None:
     with pytest.raises(DomainError) as err:
         record_step(journal, catalog, batch_id, "NHAP", {"do_am": "31", "khoi_luong": "1"}, "")
-    assert err.value.params == {"field": "Độ ẩm", "min": "8", "max": "30"}
+    assert err.value.params == {"field": "Độ ẩm", "key": "do_am", "min": "8", "max": "30"}
 
 
 def test_record_step_on_unknown_batch(journal: Journal, catalog: Catalog) -> None:

@@ -1,0 +1,69 @@
+"""How the touchscreen writes times, dates, numbers and catalog names for the worker.
+
+Times are Vietnam time (UTC+7: Vietnam has had no daylight saving since 1975, so a fixed offset
+is exact and needs no tz database on the Pi), ``HH:MM`` for today and ``dd/mm/yyyy HH:MM``
+otherwise; dates are ``dd/mm/yyyy`` everywhere (issue 13). Names come from the catalog in the
+screen's language, falling back to the Vietnamese name the journal kept.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta, timezone
+
+from flask import Flask
+
+from edge_agent.numbers import format_number
+from trace_protocol.catalog import Catalog
+
+VN_TZ = timezone(timedelta(hours=7), "ICT")
+
+
+def vn_datetime(at: str) -> datetime | None:
+    """An event's ``at`` (ISO 8601 with offset) in Vietnam time; None when unreadable."""
+    try:
+        moment = datetime.fromisoformat(at)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(VN_TZ)
+
+
+def short_time(at: str, now: datetime | None = None) -> str:
+    """``14:05`` for today (in Vietnam), ``04/12/2026 14:05`` for any other day."""
+    moment = vn_datetime(at)
+    if moment is None:
+        return ""
+    today = (now or datetime.now(VN_TZ)).astimezone(VN_TZ).date()
+    return moment.strftime("%H:%M" if moment.date() == today else "%d/%m/%Y %H:%M")
+
+
+def long_time(at: str) -> str:
+    moment = vn_datetime(at)
+    return moment.strftime("%d/%m/%Y %H:%M") if moment else ""
+
+
+def vn_date(iso: str | None) -> str:
+    """``2026-12-05`` → ``05/12/2026``; anything else unchanged."""
+    if not iso:
+        return ""
+    try:
+        return date.fromisoformat(iso[:10]).strftime("%d/%m/%Y")
+    except ValueError:
+        return iso
+
+
+def product_name(catalog: Catalog | None, code: str, kept: str, lang: str) -> str:
+    """The product's name in ``lang`` from the catalog, else the Vietnamese name on record."""
+    product = catalog.product(code) if catalog else None
+    return product.name.get(lang) if product else kept
+
+
+def install_display(app: Flask) -> None:
+    """Template filters: ``short_time``, ``long_time``, ``vn_date``, ``num``."""
+    app.jinja_env.filters.update(
+        short_time=short_time,
+        long_time=long_time,
+        vn_date=vn_date,
+        num=format_number,
+    )
