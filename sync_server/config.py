@@ -85,6 +85,15 @@ class OfficeConfig:
         "facilities drawn on a plain background (works offline).",
     )
     tile_attribution: str = setting("", "Attribution text the tile provider requires.")
+    name: str = setting(
+        "", "The office's name shown to consumers on a doubtful label's page; empty = not shown."
+    )
+    contact_phone: str = setting(
+        "", "Phone number consumers are given to report a doubtful product; empty = none."
+    )
+    contact_email: str = setting(
+        "", "E-mail address consumers are given to report a doubtful product; empty = none."
+    )
 
     def __post_init__(self) -> None:
         if not 0 < self.stale_after_s < self.offline_after_s:

@@ -269,6 +269,28 @@ scans = Table(
     Index("scans_at", "at"),
 )
 
+consumer_reports = Table(
+    "consumer_reports",
+    metadata,
+    # A consumer's "report this product" form from a doubtful label's page (issue 13). The
+    # office sees it with an alert. No address is kept: ``place`` is the keyed network hash of
+    # sync_server/scans.py; the phone number is only there when the consumer chose to give it.
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("created_at", Float, nullable=False),
+    Column("lot", String(20), nullable=False),
+    Column("serial", String(20), nullable=False),
+    Column("gtin", String(14)),
+    Column("facility_code", String(16)),
+    Column("verdict", String(16), nullable=False),
+    Column("where_bought", Text, nullable=False),
+    Column("phone", String(20)),
+    # SHA-256 and type (jpeg, png) of the photo, stored under <data_dir>/reports; office only.
+    Column("photo_sha256", String(64)),
+    Column("photo_type", String(8)),
+    Column("place", String(16), nullable=False),
+    Index("consumer_reports_created", "created_at"),
+)
+
 
 READ_ONLY = "ocop_read_only"
 WAL_RETRY_S = 30.0

@@ -24,6 +24,8 @@ class FacilityView:
     district: str
     province: str
     products: tuple[Product, ...] = ()
+    phone: str = ""  # the catalog's optional contact (trace_protocol.catalog.Facility)
+    email: str = ""
 
     @property
     def address(self) -> str:
@@ -217,6 +219,8 @@ def find_facility(conn: Connection, code: str) -> FacilityView | None:
         return None
     products = []
     raw = row["catalog"].get("products", []) if isinstance(row["catalog"], dict) else []
+    contact = row["catalog"].get("facility", {}) if isinstance(row["catalog"], dict) else {}
+    contact = contact if isinstance(contact, dict) else {}
     for i, obj in enumerate(raw):
         try:
             products.append(parse_product(obj, f"products[{i}]"))
@@ -229,4 +233,6 @@ def find_facility(conn: Connection, code: str) -> FacilityView | None:
         district=row["district"],
         province=row["province"],
         products=tuple(products),
+        phone=str(contact.get("phone") or ""),
+        email=str(contact.get("email") or ""),
     )

@@ -20,8 +20,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from sync_server.alerts import raise_alert
 from sync_server.config import ScansConfig
+from sync_server.consumer_reports import alert_doubtful_scan
 from sync_server.db import scans
 from sync_server.scan_writer import WRITE_LOCK
+from sync_server.unit_check import FORGED, NEVER_PRINTED
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +145,9 @@ def log_scan(
                 first_at=float(first),
                 suspicious=count > config.max_scans or places > config.max_places,
             )
+            if verdict in (FORGED, NEVER_PRINTED):
+                # Even once: a code the producer never printed is worth an officer's look.
+                alert_doubtful_scan(conn, facility_code, lot, serial, verdict, at)
             if summary.suspicious:
                 raise_alert(
                     conn,

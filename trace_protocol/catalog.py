@@ -91,6 +91,9 @@ class Facility:
     # WGS 84 degrees, for the office map; optional.
     lat: float | None = None
     lon: float | None = None
+    # Contact shown to consumers who doubt a label (the counterfeit page); optional.
+    phone: str = ""
+    email: str = ""
 
 
 @dataclass(frozen=True)
@@ -113,10 +116,21 @@ class Catalog:
         out = {"v": PROTOCOL_VERSION, **asdict(self)}
         if not self.workers:
             del out["workers"]  # catalogs without PINs stay as they were
+        for key in ("phone", "email"):
+            if not out["facility"][key]:
+                del out["facility"][key]  # nor do catalogs without contacts
         return out
 
     def encode(self) -> bytes:
         return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _contact(obj: Any, where: str) -> str:
+    if obj is None:
+        return ""
+    if not isinstance(obj, str) or len(obj) > 100:
+        raise CatalogError(f"{where}: expected text of at most 100 characters")
+    return obj.strip()
 
 
 def _text(obj: Any, where: str) -> Text:
@@ -282,6 +296,8 @@ def parse_catalog(obj: Any) -> Catalog:
         province=str(fac.get("province", "")),
         lat=_coordinate(fac.get("lat"), "facility.lat", 90.0),
         lon=_coordinate(fac.get("lon"), "facility.lon", 180.0),
+        phone=_contact(fac.get("phone"), "facility.phone"),
+        email=_contact(fac.get("email"), "facility.email"),
     )
     if not facility.name:
         raise CatalogError("facility.name: required")

@@ -22,6 +22,7 @@ from sync_server.web.i18n import install_i18n
 from sync_server.web.office import bp as office_bp
 from sync_server.web.page_cache import PageCache
 from sync_server.web.public import bp as public_bp
+from sync_server.web.report_views import bp as report_bp
 from trace_protocol.blobs import MAX_CHUNK_BYTES
 
 # The largest request body the app takes: a photo upload chunk plus headroom for forms and the
@@ -46,6 +47,7 @@ def create_app(config: ServerConfig, engine: Engine) -> Flask:
     install_auth(app, config)
     install_security_headers(app)
     app.register_blueprint(public_bp)
+    app.register_blueprint(report_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(blobs_bp)
     app.register_blueprint(office_bp)

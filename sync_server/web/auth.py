@@ -30,7 +30,9 @@ F = TypeVar("F", bound=Callable[..., ResponseReturnValue])
 CSRF_FIELD = "csrf"
 CSRF_HEADER = "X-CSRF-Token"
 # Device-facing APIs authenticate by signature, not by cookie: CSRF does not apply to them.
-_CSRF_EXEMPT_PREFIXES = ("/api/",)
+# The consumer's report form has no session: it carries its own signed form token, bound to
+# the code and the time (sync_server/consumer_reports.py).
+_CSRF_EXEMPT_PREFIXES = ("/api/", "/report")
 
 
 def csrf_token() -> str:

@@ -2,14 +2,32 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
 from typing import Any
+from urllib.parse import quote, urlencode
 
 from flask import Flask, Response, request
 
+from sync_server.vn_time import VN_TZ, vn_date, vn_datetime, vn_today
 from sync_server.web.office_strings import OFFICE_STRINGS
+from trace_protocol.unit_codes import SIG_PARAM
 
-VN_TZ = timezone(timedelta(hours=7), "ICT")
+# Query parameters that are part of a label's code (trace_protocol.unit_codes).
+CODE_PARAMS = frozenset({SIG_PARAM})
+
+__all__ = [
+    "STRINGS",
+    "VN_TZ",
+    "current_lang",
+    "duration",
+    "fromts",
+    "install_i18n",
+    "switch_lang_url",
+    "translate",
+    "tsdate",
+    "vn_today",
+    "vndate",
+    "vntime",
+]
 
 STRINGS: dict[str, dict[str, str]] = {
     "site_title": {"vi": "Truy xuất nguồn gốc OCOP", "en": "OCOP traceability"},
@@ -99,6 +117,71 @@ STRINGS: dict[str, dict[str, str]] = {
         "vi": "Mã này được quét lần đầu ngày {date}.",
         "en": "This code was first scanned on {date}.",
     },
+    "report_what_to_do": {"vi": "Bạn nên làm gì?", "en": "What to do"},
+    "report_advice": {
+        "vi": "Đừng dùng sản phẩm nếu nghi ngờ. Giữ lại bao bì và hóa đơn, liên hệ cơ sở sản "
+        "xuất hoặc cơ quan quản lý OCOP, hoặc gửi báo cáo bên dưới.",
+        "en": "Do not use the product if in doubt. Keep the packaging and receipt, contact the "
+        "producer or the OCOP office, or send the report below.",
+    },
+    "report_claims_product": {"vi": "Sản phẩm ghi trên tem", "en": "Product the label claims"},
+    "report_claims_producer": {"vi": "Cơ sở ghi trên tem", "en": "Producer the label claims"},
+    "report_producer_contact": {"vi": "Liên hệ cơ sở", "en": "Producer's contact"},
+    "report_office_contact": {"vi": "Cơ quan quản lý OCOP", "en": "OCOP office"},
+    "report_title": {"vi": "Báo cáo sản phẩm", "en": "Report this product"},
+    "report_where": {
+        "vi": "Nơi mua (cửa hàng, chợ, địa chỉ)",
+        "en": "Where you bought it (shop, market, address)",
+    },
+    "report_photo": {
+        "vi": "Ảnh sản phẩm (không bắt buộc; JPEG hoặc PNG, tối đa 1 MB)",
+        "en": "Photo of the product (optional; JPEG or PNG, at most 1 MB)",
+    },
+    "report_phone": {
+        "vi": "Số điện thoại để cơ quan liên hệ lại (không bắt buộc)",
+        "en": "Phone number the office may call back (optional)",
+    },
+    "report_send": {"vi": "Gửi báo cáo", "en": "Send the report"},
+    "report_thanks_title": {"vi": "Đã nhận báo cáo", "en": "Report received"},
+    "report_thanks": {
+        "vi": "Cảm ơn bạn. Cơ quan quản lý OCOP sẽ xem xét báo cáo này.",
+        "en": "Thank you. The OCOP office will look into it.",
+    },
+    "report_failed": {"vi": "Chưa gửi được báo cáo", "en": "The report was not sent"},
+    "report_back": {"vi": "Quay lại trang sản phẩm", "en": "Back to the product page"},
+    "report_expired": {
+        "vi": "Biểu mẫu đã hết hạn. Hãy mở lại trang sản phẩm và gửi lại.",
+        "en": "The form has expired. Open the product page again and resend.",
+    },
+    "report_too_many": {
+        "vi": "Mạng của bạn đã gửi nhiều báo cáo. Vui lòng thử lại sau.",
+        "en": "Your network has sent many reports. Please try again later.",
+    },
+    "report_where_required": {
+        "vi": "Hãy cho biết nơi mua sản phẩm.",
+        "en": "Please say where you bought the product.",
+    },
+    "report_bad_phone": {
+        "vi": "Số điện thoại không hợp lệ.",
+        "en": "That phone number does not look right.",
+    },
+    "report_photo_too_big": {
+        "vi": "Ảnh quá lớn (tối đa 1 MB).",
+        "en": "The photo is too large (at most 1 MB).",
+    },
+    "report_photo_type": {
+        "vi": "Ảnh phải là tệp JPEG hoặc PNG.",
+        "en": "The photo must be a JPEG or PNG file.",
+    },
+    "alert_consumer_report": {"vi": "Người tiêu dùng báo cáo", "en": "Consumer report"},
+    "alert_doubtful_scan": {"vi": "Quét mã giả / chưa in", "en": "Forged or unprinted code"},
+    "consumer_reports": {"vi": "Báo cáo của người tiêu dùng", "en": "Consumer reports"},
+    "no_reports": {"vi": "Chưa có báo cáo nào.", "en": "No reports yet."},
+    "report_where_short": {"vi": "Nơi mua", "en": "Where bought"},
+    "report_phone_short": {"vi": "Điện thoại", "en": "Phone"},
+    "report_photo_short": {"vi": "Ảnh", "en": "Photo"},
+    "report_code": {"vi": "Mã", "en": "Code"},
+    "report_verdict": {"vi": "Kết quả kiểm tra", "en": "Verdict"},
     **OFFICE_STRINGS,
 }
 
@@ -116,43 +199,39 @@ def translate(key: str, **params: Any) -> str:
     return text.format(**params) if params else text
 
 
+def switch_lang_url() -> str:
+    """This page in the other language. A public page keeps the parameters that identify its
+    code (a unit code's signature ``s``: dropped, a genuine label reads as forged, issue 13) and
+    nothing else, so a cached batch page never carries one visitor's query to the next; an
+    office page keeps all (a search, a filter)."""
+    other = "en" if current_lang() == "vi" else "vi"
+    office = request.path.startswith("/office")
+    args = [
+        (k, v)
+        for k, v in request.args.items(multi=True)
+        if k != "lang" and (office or k in CODE_PARAMS)
+    ]
+    return f"{quote(request.path)}?{urlencode([*args, ('lang', other)])}"
+
+
 def vndate(value: str | None) -> str:
     """``2026-11-22`` as Vietnamese readers write it: ``22/11/2026``."""
-    if not value:
-        return ""
-    try:
-        return date.fromisoformat(value).strftime("%d/%m/%Y")
-    except ValueError:
-        return value
+    return vn_date(value)
 
 
 def vntime(value: str | None) -> str:
-    """An ISO time with offset as ``22/11/2026 14:05`` in the device's own offset."""
-    if not value:
-        return ""
-    try:
-        return datetime.fromisoformat(value).strftime("%d/%m/%Y %H:%M")
-    except ValueError:
-        return value
+    """A device event's ISO time (any offset) in Vietnam time: ``22/11/2026 14:05``."""
+    return vn_datetime(value)
 
 
 def fromts(value: float | None) -> str:
-    """A server timestamp (Unix seconds) as ``22/11/2026 14:05`` in Vietnam time (UTC+7)."""
-    if value is None:
-        return ""
-    return datetime.fromtimestamp(value, VN_TZ).strftime("%d/%m/%Y %H:%M")
+    """A server timestamp (Unix seconds) in Vietnam time: ``22/11/2026 14:05``."""
+    return vn_datetime(value)
 
 
 def tsdate(value: float | None) -> str:
     """A server timestamp as a date in Vietnam time: ``22/11/2026``."""
-    if value is None:
-        return ""
-    return datetime.fromtimestamp(value, VN_TZ).strftime("%d/%m/%Y")
-
-
-def vn_today() -> date:
-    """Today in Vietnam: certificate validity is judged in local days."""
-    return datetime.now(VN_TZ).date()
+    return vn_date(value)
 
 
 def duration(seconds: float | None) -> str:
@@ -175,7 +254,7 @@ def install_i18n(app: Flask) -> None:
 
     @app.context_processor
     def _inject() -> dict[str, Any]:
-        return {"t": translate, "lang": current_lang()}
+        return {"t": translate, "lang": current_lang(), "switch_lang_url": switch_lang_url}
 
     @app.after_request
     def _remember(resp: Response) -> Response:

@@ -25,6 +25,7 @@ from sync_server.web.context import config as app_config
 from sync_server.web.context import engine
 from sync_server.web.i18n import current_lang, vn_today
 from sync_server.web.page_cache import PageCache
+from sync_server.web.report_views import report_form
 from trace_protocol.links import check_gtin, parse_lot
 from trace_protocol.unit_codes import SIG_PARAM
 
@@ -147,9 +148,16 @@ def _unit_page(lot: str, serial: str, gtin: str | None) -> tuple[str, int]:
             else (find_facility(conn, facility_code) if facility_code else None)
         )
     scans = _log(lot, serial, gtin, facility_code, verdict.outcome, verdict.device)
+    report = report_form(verdict, scans, lot, serial, gtin, facility)
     if batch is not None:
         return render_template(
-            "batch.html", b=batch, unit=verdict, serial=serial, scans=scans, today=vn_today()
+            "batch.html",
+            b=batch,
+            unit=verdict,
+            serial=serial,
+            scans=scans,
+            report=report,
+            today=vn_today(),
         ), 200
     # Genuine but not synced yet: an honest page, never a 404 (DESIGN.md §6).
     parsed = parse_lot(lot)
@@ -162,6 +170,7 @@ def _unit_page(lot: str, serial: str, gtin: str | None) -> tuple[str, int]:
         scans=scans,
         f=facility if verdict.state == GENUINE else None,
         p=facility.product(product_code) if facility and verdict.state == GENUINE else None,
+        report=report,
         today=vn_today(),
     ), 200
 

@@ -73,6 +73,7 @@ from sync_server.web.office import (  # noqa: E402
     login,
     map_views,
     pages,
+    reports_views,
     users_views,
     workers_views,
 )
@@ -86,6 +87,7 @@ __all__ = [
     "login",
     "map_views",
     "pages",
+    "reports_views",
     "users_views",
     "workers_views",
 ]

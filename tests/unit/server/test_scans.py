@@ -12,6 +12,7 @@ from sqlalchemy import Engine, insert, select
 
 from sync_server.alerts import open_alerts
 from sync_server.config import ScansConfig
+from sync_server.consumer_reports import DOUBTFUL_ALERTS_PER_HOUR
 from sync_server.db import scans
 from sync_server.scans import SUSPICIOUS_SCANS, network_of, place_key, place_of
 from tests.unit.server.consumer import (
@@ -141,8 +142,27 @@ def test_forged_code_scanned_everywhere_alerts_without_a_device(
         html = client.get(unit_path("9", mac="B" * 12), environ_base={"REMOTE_ADDR": addr}).text
     assert "có thể là hàng giả" in html and "đã được quét 2 lần ở 2 nơi" in html
     with engine.connect() as conn:
-        [alert] = open_alerts(conn, facility="KC")
+        found = {a["kind"]: a for a in open_alerts(conn, facility="KC")}
+    # Issue 13: the first forged scan already raised its own alert; the spread raises another.
+    assert set(found) == {"doubtful_scan", SUSPICIOUS_SCANS}
+    alert = found[SUSPICIOUS_SCANS]
     assert alert["dev_id"] is None and f"{LOT}/9" in alert["detail"]
+
+
+def test_a_forged_code_scanned_once_alerts_once_and_many_codes_are_capped(
+    tmp_path: Path, engine: Engine
+) -> None:
+    enrol_device(engine)
+    client = make_app(tmp_path, engine, ScansConfig()).test_client()
+    client.get(unit_path("9", mac="B" * 12), environ_base={"REMOTE_ADDR": "203.0.113.5"})
+    client.get(unit_path("9", mac="B" * 12), environ_base={"REMOTE_ADDR": "198.51.100.1"})
+    with engine.connect() as conn:
+        assert [a["kind"] for a in open_alerts(conn, facility="KC")] == ["doubtful_scan"]
+    for serial in range(100, 130):  # an invented run of codes
+        client.get(unit_path(str(serial), mac="B" * 12))
+    with engine.connect() as conn:
+        kinds = [a["kind"] for a in open_alerts(conn, facility="KC")]
+    assert kinds.count("doubtful_scan") == DOUBTFUL_ALERTS_PER_HOUR
 
 
 def test_window_counts_recent_scans_but_first_scan_is_the_first_ever(
