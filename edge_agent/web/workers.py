@@ -44,6 +44,11 @@ OPEN_ENDPOINTS = frozenset(
         "favicon",
     )
 )
+
+# Asked by the page itself, not by a tap (print.js polls the print jobs): they need a signed-in
+# worker but do not keep the sign-in alive, or a printer left off would never sign anyone out.
+PASSIVE_ENDPOINTS = frozenset(("ui.jobs",))
+
 FREE_TRIES = 5
 LOCK_FIRST_S = 30.0
 LOCK_MAX_S = 900.0
@@ -113,7 +118,8 @@ def _gate() -> BaseResponse | None:
     if catalog is None or not catalog.workers:
         return None
     if current_worker(catalog) is not None:
-        session["seen"] = int(time.time())
+        if request.endpoint not in PASSIVE_ENDPOINTS:
+            session["seen"] = int(time.time())
         return None
     expired = "worker" in session
     session.pop("worker", None)

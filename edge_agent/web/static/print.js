@@ -13,7 +13,11 @@ document.addEventListener("DOMContentLoaded", function () {
       .then(function (r) { return r.json(); })
       .then(function (data) {
         panel.innerHTML = data.html;
-        if (data.active) setTimeout(tick, 1000);
+        // Once a second while printing; every 5 s while waiting for a printer that is off.
+        var busy = data.jobs.some(function (j) {
+          return j.state === "queued" || j.state === "printing";
+        });
+        if (data.active) setTimeout(tick, busy ? 1000 : 5000);
       })
       .catch(function () { setTimeout(tick, 3000); });
   }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from edge_agent.config import load_config
 from edge_agent.web import create_app
 from tests.unit.edge.conftest import CATALOG
 from trace_protocol.catalog import parse_catalog
+from trace_protocol.workers import hash_pin
 
 
 @pytest.fixture
@@ -69,3 +71,29 @@ def test_a_refused_form_can_be_corrected_and_sent_once(agent: Agent) -> None:
     assert client.post(f"{batch}/steps", data=good).status_code == 303
     rows = agent.journal.db.conn.execute("SELECT measured FROM steps").fetchall()
     assert [json.loads(m) for (m,) in rows] == [{"do_am": 14.5, "khoi_luong": 1500.0}]
+
+
+def test_print_progress_polling_does_not_keep_a_worker_signed_in(tmp_path: Path) -> None:
+    """print.js asks for the jobs every few seconds; that is not a tap (issue 13)."""
+    path = tmp_path / "edge.toml"
+    path.write_text(
+        f'device_id = "kc-x"\ndata_dir = "{tmp_path / "data"}"\n[ui]\nworker_idle_min = 1\n',
+        encoding="utf-8",
+    )
+    agent = open_agent(load_config(path), with_sync=False)
+    obj = json.loads(CATALOG.read_text(encoding="utf-8"))
+    lan = {"id": "lan", "name": "Nguyễn Thị Lan", "pin": hash_pin("2468", iterations=10_000)}
+    agent.accept_catalog(
+        parse_catalog({**obj, "version": 1, "public_base_url": "http://x", "workers": [lan]})
+    )
+    client = create_app(agent).test_client()
+    form = _hidden(client.get("/login?w=lan").get_data(as_text=True), "/login")
+    assert client.post("/login", data={**form, "pin": "2468"}).status_code == 303
+    with client.session_transaction() as s:
+        s["seen"] = seen = int(time.time()) - 50
+    assert client.get("/batches/x/jobs").status_code == 200
+    with client.session_transaction() as s:
+        assert s["seen"] == seen
+    assert client.get("/").status_code == 200  # a page the worker opens does count
+    with client.session_transaction() as s:
+        assert s["seen"] > seen
