@@ -1,8 +1,9 @@
-"""``ocop demo``: a local broker, the server and one edge agent with the seeds' facilities.
+"""``ocop demo``: a local broker, the server and the seeds' facilities with their devices.
 
-It walks the real path a province takes: the office imports catalogs and adds a device, the Pi
+It walks the real path a province takes: the office imports catalogs and adds devices, a Pi
 enrols with the one-time token and gets its own broker credentials; the broker refuses
-anonymous clients. Everything lives under ``--data-dir`` and survives a restart.
+anonymous clients. Everything lives under ``--data-dir`` and survives a restart. Which devices
+exist and what they did is in ocop_cli/demo_fleet.py.
 """
 
 from __future__ import annotations
@@ -16,47 +17,63 @@ import threading
 from importlib import resources
 from pathlib import Path
 from types import FrameType
+from urllib.parse import urlsplit
 
-from ocop_cli.broker import BrokerError, Mosquitto, wait_for_port
+from ocop_cli import demo_fleet as fleet
+from ocop_cli.broker import BrokerError, Mosquitto, free_port, wait_for_port
+from ocop_cli.demo_args import add_arguments
 from ocop_cli.demo_video import write_demo_video
 
 DEMO_CATALOGS = ("kc-rice.json", "cuong-nga-honey.json", "huong-son-antler.json")
-DEMO_DEVICE = "kc-line-1"
-DEMO_FACILITY = "KC"
+DEMO_DEVICE = fleet.KC_LINE.dev_id
+DEMO_FACILITY = fleet.KC_LINE.facility
+_ocop, _run = fleet.ocop, fleet.run_ocop
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data-dir", type=Path, default=Path("demo-data"))
-    parser.add_argument("--mqtt-port", type=int, default=0, help="0 = a free port")
-    parser.add_argument("--server-port", type=int, default=8000)
-    parser.add_argument("--edge-port", type=int, default=8080)
+    add_arguments(parser)
     parser.set_defaults(func=cmd_demo)
 
 
-def _ocop(*args: str) -> list[str]:
-    return [sys.executable, "-m", "ocop_cli.main", *args]
-
-
-def _run(*args: str) -> str:
-    done = subprocess.run(_ocop(*args), check=True, capture_output=True, text=True)
-    return done.stdout
-
-
 def _write_server_toml(
-    data: Path, mqtt_port: int, device_port: int, server_port: int, reload: str
+    data: Path, public_url: str, listen: str, mqtt_port: int, device_port: int, reload: str
 ) -> Path:
     """``mqtt_port`` is the broker's listener for the server's own clients, ``device_port`` the
-    one devices use (ocop_cli/broker.py)."""
+    one devices use (ocop_cli/broker.py). The web server listens at ``listen``: the public URL's
+    host (127.0.0.1 unless ``--public-url`` names another) and the server port."""
+    parts = urlsplit(listen)
     path = data / "server.toml"
     path.write_text(
         f'data_dir = "{data / "server"}"\n'
-        f'public_base_url = "http://127.0.0.1:{server_port}"\n\n'
-        f"[http]\nport = {server_port}\n\n[mqtt]\nport = {mqtt_port}\n\n"
+        f'public_base_url = "{public_url}"\n\n'
+        f'[http]\nhost = "{parts.hostname}"\nport = {_port_of(listen)}\n\n'
+        f"[mqtt]\nport = {mqtt_port}\n\n"
         f'[broker]\nauth_dir = "{data / "broker-auth"}"\nreload_command = "{reload}"\n'
         f'device_host = "127.0.0.1"\ndevice_port = {device_port}\n',
         encoding="utf-8",
     )
     return path
+
+
+def _port_of(url: str) -> int:
+    parts = urlsplit(url)
+    return parts.port or (443 if parts.scheme == "https" else 80)
+
+
+def _public_url(args: argparse.Namespace) -> tuple[str, str]:
+    """(the base URL on labels, the URL the demo itself uses to reach the server)."""
+    port = args.server_port or (urlsplit(args.public_url).port if args.public_url else None)
+    port = port or 8000
+    if args.public_url is None:
+        return f"http://127.0.0.1:{port}", f"http://127.0.0.1:{port}"
+    host = urlsplit(args.public_url).hostname or "127.0.0.1"
+    local = f"http://{f'[{host}]' if ':' in host else host}:{port}"
+    if _port_of(args.public_url) != port:
+        print(
+            f"note: labels point at {args.public_url}, the server listens on {local}: "
+            "only right behind a proxy that forwards one to the other"
+        )
+    return args.public_url, local
 
 
 def _prepare_office(server_toml: Path) -> None:
@@ -73,15 +90,24 @@ def _prepare_office(server_toml: Path) -> None:
         _run(*srv, "add-user", "admin", "--role", "admin", "--generate-to", str(secret))
 
 
-def _enrol_device(data: Path, server_toml: Path, mqtt_port: int, edge_port: int) -> Path:
-    edge_toml = data / "edge.toml"
+def _enrol_device(
+    data: Path,
+    server_toml: Path,
+    server_url: str,
+    device: fleet.DemoDevice,
+    mqtt_port: int,
+    edge_port: int,
+    camera: bool,
+) -> Path:
+    folder = data / device.folder
+    edge_toml = data / f"{device.folder}.toml"
     _run(
         "edge",
         "init",
         "--device-id",
-        DEMO_DEVICE,
+        device.dev_id,
         "--data-dir",
-        str(data / "edge"),
+        str(folder),
         "--out",
         str(edge_toml),
         "--mqtt-port",
@@ -89,57 +115,62 @@ def _enrol_device(data: Path, server_toml: Path, mqtt_port: int, edge_port: int)
         "--ui-port",
         str(edge_port),
     )
-    video = write_demo_video(data / "camera" / "day-chuyen.avi")
-    with edge_toml.open("a", encoding="utf-8") as fh:
-        # The demo's file camera: a photo per recorded step, a periodic one every 5 minutes.
-        fh.write(f'\n[[cameras]]\nname = "day-chuyen"\nuri = "file:{video}"\ninterval_s = 300\n')
-    if (data / "edge" / "mqtt-password").exists():
+    if camera:
+        video = write_demo_video(data / "camera" / "day-chuyen.avi")
+        with edge_toml.open("a", encoding="utf-8") as fh:
+            # The demo's file camera: a photo per recorded step, a periodic one every 5 minutes.
+            fh.write(
+                f'\n[[cameras]]\nname = "day-chuyen"\nuri = "file:{video}"\ninterval_s = 300\n'
+            )
+    if (folder / "mqtt-password").exists():
         return edge_toml  # enrolled on an earlier run
-    added = _run(
-        "server",
-        "--config",
-        str(server_toml),
-        "add-device",
-        "--device",
-        DEMO_DEVICE,
-        "--facility",
-        DEMO_FACILITY,
-    )
-    match = re.search(r"on the Pi: ocop edge (enroll .*)$", added, re.MULTILINE)
-    if match is None:
+    srv = ("server", "--config", str(server_toml))
+    added = _run(*srv, "add-device", "--device", device.dev_id, "--facility", device.facility)
+    token = re.search(r"--token (\S+)", added)
+    if token is None:
         raise RuntimeError(f"unexpected add-device output: {added}")
-    print(_run("edge", "--config", str(edge_toml), *match.group(1).split()).strip())
+    # The server's own address, which is the public URL's unless that one is behind a proxy.
+    enrol = ("enroll", "--server", server_url, "--facility", device.facility)
+    print(_run("edge", "--config", str(edge_toml), *enrol, "--token", token.group(1)).strip())
     return edge_toml
 
 
-def _seed_edge(edge_toml: Path) -> None:
-    """Record one finished rice batch on the demo agent, so a consumer page exists at once."""
-    from edge_agent import batches
-    from edge_agent.agent import open_agent
-    from edge_agent.config import load_config
+def _stop(children: list[subprocess.Popen[bytes]]) -> None:
+    for child in children:
+        child.terminate()
+    for child in children:
+        try:
+            child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            child.kill()
 
-    agent = open_agent(load_config(edge_toml), with_sync=False)
-    try:
-        catalog = agent.catalog()
-        if agent.journal.head() > 0 or catalog is None:
-            return
-        batch_id = batches.open_batch(agent.journal, catalog, "NM", "").body["batch"]
-        for step, values, note in (
-            ("NHAP", {"do_am": "14.2", "khoi_luong": "1200"}, "Lúa Ngọc Mầm vụ Đông Xuân"),
-            ("SAY", {"nhiet_do": "42"}, ""),
-            ("XAT", {}, ""),
-            ("DONG", {"so_tui": "190"}, "Túi 5 kg hút chân không"),
-        ):
-            batches.record_step(agent.journal, catalog, batch_id, step, values, note)
-        batches.close_batch(agent.journal, catalog, batch_id, "950")
-    finally:
-        agent.journal.db.conn.close()
+
+def _start(args: list[str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:
+        return subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
+
+
+def _start_honey_once(
+    data: Path, server_toml: Path, server_url: str, broker_port: int
+) -> subprocess.Popen[bytes] | None:
+    """The honey facility's agent, only until its seeded history has synced (first start)."""
+    edge_toml = _enrol_device(
+        data, server_toml, server_url, fleet.HONEY, broker_port, free_port(), camera=False
+    )
+    fleet.seed_batch(edge_toml, fleet.HONEY)
+    if fleet.server_device(server_toml, fleet.HONEY.dev_id)[1] >= fleet.journal_head(edge_toml):
+        return None  # synced on an earlier start; it stays quiet
+    return _start(_ocop("edge", "--config", str(edge_toml), "run"), data / "edge-cuong-nga.log")
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     data: Path = args.data_dir.resolve()
     data.mkdir(parents=True, exist_ok=True)
-    server_toml = _write_server_toml(data, args.mqtt_port, args.mqtt_port, args.server_port, "")
+    public_url, server_url = _public_url(args)
+    host, port = urlsplit(server_url).hostname or "127.0.0.1", _port_of(server_url)
+    server_toml = _write_server_toml(
+        data, public_url, server_url, args.mqtt_port, args.mqtt_port, ""
+    )
     children: list[subprocess.Popen[bytes]] = []
     stop = threading.Event()
 
@@ -153,44 +184,41 @@ def cmd_demo(args: argparse.Namespace) -> int:
         _prepare_office(server_toml)
         broker.start()
         server_toml = _write_server_toml(
-            data, broker.server_port, broker.port, args.server_port, broker.reload_command
+            data, public_url, server_url, broker.server_port, broker.port, broker.reload_command
         )
-        logs = (data / "server.log").open("ab"), (data / "edge.log").open("ab")
         children.append(
-            subprocess.Popen(
-                _ocop("server", "--config", str(server_toml), "run"),
-                stdout=logs[0],
-                stderr=subprocess.STDOUT,
-            )
+            _start(_ocop("server", "--config", str(server_toml), "run"), data / "server.log")
         )
-        if not wait_for_port(args.server_port, 45):
+        if not wait_for_port(port, 45, host):
             print(f"error: the server did not start; see {data}/server.log", file=sys.stderr)
             return 1
-        edge_toml = _enrol_device(data, server_toml, broker.port, args.edge_port)
-        _seed_edge(edge_toml)
-        _run("server", "--config", str(server_toml), "publish-config")
-        children.append(
-            subprocess.Popen(
-                _ocop("edge", "--config", str(edge_toml), "run"),
-                stdout=logs[1],
-                stderr=subprocess.STDOUT,
-            )
+        edge_toml = _enrol_device(
+            data, server_toml, server_url, fleet.KC_LINE, broker.port, args.edge_port, True
         )
+        fleet.seed_batch(edge_toml, fleet.KC_LINE)
+        fleet.register_unenrolled(server_toml)
+        _run("server", "--config", str(server_toml), "publish-config")
+        children.append(_start(_ocop("edge", "--config", str(edge_toml), "run"), data / "edge.log"))
+        honey = _start_honey_once(data, server_toml, server_url, broker.port)
         if not wait_for_port(args.edge_port, 45):
             print(f"error: the edge agent did not start; see {data}/edge.log", file=sys.stderr)
             return 1
-        print(f"OCOP demo running (data in {data}):")
-        print(f"  touchscreen (edge agent): http://127.0.0.1:{args.edge_port}/")
-        print(f"  server, public pages:     http://127.0.0.1:{args.server_port}/")
-        print(
-            f"  OCOP office:              http://127.0.0.1:{args.server_port}/office/"
-            f"  (user admin, password in {data}/office-admin-password)"
+        labels = fleet.print_labels(data, edge_toml, public_url)
+        synced = labels is not None and fleet.wait_for(
+            lambda: fleet.server_has_lot(server_toml, labels.lot), 30
         )
-        print(
-            f"  MQTT broker:              127.0.0.1:{broker.port} (per-device logins; "
-            f"the server's own listener: {broker.server_port})"
-        )
-        print("Press Ctrl-C to stop.", flush=True)
+        if honey is not None:
+            # Its history reaches the server, then the site goes quiet (its agent stops).
+            honey_toml = data / f"{fleet.HONEY.folder}.toml"
+            fleet.wait_for(
+                lambda: (
+                    fleet.server_device(server_toml, fleet.HONEY.dev_id)[1]
+                    >= fleet.journal_head(honey_toml)
+                ),
+                30,
+            )
+            _stop([honey])
+        _print_banner(data, args, server_url, broker, labels, synced)
         while not stop.wait(1):
             for child in children:
                 if child.poll() is not None:
@@ -205,12 +233,40 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"error: {exc} {detail}".strip(), file=sys.stderr)
         return 2
     finally:
-        for child in children:
-            child.terminate()
-        for child in children:
-            try:
-                child.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                child.kill()
+        _stop(children)
         broker.stop()
         print("demo stopped")
+
+
+def _print_banner(
+    data: Path,
+    args: argparse.Namespace,
+    server_url: str,
+    broker: Mosquitto,
+    labels: fleet.PrintedLabels | None,
+    synced: bool,
+) -> None:
+    print(f"OCOP demo running (data in {data}):")
+    print(f"  touchscreen (edge agent): http://127.0.0.1:{args.edge_port}/")
+    print(f"  server, public pages:     {server_url}/")
+    print(
+        f"  OCOP office:              {server_url}/office/"
+        f"  (user admin, password in {data}/office-admin-password)"
+    )
+    print(
+        f"  MQTT broker:              127.0.0.1:{broker.port} (per-device logins; "
+        f"the server's own listener: {broker.server_port})"
+    )
+    print(
+        f"  devices: {fleet.KC_LINE.dev_id} (KC, running), {fleet.HONEY.dev_id} (Cường Nga, "
+        f"synced a batch, then stopped), {fleet.ANTLER_DEVICE} (Hương Sơn, never enrolled)"
+    )
+    if labels is None:
+        print(f"  labels: none printed; see {data}/edge.log")
+    else:
+        print(f"  label printed (PNG):      {labels.png}")
+        print(f"  its other labels (PNG/PDF) in {labels.png.parent}/")
+        print(f"  consumer page of label 1: {labels.url}")
+        if not synced:
+            print("  (the batch is still syncing: that page may say 'details arriving' a moment)")
+    print("Press Ctrl-C to stop.", flush=True)

@@ -231,8 +231,9 @@ def cmd_devices(args: argparse.Namespace) -> int:
     from sync_server.reports import device_rows
     from sync_server.service import open_server_engine
 
-    with open_server_engine(_config(args)).connect() as conn:
-        for row in device_rows(conn):
+    cfg = _config(args)
+    with open_server_engine(cfg).connect() as conn:
+        for row in device_rows(conn, cfg.office):
             print(json.dumps(row, ensure_ascii=False))
     return 0
 

@@ -7,26 +7,30 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from sync_server.config import OfficeConfig
 from sync_server.db import devices, quarantine
+from sync_server.liveness import device_state
 from sync_server.rejects import reject_counts
 
 
-def device_rows(conn: Connection, now: float | None = None) -> list[dict[str, Any]]:
-    """Each device's honest liveness: committed head, last heard, what it says it still holds."""
+def device_rows(
+    conn: Connection, office: OfficeConfig, now: float | None = None
+) -> list[dict[str, Any]]:
+    """Each device's honest liveness (``state``, computed by sync_server/liveness.py exactly as
+    the dashboard does), committed head, last heard, what it says it still holds."""
     now = time.time() if now is None else now
     rejected = reject_counts(conn)
     out = []
     for r in conn.execute(select(devices).order_by(devices.c.dev_id)).mappings():
         status = r["status"] or {}
+        live = device_state(r, office, now)
         out.append(
             {
                 "device": r["dev_id"],
                 "facility": r["facility_code"],
+                "state": live.state,
                 "committed_head": r["head_seq"],
-                "last_heard_s_ago": None
-                if r["last_heard"] is None
-                else round(now - r["last_heard"], 1),
-                "online": status.get("online"),
+                "last_heard_s_ago": None if live.silent_s is None else round(live.silent_s, 1),
                 "device_head": status.get("head"),
                 "backlog": status.get("backlog"),
                 "oldest_unsynced_age_s": status.get("oldest_unsynced_age_s"),

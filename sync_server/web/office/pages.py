@@ -25,7 +25,9 @@ from sync_server.liveness import device_state, facility_states
 from sync_server.rejects import rejects_of
 from sync_server.web.auth import login_required
 from sync_server.web.context import config, engine
+from sync_server.web.i18n import current_lang
 from sync_server.web.office import bp
+from sync_server.web.office.journal_view import event_fields
 from trace_protocol import envelope as ev
 
 JOURNAL_PAGE = 200
@@ -203,12 +205,8 @@ def _event_view(r: Any) -> dict[str, Any]:
         "hash": r["hash"],
         "body": r["body"],
         "by": _worker_name(r["body"]),
-        # Each top-level field on its own line; text as the worker typed it (escaped by
-        # Jinja), anything structured as compact JSON.
-        "fields": [
-            (k, v if isinstance(v, str) else json.dumps(v, ensure_ascii=False))
-            for k, v in sorted(r["body"].items())
-        ],
+        # Labelled values, measured values first; text as the worker typed it (escaped by Jinja).
+        "fields": event_fields(r["body"], current_lang()),
     }
 
 
