@@ -31,6 +31,7 @@ from edge_agent.web.display import product_name, short_time, vn_date
 from edge_agent.web.guard import safe_next
 from edge_agent.web.i18n import current_lang, translate
 from edge_agent.web.once import AlreadyDone, done_before, remember, submitted_token
+from edge_agent.web.photos import batch_photos
 from edge_agent.web.workers import current_by
 from trace_protocol.catalog import Catalog, Product
 from trace_protocol.envelope import Event
@@ -188,7 +189,7 @@ def render_batch(
     for s in steps:
         entry = done.setdefault(s[1], {"count": 0})
         entry.update(count=entry["count"] + 1, at=short_time(s[5]))
-    photos = _batch_photos(agent, batch_id)
+    photos = batch_photos(agent, batch_id)
     chosen = request.args.get("step") or (form or {}).get("step")
     step = product.step(chosen) if product and chosen and row.status == "open" else None
     template = "batch.html"
@@ -316,32 +317,6 @@ def photo(sha256: str) -> BaseResponse:
     if not path.is_file():
         abort(404)
     return send_file(path, mimetype="image/jpeg", max_age=86400)
-
-
-def _batch_photos(agent: Agent, batch_id: str) -> dict[int, list[str]]:
-    """Thumbnails of the batch's photos by the step seq that names them (0: not a step's)."""
-    with agent.journal.lock:
-        conn = agent.journal.db.conn
-        thumbs = dict(
-            conn.execute(
-                "SELECT f.photo_sha256, f.sha256 FROM photo_files f JOIN photos p"
-                " ON p.sha256 = f.photo_sha256 WHERE p.batch_id = ? AND f.kind = 'thumb'"
-                " AND f.evicted_at IS NULL",
-                (batch_id,),
-            ).fetchall()
-        )
-        step_bodies = conn.execute(
-            "SELECT e.seq, e.body FROM events e JOIN steps s ON s.seq = e.seq WHERE s.batch_id = ?",
-            (batch_id,),
-        ).fetchall()
-    out: dict[int, list[str]] = {}
-    named: set[str] = set()
-    for seq, body in step_bodies:
-        shas = [sha for sha in json.loads(body).get("photos", []) if sha in thumbs]
-        named.update(shas)
-        out[seq] = [thumbs[sha] for sha in shas]
-    out[0] = [thumb for full, thumb in thumbs.items() if full not in named]
-    return out
 
 
 @bp.get("/lang/<code>")

@@ -10,12 +10,14 @@ import json
 import re
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, ViewportSize
+from playwright.sync_api import Error as PlaywrightError
 
 from edge_agent.agent import open_agent
 from edge_agent.config import load_config
@@ -96,6 +98,26 @@ def _targets_are_big(page: Page) -> None:
         if box and (box["height"] < MIN_TARGET_PX or box["width"] < MIN_TARGET_PX):
             small.append(el.evaluate("e => e.outerHTML.slice(0, 80)"))
     assert small == []
+
+
+def _double_tap(page: Page, button: str, arrive: str) -> None:
+    """Two taps 80 ms apart; the second cancels the first navigation (as in the kiosk)."""
+    page.wait_for_load_state()
+    page.locator(f"#{button}").wait_for()
+    page.evaluate(
+        f"""() => {{ const b = document.getElementById('{button}');
+                    b.click(); setTimeout(() => b.click(), 80); }}"""
+    )
+
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            page.wait_for_url(re.compile(arrive), timeout=3000)
+            break
+        except PlaywrightError:  # the aborted first navigation, or not there yet
+            if time.monotonic() > deadline:
+                raise
+    page.wait_for_timeout(300)  # both submits have been answered
 
 
 def _values(edge: EdgeEnv) -> list[dict[str, float]]:
@@ -211,12 +233,7 @@ def test_opening_a_batch_asks_first(edge: EdgeEnv, page: Page) -> None:
     # A double tap on the confirmation opens one batch.
     page.goto(edge.url)
     page.get_by_role("button", name="+ Gạo Ngọc Mầm").click()
-    page.evaluate(
-        """() => { const b = document.getElementById('confirm-open');
-                   b.click(); setTimeout(() => b.click(), 80); }"""
-    )
-    page.wait_for_url(re.compile(r".*/batches/[0-9a-f-]{36}$"))
-    page.wait_for_load_state()
+    _double_tap(page, "confirm-open", r"/batches/[0-9a-f-]{36}$")
     assert edge.head() == 2
 
 
@@ -245,12 +262,7 @@ def test_a_double_tap_on_print_queues_one_job_and_a_reprint_asks(edge: EdgeEnv, 
     batch = _closed(touch)
     page.goto(f"{edge.url}/batches/{batch}")
     page.locator("#copies").fill("3")
-    page.evaluate(
-        """() => { const b = document.getElementById('print-button');
-                   b.click(); setTimeout(() => b.click(), 80); }"""
-    )
-    page.wait_for_url("**saved=printed**")
-    page.wait_for_load_state()
+    _double_tap(page, "print-button", "saved=printed")
     assert edge.journal_rows("SELECT COUNT(*) FROM print_jobs")[0][0] == 1
     assert edge.journal_rows("SELECT COUNT(*) FROM events WHERE type = 'labels.printed'") == [(1,)]
     # Over plain HTTP too: the same rendered form posted twice at once acts once.
