@@ -8,6 +8,7 @@ edits a product, and sees the facility go stale once the agent stops.
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -68,7 +69,10 @@ def test_officer_follows_a_facility_from_touchscreen_to_stale(
     _watch_dialogs(touch, dialogs)
     touch.goto(edge.url)
     touch.get_by_role("button", name="+ Gạo Ngọc Mầm").click()
-    touch.wait_for_url("**/batches/*")
+    # Opening a batch asks first (issue 13).
+    touch.wait_for_url("**/batches/new*")
+    touch.get_by_role("button", name="Có, mở lô").click()
+    touch.wait_for_url(re.compile(r".*/batches/(?!new)[^/?]+(\?.*)?$"))
     lot = touch.locator(".lot").inner_text().strip()
     touch.get_by_role("link", name="Xay xát, đánh bóng").click()
     touch.get_by_label("Ghi chú").fill(PAYLOAD)
