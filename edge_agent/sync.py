@@ -23,6 +23,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from edge_agent.clock import SERVER_TOLERANCE_S
 from edge_agent.config import EdgeConfig
 from edge_agent.journal import Journal
 from trace_protocol import topics
@@ -273,8 +274,20 @@ class SyncWorker:
         except (MessageError, CatalogError) as exc:
             log.warning("rejected %s message: %s", kind, exc)
 
+    def _check_clock(self, server_time: float) -> None:
+        """Only the server may publish on our ack topic (broker ACL), so its clock is a time
+        source: events say "synced" while ours agrees with it (edge_agent/clock.py)."""
+        clock = self.journal.clock.server
+        before = clock.last_offset_s
+        if not clock.observe(server_time, time.time(), time.monotonic()) and (
+            before is None or abs(before) <= SERVER_TOLERANCE_S
+        ):
+            log.warning("this device's clock is %.0f s off the server's", clock.last_offset_s)
+
     def _handle_ack(self, payload: bytes) -> None:
         ack = parse_ack(payload)
+        if ack.server_time is not None:
+            self._check_clock(ack.server_time)
         before = self.journal.sync_state().acked
         if ack.upto > self._published_max:
             log.warning(

@@ -10,6 +10,7 @@ device resends it (docs/protocol.md).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import queue
 import threading
@@ -148,7 +149,8 @@ class IngestWorker:
                 results = ingest_chunks(self.engine, chunks)
                 for (dev, _), result in zip(chunks, results, strict=True):
                     if result.ack is not None:
-                        self._send_ack(self.client, dev, result.ack.encode())
+                        ack = dataclasses.replace(result.ack, server_time=round(time.time(), 3))
+                        self._send_ack(self.client, dev, ack.encode())
         except Exception:  # the database may be away: no acks, the devices resend
             log.exception("failed to ingest %d chunks", len(chunks))
         for kind, dev, payload, retained in batch:

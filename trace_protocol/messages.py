@@ -122,6 +122,9 @@ class Ack:
     # True when the server dropped events beyond ``upto+1`` (they arrived before their
     # predecessors, e.g. through another ingest worker): resend from ``upto+1`` now.
     gap: bool = False
+    # The server's wall clock (Unix seconds) when it sent the ack, or None. A device whose clock
+    # agrees with it knows its own time is right even where no NTP client runs (issue 13).
+    server_time: float | None = None
 
     def encode(self) -> bytes:
         return dump({"v": PROTOCOL_VERSION, **asdict(self)})
@@ -142,7 +145,20 @@ def parse_ack(payload: bytes) -> Ack:
     gap = obj.get("gap", False)
     if not isinstance(gap, bool):
         raise MessageError("ack.gap must be a boolean")
-    return Ack(upto=upto, missing_blobs=blobs, error=error, gap=gap)
+    server_time = obj.get("server_time")
+    if server_time is not None and (
+        isinstance(server_time, bool)
+        or not isinstance(server_time, int | float)
+        or not 0 < server_time < 1e11
+    ):
+        raise MessageError("ack.server_time must be Unix seconds")
+    return Ack(
+        upto=upto,
+        missing_blobs=blobs,
+        error=error,
+        gap=gap,
+        server_time=None if server_time is None else float(server_time),
+    )
 
 
 RESEND = "resend"

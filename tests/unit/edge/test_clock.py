@@ -58,3 +58,28 @@ def test_the_real_kernel_answers() -> None:
     assert kernel.status >= 0 and kernel.maxerror_us >= 0
     assert kernel.synced == (not kernel.status & STA_UNSYNC and kernel.state != TIME_ERROR)
     assert Clock(flag=Path("/nonexistent")).state() == ("synced" if kernel.synced else "unsynced")
+
+
+def test_the_server_vouches_while_our_clock_agrees_and_has_not_jumped() -> None:
+    from edge_agent.clock import SERVER_CHECK_VALID_S, SERVER_TOLERANCE_S, ServerTimeCheck
+
+    check = ServerTimeCheck()
+    assert not check.vouches(1_000.0, 50.0)  # never compared
+    assert check.observe(server_time=1_000.0 - SERVER_TOLERANCE_S + 1, wall=1_000.0, monotonic=50.0)
+    assert check.vouches(1_060.0, 110.0)  # a minute later, both clocks moved together
+    assert not check.vouches(1_000.0 + 3_600.0 + 60.0, 110.0)  # someone set the clock an hour on
+    assert not check.vouches(1_000.0 + SERVER_CHECK_VALID_S + 1, 50.0 + SERVER_CHECK_VALID_S + 1)
+    # An hour off: no longer vouched for, and the offset is kept for the log.
+    assert not check.observe(server_time=1_000.0, wall=4_600.0, monotonic=120.0)
+    assert check.last_offset_s == 3_600.0
+    assert not check.vouches(4_600.0, 120.0)
+
+
+def test_the_server_check_is_one_more_source_in_the_decision(tmp_path: Path) -> None:
+    assert decide_clock(False, False, AT_BOOT, server_agrees=True) == "synced"
+    clock = Clock(flag=tmp_path / "none", kernel=lambda: AT_BOOT)
+    assert clock.state() == "unsynced"
+    import time
+
+    clock.server.observe(time.time(), time.time(), time.monotonic())
+    assert clock.state() == "synced"

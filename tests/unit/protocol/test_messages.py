@@ -115,7 +115,10 @@ def test_ack_round_trip() -> None:
         "missing_blobs": [],
         "error": None,
         "gap": False,
+        "server_time": None,
     }
+    stamped = Ack(upto=17, server_time=1_764_900_000.123)
+    assert parse_ack(stamped.encode()) == stamped
 
 
 def test_ack_round_trip_with_error_and_blobs() -> None:
@@ -157,6 +160,10 @@ def test_parse_ack_defaults() -> None:
         {"v": 1, "upto": 1, "gap": 1},
         {"v": 1, "upto": 2**53},
         {"v": True, "upto": 1},
+        {"v": 1, "upto": 1, "server_time": True},
+        {"v": 1, "upto": 1, "server_time": "1764900000"},
+        {"v": 1, "upto": 1, "server_time": -5},
+        {"v": 1, "upto": 1, "server_time": 1e12},
     ],
 )
 def test_parse_ack_rejects(obj: dict[str, Any]) -> None:
