@@ -16,31 +16,23 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page
-from sqlalchemy import update
 
 from edge_agent import batches
 from edge_agent.agent import open_agent
 from edge_agent.config import load_config
 from ocop_cli.broker import free_port, wait_for_port
 from sync_server.accounts import create_user
-from sync_server.db import devices
-from sync_server.ingest import ingest_chunk
+from tests.browser.seeded import server_with_a_closed_batch
 from tests.integration.harness import (
     KC_CATALOG,
     EdgeEnv,
     Processes,
     ServerEnv,
-    enrol,
     make_edge,
-    make_server,
 )
-from tests.integration.prefill import prefill
 from trace_protocol.catalog import parse_catalog
-from trace_protocol.messages import encode_chunk
 from trace_protocol.unit_codes import (
     build_unit_url,
-    encode_label_key,
-    load_or_create_label_key,
     unit_mac,
 )
 from trace_protocol.workers import hash_pin
@@ -163,35 +155,8 @@ def test_every_touchscreen_page_passes_axe(
 
 def _server_with_a_batch(tmp_path: Path) -> tuple[ServerEnv, EdgeEnv, str, bytes]:
     """A server knowing one closed KC batch with three steps and unit labels."""
-    server = make_server(tmp_path, free_port())
-    edge = make_edge(tmp_path, "kc-line-1", free_port())
-    enrol(server, edge)
-    prefill(edge, 3)
-    config = load_config(edge.config_path)
-    agent = open_agent(config, with_sync=False)
-    opened = agent.journal.events_after(0, 1)[0]
-    catalog = parse_catalog(
-        {
-            **json.loads(KC_CATALOG.read_text(encoding="utf-8")),
-            "version": 1,
-            "public_base_url": "http://x",
-        }
-    )
-    batches.close_batch(agent.journal, catalog, opened.body["batch"], "25")
-    batches.issue_labels(
-        agent.journal, opened.body["batch"], copies=3, unit=True, fmt="pdf", printer="file"
-    )
-    events = agent.journal.events_after(0, 100)
-    result = ingest_chunk(server.engine, edge.dev, encode_chunk(edge.dev, events))
-    assert result.ack is not None and result.ack.upto == len(events)
-    label_key = load_or_create_label_key(config.label_key_path)
-    with server.engine.begin() as conn:
-        conn.execute(
-            update(devices)
-            .where(devices.c.dev_id == edge.dev)
-            .values(label_key=encode_label_key(label_key))
-        )
-    return server, edge, opened.body["lot"], label_key
+    seeded = server_with_a_closed_batch(tmp_path, 3)
+    return seeded.server, seeded.edge, seeded.lot, seeded.label_key
 
 
 def _start_web(server: ServerEnv, procs: Processes, tmp_path: Path) -> None:

@@ -3,30 +3,21 @@ Vietnam time, and a doubtful code tells the consumer what to do and reaches the 
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page
-from sqlalchemy import select, update
+from sqlalchemy import select
 
-from edge_agent import batches
-from edge_agent.agent import open_agent
-from edge_agent.config import load_config
-from ocop_cli.broker import free_port, wait_for_port
+from ocop_cli.broker import wait_for_port
 from sync_server.accounts import create_user
-from sync_server.db import alerts, consumer_reports, devices, scans
-from sync_server.ingest import ingest_chunk
-from tests.integration.harness import KC_CATALOG, Processes, enrol, make_edge, make_server
-from tests.integration.prefill import prefill
+from sync_server.db import alerts, consumer_reports, scans
+from tests.browser.seeded import server_with_a_closed_batch
+from tests.integration.harness import Processes
 from trace_protocol import envelope as ev
-from trace_protocol.catalog import parse_catalog
-from trace_protocol.messages import encode_chunk
 from trace_protocol.unit_codes import (
     build_unit_url,
-    encode_label_key,
-    load_or_create_label_key,
     unit_mac,
 )
 
@@ -45,35 +36,11 @@ def _switch(page: Page) -> None:
 
 
 def test_language_times_and_a_report(tmp_path: Path, browser: Browser, procs: Processes) -> None:
-    server = make_server(tmp_path, free_port(), OFFICE)
-    edge = make_edge(tmp_path, "kc-line-1", free_port())
-    enrol(server, edge)
-    prefill(edge, 2)
-    config = load_config(edge.config_path)
-    agent = open_agent(config, with_sync=False)
-    opened = agent.journal.events_after(0, 1)[0]
-    catalog = parse_catalog(
-        {
-            **json.loads(KC_CATALOG.read_text(encoding="utf-8")),
-            "version": 1,
-            "public_base_url": "http://x",
-        }
-    )
-    batches.close_batch(agent.journal, catalog, opened.body["batch"], "25")
-    batches.issue_labels(
-        agent.journal, opened.body["batch"], copies=3, unit=True, fmt="pdf", printer="file"
-    )
-    events = agent.journal.events_after(0, 100)
-    assert ingest_chunk(server.engine, edge.dev, encode_chunk(edge.dev, events)).ack is not None
-    label_key = load_or_create_label_key(config.label_key_path)
-    with server.engine.begin() as conn:
-        conn.execute(
-            update(devices)
-            .where(devices.c.dev_id == edge.dev)
-            .values(label_key=encode_label_key(label_key))
-        )
+    seeded = server_with_a_closed_batch(tmp_path, 2, OFFICE)
+    server, edge, label_key = seeded.server, seeded.edge, seeded.label_key
+    events = seeded.events
     create_user(server.engine, "canbo", PASSWORD, "officer")
-    lot = opened.body["lot"]
+    lot = seeded.lot
     procs.start(["server", "--config", str(server.config_path), "web"], tmp_path / "web.log")
     assert wait_for_port(server.config.http.port, 30)
     base = server.base_url
@@ -130,7 +97,7 @@ def test_language_times_and_a_report(tmp_path: Path, browser: Browser, procs: Pr
     office.get_by_label("Mật khẩu").fill(PASSWORD)
     office.get_by_role("button", name="Đăng nhập").click()
     office.wait_for_url("**/office/")
-    office.goto(f"{base}/office/batches/{edge.dev}/{opened.body['batch']}")
+    office.goto(f"{base}/office/batches/{edge.dev}/{seeded.batch_id}")
     assert expected in office.locator(f"#e{step.seq}").inner_text()
 
     # 3. A forged code, scanned once: the consumer is told what it claims and whom to call,

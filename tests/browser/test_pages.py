@@ -8,28 +8,19 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page
-from sqlalchemy import update
 
-from edge_agent import batches
 from edge_agent.agent import open_agent
 from edge_agent.config import load_config
 from ocop_cli.broker import free_port, wait_for_port
-from sync_server.db import devices
-from sync_server.ingest import ingest_chunk
+from tests.browser.seeded import server_with_a_closed_batch
 from tests.integration.harness import (
     KC_CATALOG,
     Processes,
-    enrol,
     make_edge,
-    make_server,
 )
-from tests.integration.prefill import prefill
 from trace_protocol.catalog import parse_catalog
-from trace_protocol.messages import encode_chunk
 from trace_protocol.unit_codes import (
     build_unit_url,
-    encode_label_key,
-    load_or_create_label_key,
     unit_mac,
 )
 
@@ -97,36 +88,8 @@ def test_worker_records_a_step_on_the_7_inch_touchscreen(
 def test_consumer_sees_the_verdict_on_a_small_phone(
     tmp_path: Path, browser: Browser, procs: Processes
 ) -> None:
-    server = make_server(tmp_path, free_port(), "[scans]\nmax_scans = 2\n")
-    edge = make_edge(tmp_path, "kc-line-1", free_port())
-    enrol(server, edge)
-    prefill(edge, 3)
-    config = load_config(edge.config_path)
-    agent = open_agent(config, with_sync=False)
-    opened = agent.journal.events_after(0, 1)[0]
-    catalog = parse_catalog(
-        {
-            **json.loads(KC_CATALOG.read_text(encoding="utf-8")),
-            "version": 1,
-            "public_base_url": "http://x",
-        }
-    )
-    batches.close_batch(agent.journal, catalog, opened.body["batch"], "25")
-    batches.issue_labels(
-        agent.journal, opened.body["batch"], copies=3, unit=True, fmt="pdf", printer="file"
-    )
-    events = agent.journal.events_after(0, 100)
-    result = ingest_chunk(server.engine, edge.dev, encode_chunk(edge.dev, events))
-    assert result.ack is not None and result.ack.upto == len(events)
-    # The server knows the device's unit-label key, as enrolment would have handed it over.
-    label_key = load_or_create_label_key(config.label_key_path)
-    with server.engine.begin() as conn:
-        conn.execute(
-            update(devices)
-            .where(devices.c.dev_id == edge.dev)
-            .values(label_key=encode_label_key(label_key))
-        )
-    lot = opened.body["lot"]
+    seeded = server_with_a_closed_batch(tmp_path, 3, "[scans]\nmax_scans = 2\n")
+    server, lot, label_key = seeded.server, seeded.lot, seeded.label_key
     procs.start(["server", "--config", str(server.config_path), "web"], tmp_path / "web.log")
     assert wait_for_port(server.config.http.port, 30)
 
