@@ -131,7 +131,7 @@ class ServerConfig:
     public_base_url: str = setting(
         "http://127.0.0.1:8000", "Base of every URL printed on labels (short host: QR size)."
     )
-    http: HttpConfig = section(HttpConfig, "The web app (public pages, later the office).")
+    http: HttpConfig = section(HttpConfig, "The web app: public pages, device APIs and the office.")
     mqtt: ServerMqttConfig = section(ServerMqttConfig, "The broker the ingest worker reads.")
     broker: BrokerConfig = section(BrokerConfig, "Per-device broker access (enrolment).")
     office: OfficeConfig = section(OfficeConfig, "The office pages: liveness, sessions, map.")

@@ -1,4 +1,4 @@
-"""What the office needs to know before the dashboard exists: devices and quarantined events."""
+"""Office reports on the CLI (`ocop server devices`, `quarantine`): devices, quarantined events."""
 
 from __future__ import annotations
 

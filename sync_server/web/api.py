@@ -1,4 +1,4 @@
-"""Device-facing HTTP API under ``/api/v1``: enrolment now, blob upload later."""
+"""Device-facing HTTP API under ``/api/v1``: enrolment (photo uploads are in blobs_api.py)."""
 
 from __future__ import annotations
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import getpass
 import os
 import shutil
+import socket
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -237,19 +238,36 @@ def test_mosquitto_keeps_devices_and_the_server_on_their_own_listeners(
         victim.close()
 
 
+# A plain MQTT 3.1.1 CONNECT (clean session, keep-alive 60 s, client id "test"): a broker that
+# spoke plain MQTT on this port would answer it with a CONNACK (first byte 0x20), even a refusal.
+PLAIN_CONNECT = bytes.fromhex("101000044d5154540402003c000474657374")
+
+
+def _answer_until_closed(sock: socket.socket) -> tuple[bytes, bool]:
+    """What the peer sends before it closes the connection, and whether it closed it (an orderly
+    close or a reset) rather than falling silent for the socket's timeout."""
+    answer = b""
+    while len(answer) < 4096:
+        try:
+            chunk = sock.recv(4096)
+        except ConnectionResetError:
+            return answer, True
+        except TimeoutError:
+            return answer, False
+        if not chunk:
+            return answer, True
+        answer += chunk
+    return answer, False
+
+
 def test_mosquitto_device_port_speaks_only_tls(box: Box, broker: dict[str, str]) -> None:
-    c = mqtt.Client(CallbackAPIVersion.VERSION2)
-    c.username_pw_set("kc-line-1", broker["kc-line-1"])
-    answered = threading.Event()
-    c.on_connect = lambda *a: answered.set()
-    try:
-        c.connect("127.0.0.1", box.spec.device_port)
-        c.loop_start()
-        assert not answered.wait(2), "a plain MQTT client got a CONNACK on the TLS listener"
-    except OSError:
-        pass  # the broker may close the connection before paho has finished connecting
-    finally:
-        c.loop_stop()
+    """Something listens on the device port (the TCP connection is accepted), and a plain MQTT
+    CONNECT sent on it gets no CONNACK: the TLS listener closes the connection instead."""
+    with socket.create_connection(("127.0.0.1", box.spec.device_port), timeout=5) as sock:
+        sock.sendall(PLAIN_CONNECT)
+        answer, closed = _answer_until_closed(sock)
+    assert not answer.startswith(b"\x20"), "a plain MQTT client got a CONNACK on the TLS listener"
+    assert closed, "the TLS listener kept a plain MQTT connection open"
 
 
 # --- nginx ------------------------------------------------------------------------------------

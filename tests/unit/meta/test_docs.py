@@ -1,8 +1,10 @@
-"""Docs that tests keep honest: every setting, CLI command and MQTT topic is documented."""
+"""Docs that tests keep honest: every setting, CLI command, MQTT topic, module and thread."""
 
 from __future__ import annotations
 
 import argparse
+import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -13,7 +15,8 @@ from sync_server.config import ServerConfig
 from trace_protocol import topics
 from trace_protocol.settings import describe
 
-DOCS = Path(__file__).resolve().parents[3] / "docs"
+ROOT = Path(__file__).resolve().parents[3]
+DOCS = ROOT / "docs"
 
 
 def _commands(parser: argparse.ArgumentParser, prefix: str = "ocop") -> list[str]:
@@ -31,12 +34,10 @@ def test_every_cli_command_is_documented(command: str) -> None:
     assert f"`{command}" in (DOCS / "cli.md").read_text(encoding="utf-8")
 
 
-@pytest.mark.parametrize(("cls", "doc"), [(EdgeConfig, "config.md"), (ServerConfig, "config.md")])
-def test_every_setting_is_documented_with_help(cls: type, doc: str) -> None:
-    text = (DOCS / doc).read_text(encoding="utf-8")
+@pytest.mark.parametrize("cls", [EdgeConfig, ServerConfig])
+def test_every_setting_has_help(cls: type) -> None:
     for key, help_text in describe(cls):
         assert help_text, f"{cls.__name__}.{key} has no help text"
-        assert f"`{key}`" in text, f"{cls.__name__} setting {key} missing from docs/{doc}"
 
 
 @pytest.mark.parametrize("kind", topics.KINDS)
@@ -49,4 +50,121 @@ def test_readme_shows_the_two_commands_and_ci_runs_the_test_one() -> None:
     root = DOCS.parent
     readme = (root / "README.md").read_text(encoding="utf-8")
     assert "./kit demo" in readme and "./kit test" in readme
-    assert "./kit test" in (root / ".ci" / "run").read_text(encoding="utf-8")
+    ci = (root / ".ci" / "run").read_text(encoding="utf-8")
+    assert "./kit test" in ci and "export CI=true" in ci  # fixtures fail, not skip, in CI
+
+
+# --- docs/config.md: each setting within its own file's section ---------------------------------
+
+_ROW = re.compile(r"^\| `([^`]+)` \|", re.MULTILINE)
+
+
+def _sections(text: str, level: str) -> dict[str, str]:
+    """Heading -> body for every heading of exactly ``level`` (``##``, ``###``) in ``text``."""
+    parts = re.split(rf"^{level} (.+)$", text, flags=re.MULTILINE)
+    return {parts[i].strip(): parts[i + 1] for i in range(1, len(parts) - 1, 2)}
+
+
+def _headed(section: str, subsections: dict[str, str]) -> list[str]:
+    """The ``###`` headings of a section: `ui`, `[[cameras]]`."""
+    return [h for h in subsections if f"`{section}`" in h or f"`[[{section}]]`" in h]
+
+
+@pytest.mark.parametrize(
+    ("cls", "file"), [(EdgeConfig, "edge.toml"), (ServerConfig, "server.toml")]
+)
+def test_every_setting_is_documented_in_its_own_files_section(cls: type, file: str) -> None:
+    """One `mqtt.port` row must not cover both files: each key is a row of its file's part of
+    config.md, under its own section's heading (a section's name: at the top level or heading its
+    own table), and every row there is a setting of that file."""
+    part = _sections((DOCS / "config.md").read_text(encoding="utf-8"), "##")[file]
+    subsections = _sections(part, "###")
+    keys = {key for key, _ in describe(cls)}
+    for key in keys:
+        section = re.split(r"[.\[]", key, maxsplit=1)[0]
+        headings = _headed(section, subsections)
+        if section == key:
+            headings.append("Top level")
+        assert headings, f"{file}: no heading for section `{section}`"
+        rows = [row for h in headings for row in _ROW.findall(subsections[h])]
+        assert key in rows, f"{file}: `{key}` has no row under {headings}"
+    stale = set(_ROW.findall(part)) - keys
+    assert not stale, f"docs/config.md documents settings {file} does not have: {sorted(stale)}"
+
+
+# --- docs/architecture.md: the module table and the thread tables --------------------------------
+
+PACKAGES = (
+    "trace_protocol",
+    "label_printer",
+    "edge_agent",
+    "sync_server",
+    "firmware_config",
+    "ocop_cli",
+)
+MIGRATIONS = Path("sync_server/migrations/versions")
+
+
+def _has_code(path: Path) -> bool:
+    body = ast.parse(path.read_text(encoding="utf-8")).body
+    return any(not (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant)) for n in body)
+
+
+def _modules() -> set[str]:
+    """Every module of the kit's packages, as a path; an ``__init__.py`` only if it holds code,
+    and the Alembic revisions as their folder (they are listed in their own table)."""
+    found = set()
+    for pkg in PACKAGES:
+        for path in (ROOT / pkg).rglob("*.py"):
+            rel = path.relative_to(ROOT)
+            if rel.parent == MIGRATIONS:
+                continue
+            if path.name != "__init__.py" or _has_code(path):
+                found.add(rel.as_posix())
+    return found
+
+
+def _architecture(heading: str) -> str:
+    return _sections((DOCS / "architecture.md").read_text(encoding="utf-8"), "##")[heading]
+
+
+def test_the_module_table_lists_every_module_and_nothing_else() -> None:
+    documented = set(re.findall(r"^\| `([\w/]+\.py)` \|", _architecture("Modules"), re.MULTILINE))
+    modules = _modules()
+    assert not modules - documented, f"missing from architecture.md: {sorted(modules - documented)}"
+    assert not documented - modules, f"no such module: {sorted(documented - modules)}"
+
+
+def _thread_names() -> set[str]:
+    """The name of every thread the kit starts: ``threading.Thread(name=…)`` (an f-string keeps
+    its placeholders, e.g. ``camera-{name}``) and each ``Background`` subclass's ``thread_name``."""
+    names = set()
+    for pkg in PACKAGES:
+        for path in (ROOT / pkg).rglob("*.py"):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Call) and ast.unparse(node.func) == "threading.Thread":
+                    for kw in node.keywords:
+                        if kw.arg == "name" and isinstance(kw.value, ast.Constant):
+                            names.add(str(kw.value.value))
+                        elif kw.arg == "name" and isinstance(kw.value, ast.JoinedStr):
+                            names.add(ast.unparse(kw.value)[2:-1])
+                if isinstance(node, ast.ClassDef) and node.name != "Background":
+                    for stmt in node.body:
+                        if (
+                            isinstance(stmt, ast.Assign)
+                            and ast.unparse(stmt.targets[0]) == "thread_name"
+                            and isinstance(stmt.value, ast.Constant)
+                        ):
+                            names.add(str(stmt.value.value))
+    return names
+
+
+def test_the_thread_tables_name_every_thread_the_code_starts() -> None:
+    text = (DOCS / "architecture.md").read_text(encoding="utf-8")
+    tables = "".join(b for h, b in _sections(text, "##").items() if "threads" in h)
+    first_cells = re.findall(r"^\|([^|]*)\|", tables, re.MULTILINE)
+    documented = {name for cell in first_cells for name in re.findall(r"`([^`]+)`", cell)}
+    names = _thread_names()
+    assert {"sync", "ingest"} <= names  # the scan above still finds threads
+    assert not names - documented, f"threads missing from architecture.md: {names - documented}"
