@@ -60,6 +60,27 @@ def default_kit_spec() -> str:
     return f"ocop-edge-kit=={version}" if version else "ocop-edge-kit"
 
 
+# A Pi installs the kit with its [edge] extra: OpenCV, no PostgreSQL driver (issue 14).
+EDGE_EXTRA = "edge"
+_NAMED_RE = re.compile(
+    r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(?:\[(?P<extras>[^\]]*)\])?(?P<rest>\s*(?:[<>=!~@;].*)?)\Z"
+)
+
+
+def with_edge_extra(requirement: str) -> str:
+    """``requirement`` (``ocop-edge-kit==0.1.0``) with the ``[edge]`` extra added.
+
+    A requirement that does not start with a project name (a path or URL) is left as it is.
+    """
+    named = _NAMED_RE.match(requirement)
+    if named is None:
+        return requirement
+    extras = [e.strip() for e in (named["extras"] or "").split(",") if e.strip()]
+    if EDGE_EXTRA not in extras:
+        extras.append(EDGE_EXTRA)
+    return f"{named['name']}[{','.join(extras)}]{named['rest']}"
+
+
 @dataclass(frozen=True)
 class DeviceSpec:
     """Everything that differs from one Pi to the next; validated on construction."""
@@ -324,7 +345,8 @@ def context(spec: DeviceSpec) -> dict[str, Any]:
         "apt_packages": apt,
         "installed": [dest for dest, _ in installed_files(spec)],
         "kit_wheel": f"{KIT_DIR}/{spec.kit_wheel.name}" if spec.kit_wheel else "",
-        "kit_spec": spec.kit_spec,
+        "kit_spec": with_edge_extra(spec.kit_spec),
+        "kit_extra": EDGE_EXTRA,
         "token_file": TOKEN_FILE,
         "manifest": manifest(spec),
         "kit_version": _kit_version() or "unknown",

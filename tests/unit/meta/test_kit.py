@@ -74,6 +74,8 @@ def test_demo_runs_pip_once_then_trusts_the_stamp(tmp_path: Path) -> None:
     first = _kit("demo", "--edge-port", "9", venv=venv)
     assert first.returncode == 0, first.stderr
     assert "python -m pip install" in calls.read_text(encoding="utf-8")
+    # The demo runs both sides (issue 14: their dependencies are extras).
+    assert "-e .[edge,server]" in calls.read_text(encoding="utf-8")
     assert "ocop demo --edge-port 9" in calls.read_text(encoding="utf-8")
     assert (venv / ".ocop-kit-installed").is_file()
 
