@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from html.parser import HTMLParser
 from pathlib import Path
 
 from flask import Flask
@@ -40,3 +41,36 @@ def officer_client(app: Flask, engine: Engine, username: str = "officer1") -> Fl
     client = app.test_client()
     assert log_in(client, username) == 302
     return client
+
+
+class FormFields(HTMLParser):
+    """What a browser would submit: every input's and textarea's name and current value."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fields: dict[str, str] = {}
+        self._textarea: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "input" and a.get("name"):
+            self.fields[str(a["name"])] = a.get("value") or ""
+        elif tag == "textarea" and a.get("name"):
+            self._textarea = str(a["name"])
+            self.fields[self._textarea] = ""
+
+    def handle_data(self, data: str) -> None:
+        if self._textarea:
+            self.fields[self._textarea] += data
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "textarea":
+            self._textarea = None
+
+
+def product_form(client: FlaskClient) -> dict[str, str]:
+    """The fields of the office's product form for KC's NM, as a browser would submit them."""
+    parser = FormFields()
+    parser.feed(client.get("/office/catalog/KC/NM").get_data(as_text=True))
+    parser.fields.pop("q", None)  # the header's search box is another form
+    return parser.fields

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Column, Engine, Integer, inspect, text
@@ -19,6 +16,7 @@ from sync_server.migrations import (
     differences,
 )
 from sync_server.migrations.versions.r0001_baseline import BASELINE
+from tests.unit.server.alembic_head import head_revision
 
 
 @pytest.fixture
@@ -28,24 +26,11 @@ def empty(database_url: str) -> Iterator[Engine]:
     engine.dispose()
 
 
-def _heads() -> str:
-    from alembic.config import Config
-    from alembic.script import ScriptDirectory
-
-    from sync_server.migrations import HERE
-
-    config = Config()
-    config.set_main_option("script_location", str(HERE))
-    head = ScriptDirectory.from_config(config).get_current_head()
-    assert head is not None
-    return head
-
-
 def test_upgrade_from_empty_gives_exactly_the_metadata(empty: Engine) -> None:
     create_schema(empty)
     with empty.connect() as conn:
         assert differences(conn, metadata) == []
-        assert current_revision(conn) == _heads()
+        assert current_revision(conn) == head_revision()
         tables = set(inspect(conn).get_table_names())
     assert tables == set(metadata.tables) | {"alembic_version"}
 
@@ -62,7 +47,7 @@ def test_running_it_again_changes_nothing(empty: Engine) -> None:
     create_schema(empty)
     with empty.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM users")).scalar_one() == 1
-        assert current_revision(conn) == _heads()
+        assert current_revision(conn) == head_revision()
 
 
 def test_processes_starting_together_migrate_once(database_url: str) -> None:
@@ -117,7 +102,7 @@ def test_a_database_made_by_create_all_is_adopted(empty: Engine) -> None:
         )
     create_schema(empty)
     with empty.connect() as conn:
-        assert current_revision(conn) == _heads()
+        assert current_revision(conn) == head_revision()
         assert differences(conn, metadata) == []
         assert conn.execute(text("SELECT username FROM users")).scalar_one() == "kept"
 
@@ -147,44 +132,3 @@ def test_tables_of_another_application_are_left_alone(empty: Engine) -> None:
     with empty.connect() as conn:
         assert differences(conn, metadata) == []
         assert "their_things" in inspect(conn).get_table_names()
-
-
-def test_init_db_twice_is_a_no_op(database_url: str, tmp_path: Path) -> None:
-    conf = tmp_path / "server.toml"
-    conf.write_text(
-        f'data_dir = "{tmp_path / "srv"}"\ndatabase_url = "{database_url}"\n', encoding="utf-8"
-    )
-    cmd = [sys.executable, "-m", "ocop_cli.main", "server", "--config", str(conf), "init-db"]
-    first = subprocess.run(cmd, capture_output=True, text=True, check=True)
-    assert f"database ready at revision {_heads()}" in first.stdout
-    engine = open_engine(database_url)
-    try:
-        with engine.connect() as conn:
-            before = sorted(inspect(conn).get_table_names())
-        second = subprocess.run(cmd, capture_output=True, text=True, check=True)
-        assert second.stdout == first.stdout
-        with engine.connect() as conn:
-            assert sorted(inspect(conn).get_table_names()) == before
-            assert differences(conn, metadata) == []
-    finally:
-        engine.dispose()
-
-
-def test_init_db_refuses_a_mismatched_old_database_with_a_message(
-    database_url: str, tmp_path: Path
-) -> None:
-    engine = open_engine(database_url)
-    BASELINE.create_all(engine)
-    with engine.begin() as conn:
-        conn.execute(text("DROP TABLE scans"))
-    engine.dispose()
-    conf = tmp_path / "server.toml"
-    conf.write_text(
-        f'data_dir = "{tmp_path / "srv"}"\ndatabase_url = "{database_url}"\n', encoding="utf-8"
-    )
-    cmd = [sys.executable, "-m", "ocop_cli.main", "server", "--config", str(conf), "init-db"]
-    result = subprocess.run(cmd, capture_output=True, text=True)
-    assert result.returncode != 0
-    assert "error: the database has the server's tables but no migration history" in result.stderr
-    assert "missing table scans" in result.stderr
-    assert "Traceback" not in result.stderr

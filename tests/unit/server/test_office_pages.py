@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import threading
-from html.parser import HTMLParser
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import Engine, select
 
-from ocop_cli.broker import Mosquitto
 from sync_server.catalog_edit import load_catalog
 from sync_server.config import ServerMqttConfig
 from sync_server.db import facilities
@@ -22,8 +16,7 @@ from sync_server.ingest import ingest_chunk
 from tests.unit.protocol.builders import ChainBuilder, new_batch_id
 from tests.unit.server.bodies import LOT, opened_body, step_body
 from tests.unit.server.conftest import DEV
-from tests.unit.server.office_client import make_app, officer_client
-from trace_protocol import topics
+from tests.unit.server.office_client import make_app, officer_client, product_form
 from trace_protocol.messages import encode_chunk
 
 XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
@@ -101,43 +94,11 @@ def test_search_finds_nothing_for_an_unknown_lot(
     assert f">{LOT}</a>" not in html
 
 
-class _FormFields(HTMLParser):
-    """What a browser would submit: every input's and textarea's name and current value."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.fields: dict[str, str] = {}
-        self._textarea: str | None = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = dict(attrs)
-        if tag == "input" and a.get("name"):
-            self.fields[str(a["name"])] = a.get("value") or ""
-        elif tag == "textarea" and a.get("name"):
-            self._textarea = str(a["name"])
-            self.fields[self._textarea] = ""
-
-    def handle_data(self, data: str) -> None:
-        if self._textarea:
-            self.fields[self._textarea] += data
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "textarea":
-            self._textarea = None
-
-
-def _product_form(client: FlaskClient) -> dict[str, str]:
-    parser = _FormFields()
-    parser.feed(client.get("/office/catalog/KC/NM").get_data(as_text=True))
-    parser.fields.pop("q", None)  # the header's search box is another form
-    return parser.fields
-
-
 def test_editing_a_product_bumps_the_catalog_and_keeps_unshown_keys(
     client: FlaskClient, engine: Engine
 ) -> None:
     before = load_catalog(engine, "KC")
-    form = _product_form(client)
+    form = product_form(client)
     assert form["name_vi"] == "Gạo Ngọc Mầm" and form["steps-0-code"] == "NHAP"
     form.update({"name_vi": "Gạo Ngọc Mầm hữu cơ", "ocop_stars": "5"})
     form.update(
@@ -163,7 +124,7 @@ def test_a_bad_edit_is_refused_with_the_reason_and_saves_nothing(
     client: FlaskClient, engine: Engine
 ) -> None:
     before = load_catalog(engine, "KC")
-    form = _product_form(client)
+    form = product_form(client)
     form.update({"name_vi": "Tên mới chưa lưu", "ocop_stars": "9"})
     resp = client.post("/office/catalog/KC/NM", data=form)
     html = resp.get_data(as_text=True)
@@ -176,38 +137,6 @@ def test_a_bad_edit_is_refused_with_the_reason_and_saves_nothing(
     assert load_catalog(engine, "KC") == before
 
 
-def test_a_saved_edit_reaches_the_devices_config_topic(
-    engine: Engine, device: str, tmp_path: Path, broker: Mosquitto
-) -> None:
-    app = make_app(engine, tmp_path, mqtt=ServerMqttConfig(port=broker.port, username=""))
-    client = officer_client(app, engine)
-    form = _product_form(client)
-    form["name_en"] = "Organic Ngọc Mầm rice"
-    assert client.post("/office/catalog/KC/NM", data=form).status_code == 302
-    with engine.connect() as conn:
-        row = conn.execute(
-            select(facilities.c.catalog_version, facilities.c.published_version).where(
-                facilities.c.code == "KC"
-            )
-        ).one()
-    assert row.published_version == row.catalog_version
-    got: list[bytes] = []
-    done = threading.Event()
-    sub = mqtt.Client(CallbackAPIVersion.VERSION2)
-    sub.on_connect = lambda c, *a: c.subscribe(topics.build_topic(DEV, topics.CONFIG), qos=1)
-    sub.on_message = lambda c, u, m: (got.append(bytes(m.payload)), done.set())
-    sub.connect("127.0.0.1", broker.port)
-    sub.loop_start()
-    try:
-        assert done.wait(10), "no retained config"
-    finally:
-        sub.loop_stop()
-        sub.disconnect()
-    catalog = json.loads(got[0])
-    assert catalog["version"] == row.catalog_version
-    assert catalog["products"][0]["name"]["en"] == "Organic Ngọc Mầm rice"
-
-
 def test_an_edit_with_the_broker_down_is_saved_and_owed(
     engine: Engine, device: str, tmp_path: Path
 ) -> None:
@@ -215,7 +144,7 @@ def test_an_edit_with_the_broker_down_is_saved_and_owed(
 
     app = make_app(engine, tmp_path, mqtt=ServerMqttConfig(port=free_port(), username=""))
     client = officer_client(app, engine)
-    form = _product_form(client)
+    form = product_form(client)
     form["name_en"] = "Saved while offline"
     resp = client.post("/office/catalog/KC/NM", data=form, follow_redirects=True)
     assert "hệ thống sẽ tự gửi lại" in resp.get_data(as_text=True)
