@@ -27,8 +27,9 @@ from sync_server.config import ServerConfig
 from sync_server.db import devices
 from sync_server.ingest import ingest_chunks
 from sync_server.rejects import STATUS, record_reject
+from sync_server.status_rules import judge_status
 from trace_protocol import topics
-from trace_protocol.messages import RESEND, Command, MessageError
+from trace_protocol.messages import MessageError
 from trace_protocol.signing import load_public_key
 from trace_protocol.status import Status, parse_status
 
@@ -179,7 +180,8 @@ class IngestWorker:
 
     def _record_status(self, dev: str, payload: bytes, *, retained: bool = False) -> None:
         """Believe a status only when the device's key signed it (issue 12, finding 7): any
-        other is counted and dropped, and raises no alert and sends no command."""
+        other is counted and dropped, and raises no alert and sends no command. What a believed
+        status means is :func:`sync_server.status_rules.judge_status`'s to say."""
         if not payload:
             return  # a cleared retained message
         status: Status | None = None
@@ -204,46 +206,16 @@ class IngestWorker:
             ):
                 record_reject(conn, dev, row.facility_code, STATUS, code, reason, payload)
                 return
-            # A retained copy replayed when this worker (re)subscribes is old news: it updates
-            # what we know of the device but not when we last heard from it.
-            heard = {} if retained else {"last_heard": time.time()}
+            verdict = judge_status(
+                status, server_head=int(row.head_seq), retained=retained, now=time.time()
+            )
+            heard = {} if verdict.last_heard is None else {"last_heard": verdict.last_heard}
             conn.execute(
                 update(devices)
                 .where(devices.c.dev_id == dev)
                 .values(status=status.unsigned(), **heard)
             )
-            if status.head < row.head_seq:
-                # The server holds events this device no longer has: restored from an old copy?
-                raise_alert(
-                    conn,
-                    dev,
-                    row.facility_code,
-                    "journal_behind",
-                    f"device journal ends at {status.head}, server holds {row.head_seq}",
-                )
-            cameras = status.extra.get("cameras")
-            if isinstance(cameras, dict):
-                broken = {
-                    name: c.get("state")
-                    for name, c in cameras.items()
-                    if isinstance(c, dict) and c.get("state") != "ok"
-                }
-                if broken:
-                    detail = ", ".join(f"{name}: {state}" for name, state in sorted(broken.items()))
-                    raise_alert(conn, dev, row.facility_code, "camera", detail)
-            if status.extra.get("periodic_paused_disk_low"):
-                raise_alert(conn, dev, row.facility_code, "disk_low", "periodic photos paused")
-            behind = status.acked > row.head_seq
-            if behind:
-                # The device holds acks for events we no longer have: this database was restored
-                # from a backup. Ask for them again; they verify like any other events.
-                raise_alert(
-                    conn,
-                    dev,
-                    row.facility_code,
-                    "server_behind",
-                    f"device acked {status.acked}, server holds {row.head_seq}: resend asked",
-                )
-        if behind:
-            cmd = Command(RESEND, {"from": int(row.head_seq) + 1})
+            for alert in verdict.alerts:
+                raise_alert(conn, dev, row.facility_code, alert.kind, alert.detail)
+        for cmd in verdict.commands:  # after the commit, like acks
             self.client.publish(topics.build_topic(dev, topics.CMD), cmd.encode(), qos=1)
