@@ -10,7 +10,7 @@ from sqlalchemy import Connection, select
 
 from sync_server.db import batches, devices, events, facilities
 from trace_protocol import envelope as ev
-from trace_protocol.links import parse_lot
+from trace_protocol.links import lot_prefix, parse_lot
 from trace_protocol.unit_codes import decode_label_key, verify_unit_mac
 
 GENUINE, FORGED, UNVERIFIABLE = "genuine", "forged", "unverifiable"
@@ -50,7 +50,7 @@ def check_unit(
         facility_code = str(holder.facility_code)
         candidates = candidates.where(devices.c.dev_id == holder.dev_id)
     else:
-        facility_code = parsed.prefix if parsed else lot.split("-", 1)[0]
+        facility_code = lot_prefix(lot)
         candidates = candidates.where(devices.c.facility_code == facility_code)
         if parsed is not None and parsed.index is not None:
             candidates = candidates.where(devices.c.lot_index == parsed.index)

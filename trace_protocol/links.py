@@ -104,6 +104,13 @@ def parse_lot(lot: str) -> LotCode | None:
     )
 
 
+def lot_prefix(lot: str) -> str:
+    """The facility part of a lot: :func:`parse_lot`'s prefix, else (a code no kit device made,
+    such as one whose product code holds '-') everything before its first '-'."""
+    parsed = parse_lot(lot)
+    return parsed.prefix if parsed else lot.split("-", 1)[0]
+
+
 def build_batch_url(base_url: str, lot: str, gtin: str | None = None) -> str:
     """The public page of a batch: a GS1 Digital Link path with a GTIN, else the short form."""
     from trace_protocol.digital_link import build_link  # the GS1 rules (validates its output)

@@ -26,7 +26,7 @@ from sync_server.web.context import engine
 from sync_server.web.i18n import current_lang, vn_today
 from sync_server.web.page_cache import PageCache
 from sync_server.web.report_views import report_form
-from trace_protocol.links import check_gtin, parse_lot
+from trace_protocol.links import check_gtin, lot_prefix, parse_lot
 from trace_protocol.unit_codes import SIG_PARAM
 
 log = logging.getLogger(__name__)
@@ -123,7 +123,7 @@ def _batch_page(lot: str, gtin: str | None) -> tuple[str, int]:
     page, status = cache.get_or_render(("batch", lot, gtin or "", current_lang()), render)
     # Every view is a scan, cached page or not: the batch's registered facility, or (a cached
     # page) the lot's prefix.
-    facility = found[0].facility.get("code") if found and found[0] else _lot_prefix(lot)
+    facility = found[0].facility.get("code") if found and found[0] else lot_prefix(lot)
     _log(
         lot,
         None,
@@ -173,11 +173,6 @@ def _unit_page(lot: str, serial: str, gtin: str | None) -> tuple[str, int]:
         report=report,
         today=vn_today(),
     ), 200
-
-
-def _lot_prefix(lot: str) -> str:
-    parsed = parse_lot(lot)
-    return parsed.prefix if parsed else lot.split("-", 1)[0]
 
 
 def _log(

@@ -14,6 +14,7 @@ from trace_protocol.links import (
     LotCode,
     build_lot,
     lot_letter,
+    lot_prefix,
     parse_lot,
 )
 
@@ -32,6 +33,7 @@ def test_build_then_parse_round_trips(
     lot = build_lot(prefix, product, day, counter, index)
     assert len(lot) <= 20
     assert parse_lot(lot) == LotCode(prefix, product, day, counter, index)
+    assert lot_prefix(lot) == prefix.upper()
 
 
 @given(PRODUCT, DAYS, st.integers(min_value=1, max_value=99))
@@ -75,3 +77,17 @@ def test_parse_rejects_what_build_never_makes(lot: str) -> None:
 def test_parse_keeps_a_code_with_an_impossible_date() -> None:
     parsed = parse_lot("KC-NM-261399A01")
     assert parsed is not None and parsed.day is None and parsed.index == 1
+
+
+@pytest.mark.parametrize(
+    ("lot", "prefix"),
+    [
+        ("KC-NM-261204A01", "KC"),
+        ("K-C-NM-261204-07", "K-C"),  # a facility code with '-' parses whole
+        ("KC-NAM-LON-261204-07", "KC"),  # no build_lot code: up to the first "-"
+        ("LEGACY42", "LEGACY42"),
+        ("", ""),
+    ],
+)
+def test_the_prefix_of_any_lot(lot: str, prefix: str) -> None:
+    assert lot_prefix(lot) == prefix
