@@ -28,6 +28,11 @@ Provision = Callable[..., Path]
 def provision(tmp_path: Path) -> Provision:
     """``provision(*extra_args)`` renders a bundle with ``ocop device provision`` and returns
     its folder; every call gets a new folder."""
+    return make_provision(tmp_path)
+
+
+def make_provision(tmp_path: Path) -> Provision:
+    """The ``provision`` fixture's function, for tests outside this folder."""
     count = 0
 
     def run(*extra: str) -> Path:

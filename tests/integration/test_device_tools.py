@@ -9,9 +9,15 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import require_program
-from tests.unit.firmware.conftest import Provision
+from tests.unit.firmware.conftest import Provision, make_provision
 
+pytestmark = pytest.mark.integration
 SCRIPTS = ("firstboot.sh", "bootstrap.sh", "kiosk.sh")
+
+
+@pytest.fixture
+def provision(tmp_path: Path) -> Provision:
+    return make_provision(tmp_path)
 
 
 @pytest.mark.parametrize("camera", ["picamera", "none"])

@@ -16,7 +16,8 @@ import pytest
 from ocop_cli.main import build_parser
 from tests.conftest import require_program
 
-ROOT = Path(__file__).resolve().parents[3]
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
 KIT = ROOT / "kit"
 
 
