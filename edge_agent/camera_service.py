@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from edge_agent.background import Background
 from edge_agent.camera.blobs import BlobStore
 from edge_agent.camera.health import OK, HealthMonitor, HealthVerdict
 from edge_agent.camera.protocol import CameraError, CameraSource, Frame
@@ -39,7 +40,9 @@ class _Camera:
     reads: int = 0
 
 
-class CameraService:
+class CameraService(Background):
+    thread_name = "cameras"
+
     def __init__(
         self,
         journal: Journal,
@@ -61,29 +64,24 @@ class CameraService:
             )
             for c in config.cameras
         }
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__()
         self._next_quota = 0.0
         self.periodic_paused = False
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> None:
-        if not self.cameras:
-            return
-        self._thread = threading.Thread(target=self._run, name="cameras", daemon=True)
-        self._thread.start()
+        if self.cameras:
+            super().start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        super().stop()
         for cam in self.cameras.values():
             with cam.lock:
                 if cam.source is not None:
                     cam.source.close()
                     cam.source = None
 
-    def _run(self) -> None:
+    def _loop(self) -> None:
         while not self._stop.wait(0.5):
             try:
                 self.tick(time.monotonic())

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import random
-import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -23,6 +22,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from edge_agent.background import Background
 from edge_agent.clock import SERVER_TOLERANCE_S
 from edge_agent.config import EdgeConfig
 from edge_agent.journal import Journal
@@ -61,7 +61,7 @@ def backoff_delay(attempt: int, low: float, high: float, rng: random.Random) -> 
     return ceiling / 2 + rng.uniform(0, ceiling / 2)
 
 
-class SyncWorker:
+class SyncWorker(Background):
     """Owns the MQTT client of one device. UI code never calls it: it reads the journal."""
 
     def __init__(
@@ -86,9 +86,7 @@ class SyncWorker:
         self._on_ack = on_ack
         self._on_command = on_command
         self._rng = rng or random.Random()
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__()
         self._link = LINK_CONNECTING
         self._link_detail = ""
         self._connected = False
@@ -124,27 +122,15 @@ class SyncWorker:
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
 
-    # -- lifecycle -----------------------------------------------------------------------
-    def start(self) -> None:
-        """Start the worker thread; it works (and keeps trying) with no broker reachable."""
-        self._thread = threading.Thread(target=self._run, name="sync", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-
-    def notify(self) -> None:
-        """Wake the worker now (a new event was written)."""
-        self._wake.set()
+    # The lifecycle (start, stop, notify: a new event was written) is Background's; the thread
+    # works, and keeps trying, with no broker reachable.
+    thread_name = "sync"
 
     def link_state(self) -> tuple[str, str]:
         return self._link, self._link_detail
 
     # -- the thread ------------------------------------------------------------------------
-    def _run(self) -> None:
+    def _loop(self) -> None:
         while not self._stop.is_set():
             try:
                 self._step()
