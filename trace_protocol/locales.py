@@ -21,6 +21,7 @@ LOCALES: tuple[str, ...] = ("vi", "en")
 # Vietnamese way whatever the language of the page (issue 14, item 5).
 _DATE_PATTERN = "dd/MM/yyyy"
 _DATETIME_PATTERN = "dd/MM/yyyy HH:mm"
+_DECIMAL_PATTERN = "#,##0.######"
 
 
 def _po_path(directory: Path, locale: str) -> Path:
@@ -54,8 +55,13 @@ def load_translations(directory: Path) -> dict[str, Translations]:
 
 
 def format_decimal(value: int | float | Decimal, locale: str) -> str:
-    """``value`` with the locale's separators: vi ``1.234,5``, en ``1,234.5``."""
-    return numbers.format_decimal(value, locale=locale)
+    """``value`` with the locale's separators: vi ``1.234,5``, en ``1,234.5``.
+
+    Up to six decimals without trailing zeros: what the touchscreen saves (edge_agent/numbers.py)
+    shows in full, and a float's binary noise (``0.1 + 0.2``) does not.
+    """
+    text = numbers.format_decimal(value, _DECIMAL_PATTERN, locale=locale)
+    return "0" if text == "-0" else text
 
 
 def format_date(value: date | datetime, locale: str) -> str:

@@ -113,6 +113,10 @@ def test_a_missing_catalog_is_named(tmp_path: Path) -> None:
         (12, "12", "12"),
         (-0.5, "-0,5", "-0.5"),
         (1500, "1.500", "1,500"),
+        (0.1 + 0.2, "0,3", "0.3"),
+        (1.000001, "1,000001", "1.000001"),
+        (-0.0, "0", "0"),
+        (-1e-9, "0", "0"),
     ],
 )
 def test_numbers_use_the_locale_separators(value: int | float | Decimal, vi: str, en: str) -> None:
