@@ -1,9 +1,9 @@
 """The sync worker: push journal chunks over MQTT, advance only on the server's ack.
 
-Rules (DESIGN.md §4): a broker PUBACK is not a commit; resend from ``acked+1`` on every connect,
-whenever acks stop advancing and when the server reports a gap; publish only while connected
-(paho's in-memory queue is never the buffer: the journal is); a refusal from the server blocks
-sync and is shown, not retried.
+Rules (DESIGN.md §4): publish only while connected (paho's in-memory queue is never the buffer:
+the journal is); a refusal from the server blocks sync and is shown, not retried. What to send
+and when to resend (every connect, acks that stop advancing, a gap) is decided by
+``edge_agent/send_window.py``; this module does the I/O around it.
 
 One thread owns the MQTT client: it connects (with exponential backoff and jitter), runs paho's
 network loop, handles acks and config in paho's callbacks, and publishes. Nothing else touches
@@ -26,6 +26,7 @@ from edge_agent.background import Background
 from edge_agent.clock import SERVER_TOLERANCE_S
 from edge_agent.config import EdgeConfig
 from edge_agent.journal import Journal
+from edge_agent.send_window import SendWindow, WindowLimits
 from trace_protocol import topics
 from trace_protocol.catalog import Catalog, CatalogError, decode_catalog
 from trace_protocol.messages import (
@@ -45,8 +46,6 @@ LINK_CONNECTING = "connecting"
 LINK_CONNECTED = "connected"
 LINK_REFUSED = "refused"
 CONNACK_TIMEOUT_S = 10.0
-GAP_RESEND_MIN_S = 1.0
-MAX_STALL_DOUBLINGS = 3
 # CONNACK codes that retrying with the same credentials cannot fix (v3.1.1 4/5, v5 0x86/0x87).
 _AUTH_FAILURES = {4, 5, 0x86, 0x87}
 
@@ -89,23 +88,12 @@ class SyncWorker(Background):
         super().__init__()
         self._link = LINK_CONNECTING
         self._link_detail = ""
-        self._connected = False
         self._socket_open = False
         self._socket_opened_at = 0.0
         self._attempt = 0
         self._next_attempt = 0.0
-        self._sent_upto = 0
-        # Highest seq published on this connection: an ack never confirms more than that. A
-        # server that reports more holds another history (a Pi restored from an old backup);
-        # sending our events lets it see the fork instead of us skipping them.
-        self._published_max = 0
-        self._last_progress = time.monotonic()
-        self._last_gap_resend = 0.0
-        self._last_gap_resend_upto = -1
-        self._stalls = 0  # resends for stalled acks since the last progress
-        # The server's committed position when it is *behind* our acked seq (its database was
-        # restored from a backup): we resend from there although those events count as acked.
-        self._floor: int | None = None
+        cfg = config.mqtt
+        self.window = SendWindow(WindowLimits(cfg.chunk_size, cfg.window_chunks, cfg.ack_timeout_s))
         self._last_status = 0.0
         self._busy = False
         self.client = mqtt.Client(
@@ -158,7 +146,7 @@ class SyncWorker(Background):
         if rc != mqtt.MQTT_ERR_SUCCESS:
             self._drop_connection(mqtt.error_string(rc))
             return
-        if not self._connected:
+        if not self.window.connected:
             if now - self._socket_opened_at > CONNACK_TIMEOUT_S:
                 self._drop_connection("no CONNACK from the broker")
             return
@@ -193,8 +181,9 @@ class SyncWorker(Background):
                 self.client.loop(timeout=0.01)
             except Exception:  # the socket is already gone
                 log.debug("disconnect after loss failed", exc_info=True)
-        was_connected = self._connected
-        self._socket_open = self._connected = False
+        was_connected = self.window.connected
+        self._socket_open = False
+        self.window.disconnect()
         if self._link != LINK_REFUSED:
             self._link, self._link_detail = LINK_CONNECTING, reason
             self._schedule_retry(reason)
@@ -203,7 +192,7 @@ class SyncWorker(Background):
 
     def _shutdown(self) -> None:
         """Say goodbye: a retained offline status, then a clean disconnect."""
-        if not self._connected:
+        if not self.window.connected:
             return
         info = self.client.publish(
             topics.build_topic(self.dev, topics.STATUS),
@@ -229,20 +218,17 @@ class SyncWorker(Background):
             return
         for kind in topics.DOWN:
             client.subscribe(topics.build_topic(self.dev, kind), qos=1)
-        self._connected = True
         self._attempt = 0
         self._link, self._link_detail = LINK_CONNECTED, ""
-        # Resend from the last acked seq: whatever was in flight may be lost.
-        self._sent_upto = self._published_max = self.journal.sync_state().acked
-        self._last_progress = time.monotonic()
-        self._stalls = 0
+        state = self.journal.sync_state()
+        self.window.connect(state.acked, blocked=state.blocked is not None, now=time.monotonic())
         self._last_status = 0.0
         log.info("connected to %s:%s", self.config.mqtt.host, self.config.mqtt.port)
 
     def _on_disconnect(
         self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any
     ) -> None:
-        self._connected = False
+        self.window.disconnect()
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         try:
@@ -274,63 +260,27 @@ class SyncWorker(Background):
         ack = parse_ack(payload)
         if ack.server_time is not None:
             self._check_clock(ack.server_time)
-        before = self.journal.sync_state().acked
-        if ack.upto > self._published_max:
-            log.warning(
-                "server acks up to %s, beyond what we sent (%s)", ack.upto, self._published_max
-            )
-        acked = self.journal.mark_acked(min(ack.upto, self._published_max))
+        published = self.window.published_max
+        outcome = self.window.ack(
+            ack.upto, gap=ack.gap, error=ack.error is not None, now=time.monotonic()
+        )
+        if outcome.beyond_published:
+            log.warning("server acks up to %s, beyond what we sent (%s)", ack.upto, published)
+        self.journal.mark_acked(outcome.acked)
         self.journal.mark_blocked(ack.error)
-        now = time.monotonic()
         if ack.error is not None:
             log.error(
                 "server refused event %s (%s): %s", ack.error.seq, ack.error.code, ack.error.detail
             )
-        if acked > before:
-            self._last_progress = now
-            self._stalls = 0
-        if ack.upto < before:
-            # Normally a stale ack, overtaken by a newer one (two ingest workers): its position
-            # says nothing new. While refilling a restored server (the resend command set a
-            # floor), it is progress.
-            if self._floor is not None and ack.upto > self._floor:
-                self._floor = ack.upto
-                self._last_progress = now
-            elif ack.gap:
-                # But its gap flag does: a worker dropped a chunk that overtook its predecessor
-                # (the newer ack came from the other worker). Resend after what is confirmed
-                # now instead of waiting for the ack timeout; duplicates are ignored.
-                self._resend_from(before, now)
-        else:
-            self._floor = None
-            if ack.gap:
-                self._resend_from(acked, now)
         if self._on_ack is not None:
             self._on_ack(ack)
         self._wake.set()
 
-    def stall_timeout(self) -> float:
-        """How long to wait for acks before resending the window: ``ack_timeout_s``, doubled
-        after each resend that brought no progress (at most ×8), so an overloaded server is
-        not sent the same chunks again and again."""
-        return float(self.config.mqtt.ack_timeout_s * 2 ** min(self._stalls, MAX_STALL_DOUBLINGS))
-
-    def _resend_from(self, upto: int, now: float) -> None:
-        """Resend after ``upto`` at once. Several gap acks of one window name the same
-        position (acks come per chunk): only the first resends, unless a second has passed."""
-        if upto > self._last_gap_resend_upto or now - self._last_gap_resend >= GAP_RESEND_MIN_S:
-            self._last_gap_resend = now
-            self._last_gap_resend_upto = upto
-            self._sent_upto = min(self._sent_upto, upto)
-
     def _handle_command(self, cmd: Command) -> None:
         if cmd.name == RESEND:
-            upto = int(cmd.args["from"]) - 1
-            acked = self.journal.sync_state().acked
-            log.info("server asks to resend from %s", upto + 1)
-            self._floor = upto if upto < acked else None
-            self._last_gap_resend = 0.0
-            self._resend_from(upto, time.monotonic())
+            first = int(cmd.args["from"])
+            log.info("server asks to resend from %s", first)
+            self.window.resend_command(first, time.monotonic())
             self._wake.set()
         elif self._on_command is not None:
             self._on_command(cmd)
@@ -343,28 +293,21 @@ class SyncWorker(Background):
         state = self.journal.sync_state()
         if now - self._last_status >= self.config.mqtt.status_interval_s:
             self._publish_status()
-        if state.blocked is not None:
-            return
-        cfg = self.config.mqtt
-        base = state.acked if self._floor is None else min(self._floor, state.acked)
-        sent = max(self._sent_upto, base)
-        if sent > base and now - self._last_progress > self.stall_timeout():
-            self._stalls += 1
-            log.info("acks stalled at %s: resending (next wait %.0f s)", base, self.stall_timeout())
-            sent = base
-            self._last_progress = now
-        self._sent_upto = sent
-        if state.head <= sent or sent >= base + cfg.chunk_size * cfg.window_chunks:
-            return  # nothing new, or the window is full: wait for acks
-        if sent == base:
-            self._last_progress = now
-        events = self.journal.events_after(sent, cfg.chunk_size)
+        send = self.window.next_send(state.head, now)
+        if send is None:
+            return  # blocked, nothing new, or the window is full: wait for acks
+        if send.stalled:
+            log.info(
+                "acks stalled at %s: resending (next wait %.0f s)",
+                send.after,
+                self.window.stall_timeout(),
+            )
+        events = self.journal.events_after(send.after, send.count)
         info = self.client.publish(
             topics.build_topic(self.dev, topics.EVENTS), encode_chunk(self.dev, events), qos=1
         )
         if info.rc == mqtt.MQTT_ERR_SUCCESS:
-            self._sent_upto = events[-1].seq
-            self._published_max = max(self._published_max, self._sent_upto)
+            self.window.published(events[-1].seq)
             self._busy = True
 
     def _publish_status(self) -> None:
