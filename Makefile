@@ -2,7 +2,7 @@
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test lint format typecheck unit integration browser security faults faults-short load bench bench-labels printers
+.PHONY: install demo test lint format typecheck unit integration browser security faults faults-short load bench bench-labels printers messages
 
 install:
 	$(BIN)/python -m pip install -e '.[test]' || (python3 -m venv $(VENV) && $(BIN)/python -m pip install -e '.[test]')
@@ -56,3 +56,15 @@ bench-labels:
 
 printers:
 	$(BIN)/python -m pytest tests/integration/test_printers.py
+
+# gettext catalogs (issue 14, item 5; docs/translations.md): collect every message id of each UI
+# into its messages.pot, then merge it into the vi and en messages.po that translators edit.
+PYBABEL := $(BIN)/pybabel
+BABEL_KEYWORDS := -k t -k tn:1,2 -k translate -k translate_plural:1,2
+BABEL_EXTRACT := $(PYBABEL) extract --add-comments=TRANSLATORS: --add-location=file --sort-output \
+	--no-wrap --project=ocop-edge-kit $(BABEL_KEYWORDS)
+BABEL_UPDATE := $(PYBABEL) update --no-fuzzy-matching --ignore-obsolete --no-wrap
+
+messages:
+	$(BABEL_EXTRACT) -F edge_agent/web/babel.cfg -o edge_agent/web/translations/messages.pot edge_agent/web
+	$(BABEL_UPDATE) -i edge_agent/web/translations/messages.pot -d edge_agent/web/translations

@@ -13,6 +13,8 @@ from __future__ import annotations
 import math
 import re
 
+from trace_protocol.locales import format_decimal
+
 _PLAIN = re.compile(r"-?\d+(?:,\d+)?")
 _GROUPED = re.compile(r"-?[1-9]\d{0,2}(?:\.\d{3})+(?:,\d+)?")
 _SPACES = str.maketrans("", "", " \u00a0\u202f\u2009")
@@ -44,9 +46,4 @@ def parse_number(text: str) -> float:
 
 def format_number(value: float, lang: str = "vi") -> str:
     """``1500.5`` → ``1.500,5`` (vi) or ``1,500.5`` (en): up to 6 decimals, no trailing zeros."""
-    text = f"{value:,.6f}".rstrip("0").rstrip(".")
-    if text in ("-0", ""):
-        text = "0"
-    if lang == "en":
-        return text
-    return text.translate(str.maketrans(",.", ".,"))
+    return format_decimal(value, "en" if lang == "en" else "vi")

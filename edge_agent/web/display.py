@@ -2,8 +2,9 @@
 
 Times are Vietnam time (UTC+7: Vietnam has had no daylight saving since 1975, so a fixed offset
 is exact and needs no tz database on the Pi), ``HH:MM`` for today and ``dd/mm/yyyy HH:MM``
-otherwise; dates are ``dd/mm/yyyy`` everywhere (issue 13). Names come from the catalog in the
-screen's language, falling back to the Vietnamese name the journal kept.
+otherwise; dates are ``dd/mm/yyyy`` everywhere (issue 13), both through trace_protocol.locales
+(issue 14). Names come from the catalog in the screen's language, falling back to the Vietnamese
+name the journal kept.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from flask import Flask
 
 from edge_agent.numbers import format_number
 from trace_protocol.catalog import Catalog
+from trace_protocol.locales import format_date, format_datetime
 
 VN_TZ = timezone(timedelta(hours=7), "ICT")
 
@@ -29,26 +31,26 @@ def vn_datetime(at: str) -> datetime | None:
     return moment.astimezone(VN_TZ)
 
 
-def short_time(at: str, now: datetime | None = None) -> str:
+def short_time(at: str, now: datetime | None = None, lang: str = "vi") -> str:
     """``14:05`` for today (in Vietnam), ``04/12/2026 14:05`` for any other day."""
     moment = vn_datetime(at)
     if moment is None:
         return ""
     today = (now or datetime.now(VN_TZ)).astimezone(VN_TZ).date()
-    return moment.strftime("%H:%M" if moment.date() == today else "%d/%m/%Y %H:%M")
+    return moment.strftime("%H:%M") if moment.date() == today else format_datetime(moment, lang)
 
 
-def long_time(at: str) -> str:
+def long_time(at: str, lang: str = "vi") -> str:
     moment = vn_datetime(at)
-    return moment.strftime("%d/%m/%Y %H:%M") if moment else ""
+    return format_datetime(moment, lang) if moment else ""
 
 
-def vn_date(iso: str | None) -> str:
+def vn_date(iso: str | None, lang: str = "vi") -> str:
     """``2026-12-05`` → ``05/12/2026``; anything else unchanged."""
     if not iso:
         return ""
     try:
-        return date.fromisoformat(iso[:10]).strftime("%d/%m/%Y")
+        return format_date(date.fromisoformat(iso[:10]), lang)
     except ValueError:
         return iso
 

@@ -105,8 +105,8 @@ def home() -> str:
     return render_template(
         "home.html",
         catalog=catalog,
-        open_rows=[t for t in tiles if t["status"] == "open"],
-        closed_rows=[t for t in tiles if t["status"] == "closed"][:8],
+        open_rows=[tile for tile in tiles if tile["status"] == "open"],
+        closed_rows=[tile for tile in tiles if tile["status"] == "closed"][:8],
     )
 
 
