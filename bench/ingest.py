@@ -25,8 +25,8 @@ from sqlalchemy import Engine
 
 from bench.kit import Stack, open_stack
 from bench.report import MIN, MIN_RATIO, BenchResult, Figure
-from sync_server.ingest import ingest_chunk
-from sync_server.registry import register_device
+from sync_server.devices.registry import register_device
+from sync_server.ingest.commit import ingest_chunk
 from tests.integration.harness import REPO, make_server
 from tests.unit.protocol.builders import ChainBuilder
 from trace_protocol import topics

@@ -22,7 +22,7 @@ from edge_agent import batches
 from edge_agent.agent import open_agent
 from edge_agent.config import load_config
 from ocop_cli.broker import free_port, wait_for_port
-from sync_server.ingest import ingest_chunk
+from sync_server.ingest.commit import ingest_chunk
 from tests.integration.harness import (
     KC_CATALOG,
     ServerEnv,

@@ -25,7 +25,7 @@ _USER_RE = re.compile(r"^[a-z_][a-z0-9_-]{0,31}\Z")
 _CALENDAR_RE = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]\Z")
 
 SERVER_USER = (
-    "ocop-server"  # sync_server.broker_auth.SERVER_USER (firmware_config may not import it)
+    "ocop-server"  # sync_server.devices.broker_auth.SERVER_USER (firmware_config may not import it)
 )
 # Edge defaults (edge_agent/config.py): chunks a device may have unacknowledged, events per chunk.
 WINDOW_CHUNKS = 4

@@ -139,8 +139,8 @@ def _base_url_of(edge_toml: Path) -> str | None:
 def server_device(server_toml: Path, dev_id: str) -> tuple[bool, int]:
     """(registered, committed head) of ``dev_id`` in the server's registry."""
     from sync_server.config import load_config
-    from sync_server.db import devices, reading
     from sync_server.service import open_server_engine
+    from sync_server.store.db import devices, reading
 
     engine = open_server_engine(load_config(server_toml))
     try:
@@ -153,8 +153,8 @@ def server_device(server_toml: Path, dev_id: str) -> tuple[bool, int]:
 
 def server_has_lot(server_toml: Path, lot: str) -> bool:
     from sync_server.config import load_config
-    from sync_server.db import batches, reading
     from sync_server.service import open_server_engine
+    from sync_server.store.db import batches, reading
 
     engine = open_server_engine(load_config(server_toml))
     try:

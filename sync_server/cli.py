@@ -74,7 +74,7 @@ def register(parser: argparse.ArgumentParser) -> SubParsers:
     p.add_argument("--gtin", help="only the batch with this GTIN (8, 12, 13 or 14 digits)")
     p.set_defaults(func=cmd_export_epcis)
 
-    from sync_server.accounts_cli import register_accounts
+    from sync_server.accounts.cli import register_accounts
 
     register_accounts(sub, _config)
 
@@ -96,8 +96,8 @@ def register(parser: argparse.ArgumentParser) -> SubParsers:
 
 
 def cmd_init_db(args: argparse.Namespace) -> int:
-    from sync_server.migrations import SchemaError, current_revision
     from sync_server.service import open_server_engine
+    from sync_server.store.migrations import SchemaError, current_revision
 
     cfg = _config(args)
     try:
@@ -112,7 +112,7 @@ def cmd_init_db(args: argparse.Namespace) -> int:
 
 
 def cmd_import_catalog(args: argparse.Namespace) -> int:
-    from sync_server.registry import RegistryError, import_catalog
+    from sync_server.devices.registry import RegistryError, import_catalog
     from sync_server.service import open_server_engine
 
     cfg = _config(args)
@@ -130,7 +130,7 @@ def cmd_import_catalog(args: argparse.Namespace) -> int:
 
 
 def cmd_register_device(args: argparse.Namespace) -> int:
-    from sync_server.registry import RegistryError, register_device
+    from sync_server.devices.registry import RegistryError, register_device
     from sync_server.service import open_server_engine
 
     engine = open_server_engine(_config(args))
@@ -144,8 +144,8 @@ def cmd_register_device(args: argparse.Namespace) -> int:
 
 
 def cmd_publish_config(args: argparse.Namespace) -> int:
-    from sync_server.config_publisher import PublishError, publish_configs
-    from sync_server.registry import RegistryError
+    from sync_server.devices.config_publisher import PublishError, publish_configs
+    from sync_server.devices.registry import RegistryError
     from sync_server.service import open_server_engine
 
     cfg = _config(args)
@@ -159,8 +159,8 @@ def cmd_publish_config(args: argparse.Namespace) -> int:
 
 
 def cmd_add_device(args: argparse.Namespace) -> int:
-    from sync_server.enrolment import create_device
-    from sync_server.registry import RegistryError
+    from sync_server.devices.enrolment import create_device
+    from sync_server.devices.registry import RegistryError
     from sync_server.service import open_server_engine
 
     cfg = _config(args)
@@ -187,9 +187,9 @@ def cmd_add_device(args: argparse.Namespace) -> int:
 
 
 def cmd_revoke_device(args: argparse.Namespace) -> int:
-    from sync_server.broker_auth import reload_broker, write_broker_auth
-    from sync_server.enrolment import revoke_device
-    from sync_server.registry import RegistryError
+    from sync_server.devices.broker_auth import reload_broker, write_broker_auth
+    from sync_server.devices.enrolment import revoke_device
+    from sync_server.devices.registry import RegistryError
     from sync_server.service import open_server_engine
 
     cfg = _config(args)
@@ -206,7 +206,7 @@ def cmd_revoke_device(args: argparse.Namespace) -> int:
 
 
 def cmd_sync_broker(args: argparse.Namespace) -> int:
-    from sync_server.broker_auth import reload_broker, write_broker_auth
+    from sync_server.devices.broker_auth import reload_broker, write_broker_auth
     from sync_server.service import open_server_engine
 
     cfg = _config(args)
@@ -218,8 +218,8 @@ def cmd_sync_broker(args: argparse.Namespace) -> int:
 
 
 def cmd_alerts(args: argparse.Namespace) -> int:
-    from sync_server.alerts import open_alerts
     from sync_server.service import open_server_engine
+    from sync_server.store.alerts import open_alerts
 
     with open_server_engine(_config(args)).connect() as conn:
         for row in open_alerts(conn):
@@ -228,7 +228,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
 
 
 def cmd_devices(args: argparse.Namespace) -> int:
-    from sync_server.reports import device_rows
+    from sync_server.devices.reports import device_rows
     from sync_server.service import open_server_engine
 
     cfg = _config(args)
@@ -239,7 +239,7 @@ def cmd_devices(args: argparse.Namespace) -> int:
 
 
 def cmd_quarantine(args: argparse.Namespace) -> int:
-    from sync_server.reports import quarantine_rows
+    from sync_server.devices.reports import quarantine_rows
     from sync_server.service import open_server_engine
 
     with open_server_engine(_config(args)).connect() as conn:
@@ -251,7 +251,7 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
 def cmd_export_epcis(args: argparse.Namespace) -> int:
     from datetime import datetime
 
-    from sync_server.epcis import export_lot
+    from sync_server.epcis.document import export_lot
     from sync_server.service import open_server_engine
 
     cfg = _config(args)
@@ -281,7 +281,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
-    from sync_server.backup import BackupError, run_backup
+    from sync_server.store.backup import BackupError, run_backup
 
     cfg = _config(args)
     try:

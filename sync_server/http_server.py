@@ -3,7 +3,8 @@ the others (issue 12, findings 4 and 9).
 
 - A request body over ``max_body`` is refused with 413 as soon as its headers are in.
 - At most ``per_network`` open connections from one client network (its /24 or /48,
-  :func:`sync_server.scans.network_of`): a further connection gets a bare ``503`` and is closed
+  :func:`sync_server.consumer.scans.network_of`): a further connection gets a bare ``503`` and is
+  closed
   at once. Waitress serves requests in arrival order from a fixed pool of threads, so without this
   cap 500 keep-alive clients of one network fill its connection slots and queue, and a health
   check or a consumer from elsewhere waits behind all of them. Behind a reverse proxy every
@@ -23,7 +24,7 @@ from waitress.channel import HTTPChannel
 from waitress.server import BaseWSGIServer, MultiSocketServer, create_server
 
 from sync_server.config import HttpConfig
-from sync_server.scans import network_of
+from sync_server.consumer.scans import network_of
 
 _BUSY = (
     b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nConnection: close\r\n"

@@ -9,13 +9,13 @@ from types import FrameType
 
 from sqlalchemy import Engine
 
-from sync_server.catalog_edit import publish_pending
 from sync_server.config import ServerConfig
-from sync_server.db import create_schema, open_engine
+from sync_server.devices.catalog_edit import publish_pending
+from sync_server.devices.liveness import sweep_silent
 from sync_server.http_server import open_http_server
-from sync_server.liveness import sweep_silent
+from sync_server.ingest.worker import IngestWorker
+from sync_server.store.db import create_schema, open_engine
 from sync_server.web import MAX_BODY_BYTES, create_app
-from sync_server.worker import IngestWorker
 
 log = logging.getLogger(__name__)
 SWEEP_INTERVAL_S = 60.0

@@ -8,10 +8,10 @@ from sqlalchemy import Engine
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from sync_server.blobs import FileBlobStorage
 from sync_server.config import ServerConfig
-from sync_server.scan_budget import ScanBudget
-from sync_server.scan_writer import ScanWriter
+from sync_server.consumer.scan_budget import ScanBudget
+from sync_server.consumer.scan_writer import ScanWriter
+from sync_server.store.blobs import FileBlobStorage
 from sync_server.web.api import bp as api_bp
 from sync_server.web.auth import install_auth
 from sync_server.web.blobs_api import bp as blobs_bp

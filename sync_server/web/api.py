@@ -10,9 +10,9 @@ from typing import Any
 from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from sync_server import throttle
-from sync_server.broker_auth import reload_broker, write_broker_auth
-from sync_server.enrolment import EnrolmentError, enrol
+from sync_server.devices.broker_auth import reload_broker, write_broker_auth
+from sync_server.devices.enrolment import EnrolmentError, enrol
+from sync_server.store import throttle
 from sync_server.web.client import client_place
 from sync_server.web.context import config as app_config
 from sync_server.web.context import engine as app_engine
@@ -36,7 +36,8 @@ def _parse(raw: bytes) -> Any:
 @bp.post("/enroll")
 def enroll() -> ResponseReturnValue:
     config, engine = app_config(), app_engine()
-    # Failed enrolments are throttled per client network with backoff (sync_server/throttle.py,
+    # Failed enrolments are throttled per client network with backoff
+    # (sync_server/store/throttle.py,
     # issue 12): a token cannot be guessed at speed, nor the server kept busy verifying junk.
     place = client_place()
     wait = throttle.wait_s(engine, throttle.ENROL, place)

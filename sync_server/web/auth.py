@@ -1,7 +1,7 @@
 """Office sessions and CSRF: who is logged in, and that every form came from our own page.
 
 Sessions are Flask's signed cookies holding a random session id (whose hash the server keeps in
-``office_sessions``: logging out deletes it, sync_server/sessions.py), the username and the
+``office_sessions``: logging out deletes it, sync_server/accounts/sessions.py), the username and the
 account's ``session_epoch``; a password change or a disabled account bumps the epoch and ends
 every older session. Each session carries a random CSRF token that every state-changing request
 must echo back.
@@ -19,10 +19,10 @@ from typing import Any, TypeVar, cast
 from flask import Flask, abort, g, redirect, request, session, url_for
 from flask.typing import ResponseReturnValue
 
-from sync_server.accounts import User, check_api_token, load_user
+from sync_server.accounts.sessions import end_session, session_username, start_session
+from sync_server.accounts.users import User, check_api_token, load_user
 from sync_server.config import ServerConfig
-from sync_server.db import reading
-from sync_server.sessions import end_session, session_username, start_session
+from sync_server.store.db import reading
 from sync_server.web.context import config as app_config
 from sync_server.web.context import engine as app_engine
 
@@ -31,7 +31,7 @@ CSRF_FIELD = "csrf"
 CSRF_HEADER = "X-CSRF-Token"
 # Device-facing APIs authenticate by signature, not by cookie: CSRF does not apply to them.
 # The consumer's report form has no session: it carries its own signed form token, bound to
-# the code and the time (sync_server/consumer_reports.py).
+# the code and the time (sync_server/consumer/reports.py).
 _CSRF_EXEMPT_PREFIXES = ("/api/", "/report")
 
 

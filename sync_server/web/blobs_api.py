@@ -9,8 +9,8 @@ from flask import Blueprint, Response, jsonify, request, send_file
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select, update
 
-from sync_server.blobs import SHA256_RE, ChunkMismatch, OffsetMismatch
-from sync_server.db import blob_refs, devices, reading
+from sync_server.store.blobs import SHA256_RE, ChunkMismatch, OffsetMismatch
+from sync_server.store.db import blob_refs, devices, reading
 from sync_server.web.context import engine
 from sync_server.web.context import storage as blob_storage
 from trace_protocol import blobs as proto

@@ -1,11 +1,11 @@
 """Who is asking, as little as the server needs: the client's network as a keyed hash (its /24 or
-/48, never the address), the key for throttles and scan budgets (sync_server/scans.py)."""
+/48, never the address), the key for throttles and scan budgets (sync_server/consumer/scans.py)."""
 
 from __future__ import annotations
 
 from flask import current_app, request
 
-from sync_server.scans import place_key, place_of
+from sync_server.consumer.scans import place_key, place_of
 from sync_server.web.context import config
 
 

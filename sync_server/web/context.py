@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import current_app
 from sqlalchemy import Engine
 
-from sync_server.blobs import BlobStorage
 from sync_server.config import ServerConfig
+from sync_server.store.blobs import BlobStorage
 
 
 def engine() -> Engine:

@@ -2,7 +2,7 @@
 
 Answers an ``EPCISQueryDocument`` (the REST binding's result of an event query; an
 ``EPCISDocument`` is what a capture client sends) as ``application/ld+json``. Filters and
-paging live in :mod:`sync_server.epcis_query`; errors are RFC 7807 problem documents with the
+paging live in :mod:`sync_server.epcis.query`; errors are RFC 7807 problem documents with the
 EPCIS exception types. Callers are office users (session cookie) or API tokens (Bearer).
 """
 
@@ -16,15 +16,15 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, request
 
-from sync_server.db import reading
-from sync_server.epcis import build_query_document
-from sync_server.epcis_query import (
+from sync_server.epcis.document import build_query_document
+from sync_server.epcis.query import (
     QueryParameterError,
     decode_token,
     encode_token,
     parse_query,
     run_query,
 )
+from sync_server.store.db import reading
 from sync_server.web.auth import api_client
 from sync_server.web.context import config as app_config
 from sync_server.web.context import engine as app_engine

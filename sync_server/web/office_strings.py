@@ -89,7 +89,7 @@ OFFICE_STRINGS: dict[str, dict[str, str]] = {
     "scans": {"vi": "Lượt quét", "en": "Scans"},
     "no_scans": {"vi": "Chưa có lượt quét.", "en": "No scans yet."},
     "verdict": {"vi": "Kết quả", "en": "Verdict"},
-    # A scan's verdict (sync_server/scans.py, unit_check.py) in words (issue 13).
+    # A scan's verdict (sync_server/consumer/scans.py, unit_check.py) in words (issue 13).
     "verdict_genuine": {"vi": "Chính hãng", "en": "Genuine"},
     "verdict_forged": {"vi": "Mã giả (chữ ký sai)", "en": "Forged (wrong signature)"},
     "verdict_never_printed": {"vi": "Sê-ri chưa từng được in", "en": "Serial never printed"},

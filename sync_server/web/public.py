@@ -1,5 +1,6 @@
 """Public pages (no login): home, a batch or unit code as opened from a label's QR, and the
-product and facility pages they link to. Every label page opened is logged (sync_server.scans)."""
+product and facility pages they link to. Every label page opened is logged
+(sync_server.consumer.scans)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,10 @@ import logging
 
 from flask import Blueprint, current_app, render_template, request
 
-from sync_server.db import reading
-from sync_server.queries import BatchView, find_batch, find_facility, recent_batches
-from sync_server.scan_budget import ScanBudget
-from sync_server.scan_writer import ScanWriter
-from sync_server.scans import (
+from sync_server.consumer.queries import BatchView, find_batch, find_facility, recent_batches
+from sync_server.consumer.scan_budget import ScanBudget
+from sync_server.consumer.scan_writer import ScanWriter
+from sync_server.consumer.scans import (
     BATCH,
     NOT_FOUND,
     ScanSummary,
@@ -20,7 +20,8 @@ from sync_server.scans import (
     place_of,
     scan_row,
 )
-from sync_server.unit_check import GENUINE, check_unit
+from sync_server.consumer.unit_check import GENUINE, check_unit
+from sync_server.store.db import reading
 from sync_server.web.context import config as app_config
 from sync_server.web.context import engine
 from sync_server.web.i18n import current_lang, vn_today
@@ -197,7 +198,7 @@ def _log(
         return None  # this network has logged this code often enough this hour
     if serial is None:
         # A batch code: nothing on the page depends on the row, so it is written in the
-        # background with others (sync_server/scan_writer.py).
+        # background with others (sync_server/consumer/scan_writer.py).
         row = scan_row(
             key,
             lot=lot,

@@ -1,7 +1,7 @@
 """The consumer's "report this product" form on a doubtful unit code's page, and what it sends.
 
 The form works without JavaScript (multipart POST, then a 303 to a thank-you page). Its
-protection, limits and storage are in sync_server/consumer_reports.py.
+protection, limits and storage are in sync_server/consumer/reports.py.
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from sync_server.consumer_reports import (
+from sync_server.consumer.queries import FacilityView
+from sync_server.consumer.reports import (
     MAX_PHOTO_BYTES,
     MAX_WHERE,
     REPORT,
@@ -23,11 +24,10 @@ from sync_server.consumer_reports import (
     save_report,
     token_ok,
 )
-from sync_server.db import reading
-from sync_server.queries import FacilityView
-from sync_server.scans import MAX_CODE, ScanSummary, place_key, place_of
-from sync_server.throttle import record_failure, wait_s
-from sync_server.unit_check import FORGED, NEVER_PRINTED, UnitVerdict, check_unit
+from sync_server.consumer.scans import MAX_CODE, ScanSummary, place_key, place_of
+from sync_server.consumer.unit_check import FORGED, NEVER_PRINTED, UnitVerdict, check_unit
+from sync_server.store.db import reading
+from sync_server.store.throttle import record_failure, wait_s
 from sync_server.web.context import config, engine
 from sync_server.web.i18n import current_lang
 from trace_protocol.catalog import Product

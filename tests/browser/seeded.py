@@ -13,8 +13,8 @@ from edge_agent import batches
 from edge_agent.agent import open_agent
 from edge_agent.config import load_config
 from ocop_cli.broker import free_port
-from sync_server.db import devices
-from sync_server.ingest import ingest_chunk
+from sync_server.ingest.commit import ingest_chunk
+from sync_server.store.db import devices
 from tests.integration.harness import KC_CATALOG, EdgeEnv, ServerEnv, enrol, make_edge, make_server
 from tests.integration.prefill import prefill
 from trace_protocol.catalog import parse_catalog

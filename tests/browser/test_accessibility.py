@@ -21,7 +21,7 @@ from edge_agent import batches
 from edge_agent.agent import open_agent
 from edge_agent.config import load_config
 from ocop_cli.broker import free_port, wait_for_port
-from sync_server.accounts import create_user
+from sync_server.accounts.users import create_user
 from tests.browser.seeded import server_with_a_closed_batch
 from tests.integration.harness import (
     KC_CATALOG,

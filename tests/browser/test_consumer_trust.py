@@ -11,8 +11,8 @@ from playwright.sync_api import Browser, Page
 from sqlalchemy import select
 
 from ocop_cli.broker import wait_for_port
-from sync_server.accounts import create_user
-from sync_server.db import alerts, consumer_reports, scans
+from sync_server.accounts.users import create_user
+from sync_server.store.db import alerts, consumer_reports, scans
 from tests.browser.seeded import server_with_a_closed_batch
 from tests.integration.harness import Processes
 from trace_protocol import envelope as ev

@@ -18,7 +18,7 @@ from playwright.sync_api import Browser, Dialog, Page
 from edge_agent.agent import open_agent
 from edge_agent.config import load_config
 from ocop_cli.broker import Mosquitto
-from sync_server.accounts import create_user
+from sync_server.accounts.users import create_user
 from tests.integration.harness import (
     KC_CATALOG,
     Processes,

@@ -13,9 +13,9 @@ from playwright.sync_api import Browser, Page, Route
 from sqlalchemy import insert
 
 from ocop_cli.broker import free_port, wait_for_port
-from sync_server.accounts import create_user
-from sync_server.db import scans
-from sync_server.registry import import_catalog
+from sync_server.accounts.users import create_user
+from sync_server.devices.registry import import_catalog
+from sync_server.store.db import scans
 from tests.integration.harness import REPO, Processes, make_server
 
 pytestmark = pytest.mark.browser

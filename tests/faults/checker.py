@@ -22,7 +22,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, select
 
-from sync_server.db import events, reading
+from sync_server.store.db import events, reading
 
 
 @dataclass

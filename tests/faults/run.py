@@ -25,7 +25,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from ocop_cli.broker import wait_for_port
-from sync_server.db import devices, reading
+from sync_server.store.db import devices, reading
 from tests.faults.checker import check_all
 from tests.faults.cluster import Agent, Cluster
 from tests.faults.injectors import Scheduler, open_timeline

@@ -19,9 +19,9 @@ from edge_agent.lot_letter import store_lot_index
 from edge_agent.store import open_db
 from ocop_cli.broker import free_port, wait_for_port
 from sync_server.config import ServerConfig, load_config
-from sync_server.enrolment import create_device
-from sync_server.enrolment import enrol as server_enrol
-from sync_server.registry import assign_lot_index, import_catalog, register_device
+from sync_server.devices.enrolment import create_device
+from sync_server.devices.enrolment import enrol as server_enrol
+from sync_server.devices.registry import assign_lot_index, import_catalog, register_device
 from sync_server.service import open_server_engine
 from tests.integration.touchscreen import Touchscreen
 from trace_protocol.enrolment import enrol_request, proof_message

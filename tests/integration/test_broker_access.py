@@ -11,8 +11,8 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from ocop_cli.broker import Mosquitto
-from sync_server.broker_auth import SERVER_USER, server_password, write_broker_auth
-from sync_server.enrolment import revoke_device
+from sync_server.devices.broker_auth import SERVER_USER, server_password, write_broker_auth
+from sync_server.devices.enrolment import revoke_device
 from tests.integration.harness import ServerEnv, enrol_with_token, make_server, wait_until
 from trace_protocol import topics
 from trace_protocol.signing import DeviceKey

@@ -15,7 +15,7 @@ import requests
 
 from edge_agent.clock import TIMESYNC_FLAG, read_kernel_clock
 from ocop_cli.broker import Mosquitto
-from sync_server.config_publisher import publish_configs
+from sync_server.devices.config_publisher import publish_configs
 from tests.conftest import CI
 from tests.faults.cluster import find_libfaketime
 from tests.integration.harness import EdgeEnv, Processes, enrol, make_edge, make_server, wait_until

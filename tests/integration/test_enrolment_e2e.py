@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from ocop_cli.broker import Mosquitto
-from sync_server.broker_auth import write_broker_auth
+from sync_server.devices.broker_auth import write_broker_auth
 from tests.integration.harness import Processes, make_edge, make_server, wait_until
 
 pytestmark = pytest.mark.integration

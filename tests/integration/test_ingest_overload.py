@@ -11,7 +11,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from ocop_cli.broker import Mosquitto
-from sync_server.registry import register_device
+from sync_server.devices.registry import register_device
 from tests.integration.harness import Processes, make_server, wait_until
 from tests.unit.protocol.builders import ChainBuilder
 from trace_protocol import topics

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect, text
 
-from sync_server.db import metadata, open_engine
-from sync_server.migrations import differences
-from sync_server.migrations.versions.r0001_baseline import BASELINE
+from sync_server.store.db import metadata, open_engine
+from sync_server.store.migrations import differences
+from sync_server.store.migrations.versions.r0001_baseline import BASELINE
 from tests.unit.server.alembic_head import head_revision
 
 pytestmark = pytest.mark.integration

@@ -16,8 +16,8 @@ from sqlalchemy import Engine, select
 
 from ocop_cli.broker import Mosquitto
 from sync_server.config import ServerMqttConfig
-from sync_server.db import create_schema, facilities, open_engine
-from sync_server.registry import import_catalog, register_device
+from sync_server.devices.registry import import_catalog, register_device
+from sync_server.store.db import create_schema, facilities, open_engine
 from tests.unit.server.conftest import CATALOG, DEV
 from tests.unit.server.office_client import make_app, officer_client, product_form
 from trace_protocol import topics

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from ocop_cli.broker import Mosquitto
-from sync_server.db import devices, events
+from sync_server.store.db import devices, events
 from tests.integration.harness import (
     Processes,
     enrol,

@@ -30,7 +30,7 @@ import requests
 
 from edge_agent.config import load_config
 from ocop_cli.broker import free_port, wait_for_port
-from sync_server.enrolment import create_device
+from sync_server.devices.enrolment import create_device
 from tests.conftest import REPO, require_program
 from tests.integration.harness import Processes, make_server
 

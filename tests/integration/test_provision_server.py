@@ -22,7 +22,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from firmware_config.server import ServerSpec, manifest, render_bundle
 from ocop_cli.broker import free_port, wait_for_port
-from sync_server.broker_auth import SERVER_USER, server_password, write_broker_auth
+from sync_server.devices.broker_auth import SERVER_USER, server_password, write_broker_auth
 from tests.conftest import require_program
 from tests.integration.harness import enrol_with_token, make_server, wait_until
 from tests.tls_certs import TlsFiles, make_tls_files

@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from ocop_cli.broker import Mosquitto
-from sync_server.config_publisher import publish_configs
+from sync_server.devices.config_publisher import publish_configs
 from tests.integration.harness import (
     KC_CATALOG,
     EdgeEnv,

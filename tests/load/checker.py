@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from sync_server.db import events
+from sync_server.store.db import events
 
 
 @dataclass

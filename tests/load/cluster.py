@@ -23,9 +23,9 @@ from sqlalchemy import Engine, create_engine, func, select
 
 from ocop_cli.broker import Mosquitto, free_port
 from sync_server.config import ServerConfig, load_config
-from sync_server.db import devices
-from sync_server.registry import import_catalog, register_device
+from sync_server.devices.registry import import_catalog, register_device
 from sync_server.service import open_server_engine
+from sync_server.store.db import devices
 from tests.load.plan import LoadPlan, device_ids
 from tests.load.workload import device_key
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ocop_cli.broker import Mosquitto
-from sync_server.broker_auth import write_broker_auth
+from sync_server.devices.broker_auth import write_broker_auth
 from tests.integration.harness import (
     EdgeEnv,
     Processes,

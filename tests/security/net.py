@@ -1,7 +1,8 @@
 """Test clients that choose their source address on loopback (all of 127.0.0.0/8 is local), so a
 test can play an attacker's network and a real user's network from one machine.
 
-The server judges networks as /24 (sync_server/scans.py ``network_of``): 127.0.1.x and 127.0.2.x
+The server judges networks as /24 (sync_server/consumer/scans.py ``network_of``): 127.0.1.x and
+127.0.2.x
 are two networks, 127.0.1.2 and 127.0.1.3 are one.
 """
 

@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from ocop_cli.broker import free_port
-from sync_server.db import blob_refs
+from sync_server.store.db import blob_refs
 from tests.integration.harness import Processes, ServerEnv, make_server
 from tests.security.net import send_head_only, status_of, vm_rss_kib
 from trace_protocol import blobs as proto
@@ -130,7 +130,7 @@ def _signed_put(
 def test_signed_chunks_are_streamed_and_checked_against_their_signed_hash(
     tmp_path: Path, procs: Processes
 ) -> None:
-    from sync_server.registry import register_device
+    from sync_server.devices.registry import register_device
 
     server, _ = _server(tmp_path, procs)
     key = DeviceKey.generate()

@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from ocop_cli.broker import free_port
-from sync_server.enrolment import create_device
+from sync_server.devices.enrolment import create_device
 from tests.integration.harness import Processes, ServerEnv, make_server
 from tests.security.net import ATTACKER, USER, session_from
 from trace_protocol.enrolment import enrol_request, proof_message

@@ -24,8 +24,8 @@ import requests
 from paho.mqtt.enums import CallbackAPIVersion
 
 from ocop_cli.broker import Mosquitto
-from sync_server.enrolment import create_device
-from sync_server.registry import import_catalog
+from sync_server.devices.enrolment import create_device
+from sync_server.devices.registry import import_catalog
 from tests.integration.harness import (
     REPO,
     EdgeEnv,

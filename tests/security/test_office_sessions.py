@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from ocop_cli.broker import free_port
-from sync_server.accounts import create_user
+from sync_server.accounts.users import create_user
 from tests.integration.harness import Processes, ServerEnv, make_server
 from tests.security.net import ATTACKER, USER, session_from
 

@@ -17,11 +17,11 @@ from sqlalchemy import Engine
 from edge_agent import batches
 from edge_agent.agent import open_agent
 from edge_agent.config import load_config
-from sync_server.catalog_edit import load_catalog
 from sync_server.config import ServerConfig
-from sync_server.db import create_schema, open_engine
-from sync_server.ingest import ingest_chunk
-from sync_server.registry import import_catalog, register_device
+from sync_server.devices.catalog_edit import load_catalog
+from sync_server.devices.registry import import_catalog, register_device
+from sync_server.ingest.commit import ingest_chunk
+from sync_server.store.db import create_schema, open_engine
 from sync_server.web import create_app
 from tests.integration.harness import KC_CATALOG, make_edge
 from tests.unit.server.office_client import officer_client

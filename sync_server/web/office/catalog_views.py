@@ -2,7 +2,7 @@
 
 A saved product bumps the facility's catalog version and is published at once on the devices'
 retained config topic; when the broker is unreachable the server keeps retrying (see
-:func:`sync_server.catalog_edit.publish_pending`) and the page says so.
+:func:`sync_server.devices.catalog_edit.publish_pending`) and the page says so.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from sync_server.catalog_edit import load_catalog, publish_pending, save_product
-from sync_server.db import facilities, reading
-from sync_server.registry import RegistryError
+from sync_server.devices.catalog_edit import load_catalog, publish_pending, save_product
+from sync_server.devices.registry import RegistryError
+from sync_server.store.db import facilities, reading
 from sync_server.web.auth import login_required
 from sync_server.web.context import config, engine
 from sync_server.web.office import add_nav, bp

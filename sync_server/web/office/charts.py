@@ -1,7 +1,8 @@
 """The office charts: batches opened, scans and flagged scans per Vietnam day, with a table.
 
 ``?days=`` picks the window (1-365, default 30), ``?facility=`` one facility. The counts come
-from :mod:`sync_server.stats`; the chart is drawn by the vendored Chart.js from a JSON block,
+from :mod:`sync_server.consumer.stats`; the chart is drawn by the vendored Chart.js from a JSON
+block,
 and the same numbers are an HTML table for screen readers and browsers without JavaScript.
 """
 
@@ -11,8 +12,8 @@ from flask import abort, render_template, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from sync_server.db import facilities, reading
-from sync_server.stats import DEFAULT_DAYS, clamp_days, daily_counts
+from sync_server.consumer.stats import DEFAULT_DAYS, clamp_days, daily_counts
+from sync_server.store.db import facilities, reading
 from sync_server.web.auth import login_required
 from sync_server.web.context import engine
 from sync_server.web.i18n import translate

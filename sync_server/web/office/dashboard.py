@@ -8,10 +8,10 @@ from flask import abort, flash, redirect, render_template, request, send_file, u
 from flask.typing import ResponseReturnValue
 from sqlalchemy import Connection, and_, func, select
 
-from sync_server.alerts import open_alerts, resolve_alert
-from sync_server.blobs import SHA256_RE
-from sync_server.db import blob_refs, reading
-from sync_server.liveness import STATES, facility_states, sweep_silent
+from sync_server.devices.liveness import STATES, facility_states, sweep_silent
+from sync_server.store.alerts import open_alerts, resolve_alert
+from sync_server.store.blobs import SHA256_RE
+from sync_server.store.db import blob_refs, reading
 from sync_server.web.auth import current_user, login_required
 from sync_server.web.context import config, engine, storage
 from sync_server.web.office import bp

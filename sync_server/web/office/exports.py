@@ -19,7 +19,7 @@ from flask import Response, abort, render_template, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import Engine, Select, and_, or_, select
 
-from sync_server.db import batches, facilities, reading, scans
+from sync_server.store.db import batches, facilities, reading, scans
 from sync_server.web.auth import login_required
 from sync_server.web.context import engine
 from sync_server.web.i18n import VN_TZ

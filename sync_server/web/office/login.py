@@ -8,8 +8,8 @@ from urllib.parse import urlsplit
 from flask import redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from sync_server import throttle
-from sync_server.accounts import authenticate
+from sync_server.accounts.users import authenticate
+from sync_server.store import throttle
 from sync_server.web.auth import current_user, log_in, log_out
 from sync_server.web.client import client_place
 from sync_server.web.context import engine
@@ -33,7 +33,7 @@ def login() -> ResponseReturnValue:
     password = request.form.get("password", "")
     nxt = request.form.get("next")
     # Throttled per (username, client network) and per network, with backoff
-    # (sync_server/throttle.py): guesses from one network slow that network down, never the
+    # (sync_server/store/throttle.py): guesses from one network slow that network down, never the
     # real user elsewhere.
     place = client_place()
     user_key = f"{username[:64]}|{place}"

@@ -16,8 +16,8 @@ from flask import render_template, url_for
 from flask.typing import ResponseReturnValue
 
 from sync_server.config import OfficeConfig
-from sync_server.db import reading
-from sync_server.liveness import STATES, FacilityLiveness, facility_states
+from sync_server.devices.liveness import STATES, FacilityLiveness, facility_states
+from sync_server.store.db import reading
 from sync_server.web.auth import login_required
 from sync_server.web.context import config, engine
 from sync_server.web.i18n import translate

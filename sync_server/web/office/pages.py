@@ -10,8 +10,10 @@ from flask import abort, render_template, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import Connection, or_, select
 
-from sync_server.alerts import open_alerts
-from sync_server.db import (
+from sync_server.devices.liveness import device_state, facility_states
+from sync_server.ingest.rejects import rejects_of
+from sync_server.store.alerts import open_alerts
+from sync_server.store.db import (
     batches,
     blob_refs,
     devices,
@@ -21,8 +23,6 @@ from sync_server.db import (
     reading,
     scans,
 )
-from sync_server.liveness import device_state, facility_states
-from sync_server.rejects import rejects_of
 from sync_server.web.auth import login_required
 from sync_server.web.context import config, engine
 from sync_server.web.i18n import current_lang

@@ -6,8 +6,8 @@ from flask import abort, render_template, send_file
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from sync_server.consumer_reports import photo_path
-from sync_server.db import consumer_reports, reading
+from sync_server.consumer.reports import photo_path
+from sync_server.store.db import consumer_reports, reading
 from sync_server.web.auth import login_required
 from sync_server.web.context import config, engine
 from sync_server.web.office import add_nav, bp

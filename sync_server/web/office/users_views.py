@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from sync_server.accounts import ROLES, AccountError, create_user, disable_user, list_users
-from sync_server.db import reading
+from sync_server.accounts.users import ROLES, AccountError, create_user, disable_user, list_users
+from sync_server.store.db import reading
 from sync_server.web.auth import current_user, login_required
 from sync_server.web.context import engine
 from sync_server.web.office import add_nav, bp

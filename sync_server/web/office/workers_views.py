@@ -11,8 +11,13 @@ from typing import Any
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from sync_server.catalog_edit import load_catalog, publish_pending, remove_worker, save_worker
-from sync_server.registry import RegistryError
+from sync_server.devices.catalog_edit import (
+    load_catalog,
+    publish_pending,
+    remove_worker,
+    save_worker,
+)
+from sync_server.devices.registry import RegistryError
 from sync_server.web.auth import login_required
 from sync_server.web.context import config, engine
 from sync_server.web.office import bp

@@ -102,7 +102,7 @@ PACKAGES = (
     "firmware_config",
     "ocop_cli",
 )
-MIGRATIONS = Path("sync_server/migrations/versions")
+MIGRATIONS = Path("sync_server/store/migrations/versions")
 
 
 def _has_code(path: Path) -> bool:

@@ -8,7 +8,7 @@ def head_revision() -> str:
     from alembic.config import Config
     from alembic.script import ScriptDirectory
 
-    from sync_server.migrations import HERE
+    from sync_server.store.migrations import HERE
 
     config = Config()
     config.set_main_option("script_location", str(HERE))

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from sync_server.db import create_schema, open_engine
-from sync_server.registry import import_catalog, register_device
+from sync_server.devices.registry import import_catalog, register_device
+from sync_server.store.db import create_schema, open_engine
 from tests.unit.protocol.builders import ChainBuilder
 from trace_protocol.signing import DeviceKey
 

@@ -11,10 +11,10 @@ from flask import Flask
 from sqlalchemy import Engine, update
 
 from sync_server.config import ScansConfig, ServerConfig
-from sync_server.db import blob_refs
-from sync_server.enrolment import create_device, enrol
-from sync_server.ingest import ingest_chunk
-from sync_server.registry import import_catalog
+from sync_server.devices.enrolment import create_device, enrol
+from sync_server.devices.registry import import_catalog
+from sync_server.ingest.commit import ingest_chunk
+from sync_server.store.db import blob_refs
 from sync_server.web import create_app
 from tests.unit.protocol.builders import ChainBuilder, new_batch_id
 from tests.unit.server.bodies import opened_body, step_body

@@ -10,7 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine
 
-from sync_server.accounts import create_user
+from sync_server.accounts.users import create_user
 from sync_server.config import ServerConfig
 from sync_server.web import create_app
 

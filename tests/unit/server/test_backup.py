@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import text
 
 from ocop_cli.main import main
-from sync_server.backup import BackupError, copy_blobs, prune_snapshots, run_backup
-from sync_server.blobs import FileBlobStorage
 from sync_server.config import ServerConfig
 from sync_server.service import open_server_engine
+from sync_server.store.backup import BackupError, copy_blobs, prune_snapshots, run_backup
+from sync_server.store.blobs import FileBlobStorage
 
 T0 = datetime(2026, 11, 22, 2, 30, tzinfo=UTC)
 

@@ -12,9 +12,9 @@ from functools import partial
 
 from sqlalchemy import Engine, func, select
 
-from sync_server.alerts import raise_alert
-from sync_server.db import alerts, events
-from sync_server.ingest import IngestResult, ingest_chunk
+from sync_server.ingest.commit import IngestResult, ingest_chunk
+from sync_server.store.alerts import raise_alert
+from sync_server.store.db import alerts, events
 from tests.unit.protocol.builders import ChainBuilder, new_batch_id
 from tests.unit.server.bodies import opened_body, step_body
 from tests.unit.server.conftest import DEV

@@ -11,12 +11,12 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, select
 
-from sync_server.broker_auth import mosquitto_hash, write_broker_auth
 from sync_server.config import ServerConfig
-from sync_server.db import alerts, devices
-from sync_server.enrolment import create_device, revoke_device
-from sync_server.ingest import ingest_chunk
-from sync_server.registry import RegistryError, import_catalog
+from sync_server.devices.broker_auth import mosquitto_hash, write_broker_auth
+from sync_server.devices.enrolment import create_device, revoke_device
+from sync_server.devices.registry import RegistryError, import_catalog
+from sync_server.ingest.commit import ingest_chunk
+from sync_server.store.db import alerts, devices
 from sync_server.web import create_app
 from tests.unit.protocol.builders import ChainBuilder
 from tests.unit.server.conftest import CATALOG

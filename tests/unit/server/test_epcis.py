@@ -13,8 +13,8 @@ from jsonschema import FormatChecker
 from sqlalchemy import Engine
 
 from ocop_cli.main import main
-from sync_server.epcis import export_lot, validation_errors, validator
-from sync_server.ingest import ingest_chunk
+from sync_server.epcis.document import export_lot, validation_errors, validator
+from sync_server.ingest.commit import ingest_chunk
 from tests.unit.protocol.builders import ChainBuilder, new_batch_id
 from tests.unit.server.bodies import LOT, opened_body, step_body
 from tests.unit.server.conftest import DEV

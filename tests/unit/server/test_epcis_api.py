@@ -11,13 +11,13 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, insert, update
 
-from sync_server import epcis_query
-from sync_server.accounts import create_api_token, create_user, revoke_api_token
+from sync_server.accounts.users import create_api_token, create_user, revoke_api_token
 from sync_server.config import ServerConfig
-from sync_server.db import events, facilities
-from sync_server.epcis import validation_errors
-from sync_server.ingest import ingest_chunk
-from sync_server.registry import register_device
+from sync_server.devices.registry import register_device
+from sync_server.epcis import query as epcis_query
+from sync_server.epcis.document import validation_errors
+from sync_server.ingest.commit import ingest_chunk
+from sync_server.store.db import events, facilities
 from sync_server.web import create_app
 from tests.unit.protocol.builders import ChainBuilder, new_batch_id
 from tests.unit.server.bodies import LOT, opened_body, step_body

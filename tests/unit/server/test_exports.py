@@ -13,10 +13,10 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, insert
 
-from sync_server.accounts import create_user
+from sync_server.accounts.users import create_user
 from sync_server.config import ServerConfig
-from sync_server.db import batches, scans
-from sync_server.registry import import_catalog
+from sync_server.devices.registry import import_catalog
+from sync_server.store.db import batches, scans
 from sync_server.web import create_app
 from sync_server.web.i18n import VN_TZ
 from sync_server.web.office import exports

@@ -13,13 +13,18 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, insert, select
 
-from sync_server.binding import LOT_TAKEN, UNKNOWN_BATCH, WRONG_FACILITY
-from sync_server.db import alerts, batches, create_schema, devices, open_engine, quarantine
-from sync_server.enrolment import create_device, enrol
-from sync_server.ingest import ingest_chunk
-from sync_server.migrations.versions.r0001_baseline import BASELINE
-from sync_server.queries import find_batch, recent_batches
-from sync_server.registry import RegistryError, assign_lot_index, import_catalog, register_device
+from sync_server.consumer.queries import find_batch, recent_batches
+from sync_server.devices.enrolment import create_device, enrol
+from sync_server.devices.registry import (
+    RegistryError,
+    assign_lot_index,
+    import_catalog,
+    register_device,
+)
+from sync_server.ingest.binding import LOT_TAKEN, UNKNOWN_BATCH, WRONG_FACILITY
+from sync_server.ingest.commit import ingest_chunk
+from sync_server.store.db import alerts, batches, create_schema, devices, open_engine, quarantine
+from sync_server.store.migrations.versions.r0001_baseline import BASELINE
 from tests.unit.protocol.builders import ChainBuilder, new_batch_id
 from tests.unit.server.bodies import LOT, opened_body, step_body
 from tests.unit.server.conftest import CATALOG, DEV, REPO

@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine
 
 from sync_server.config import ServerConfig
-from sync_server.ingest import ingest_chunk
-from sync_server.rejects import MALFORMED, reject_counts
-from sync_server.worker import IngestWorker
+from sync_server.ingest.commit import ingest_chunk
+from sync_server.ingest.rejects import MALFORMED, reject_counts
+from sync_server.ingest.worker import IngestWorker
 from tests.unit.protocol.builders import ChainBuilder
 from tests.unit.server.conftest import DEV
 from trace_protocol import topics

@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, select
 
-from sync_server.db import alerts, batches, devices, events, quarantine
-from sync_server.ingest import ingest_chunk, ingest_chunks
-from sync_server.registry import register_device
-from sync_server.rejects import FORGED, rejects_of
-from sync_server.rejects import MALFORMED as MALFORMED_KIND
+from sync_server.devices.registry import register_device
+from sync_server.ingest.commit import ingest_chunk, ingest_chunks
+from sync_server.ingest.rejects import FORGED, rejects_of
+from sync_server.ingest.rejects import MALFORMED as MALFORMED_KIND
+from sync_server.store.db import alerts, batches, devices, events, quarantine
 from tests.unit.protocol.builders import ChainBuilder, new_batch_id
 from tests.unit.server.bodies import LOT, opened_body, step_body
 from tests.unit.server.conftest import DEV

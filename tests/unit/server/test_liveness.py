@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import Engine, update
 
-from sync_server.alerts import open_alerts
 from sync_server.config import OfficeConfig
-from sync_server.db import devices
-from sync_server.liveness import facility_states, sweep_silent
+from sync_server.devices.liveness import facility_states, sweep_silent
+from sync_server.store.alerts import open_alerts
+from sync_server.store.db import devices
 
 OFFICE = OfficeConfig(stale_after_s=60, offline_after_s=3600)
 NOW = 1_800_000_000.0

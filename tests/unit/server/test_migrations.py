@@ -8,14 +8,14 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import Column, Engine, Integer, inspect, text
 
-from sync_server.db import create_schema, metadata, open_engine
-from sync_server.migrations import (
+from sync_server.store.db import create_schema, metadata, open_engine
+from sync_server.store.migrations import (
     BASELINE_REVISION,
     SchemaError,
     current_revision,
     differences,
 )
-from sync_server.migrations.versions.r0001_baseline import BASELINE
+from sync_server.store.migrations.versions.r0001_baseline import BASELINE
 from tests.unit.server.alembic_head import head_revision
 
 
@@ -82,7 +82,7 @@ def test_the_baseline_revision_makes_exactly_the_frozen_baseline(empty: Engine) 
     revisions run on it."""
     from alembic import command
 
-    from sync_server.migrations import _config
+    from sync_server.store.migrations import _config
 
     with empty.begin() as conn:
         command.upgrade(_config(conn), BASELINE_REVISION)

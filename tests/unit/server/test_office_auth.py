@@ -9,7 +9,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import Engine
 
-from sync_server.accounts import (
+from sync_server.accounts.users import (
     AccountError,
     authenticate,
     create_user,

@@ -16,12 +16,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, update
 
-from sync_server.accounts import create_user
+from sync_server.accounts.users import create_user
 from sync_server.config import OfficeConfig, ServerConfig, load_config
-from sync_server.db import devices
-from sync_server.liveness import FacilityLiveness
-from sync_server.registry import import_catalog, register_device
+from sync_server.devices.liveness import FacilityLiveness
+from sync_server.devices.registry import import_catalog, register_device
 from sync_server.service import open_server_engine
+from sync_server.store.db import devices
 from sync_server.web import create_app
 from sync_server.web.office.charts import parse_days
 from sync_server.web.office.map_views import STATE_COLOURS, build_map_data

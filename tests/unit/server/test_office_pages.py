@@ -9,10 +9,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, select
 
-from sync_server.catalog_edit import load_catalog
 from sync_server.config import ServerMqttConfig
-from sync_server.db import facilities
-from sync_server.ingest import ingest_chunk
+from sync_server.devices.catalog_edit import load_catalog
+from sync_server.ingest.commit import ingest_chunk
+from sync_server.store.db import facilities
 from tests.unit.protocol.builders import ChainBuilder, new_batch_id
 from tests.unit.server.bodies import LOT, opened_body, step_body
 from tests.unit.server.conftest import DEV

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from sync_server.ingest import ingest_chunk
+from sync_server.ingest.commit import ingest_chunk
 from tests.unit.server.conftest import DEV
 from tests.unit.server.office_client import make_app, officer_client
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
-from sync_server.ingest import ingest_chunk
-from sync_server.queries import find_batch, recent_batches
+from sync_server.consumer.queries import find_batch, recent_batches
+from sync_server.ingest.commit import ingest_chunk
 from tests.unit.protocol.builders import ChainBuilder, new_batch_id
 from tests.unit.server.bodies import opened_body, step_body
 from tests.unit.server.conftest import DEV

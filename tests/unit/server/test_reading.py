@@ -6,8 +6,8 @@ from pathlib import Path
 
 from sqlalchemy import select, update
 
-from sync_server.db import create_schema, devices, open_engine, reading
-from sync_server.registry import import_catalog, register_device
+from sync_server.devices.registry import import_catalog, register_device
+from sync_server.store.db import create_schema, devices, open_engine, reading
 from tests.unit.server.conftest import CATALOG
 from trace_protocol.signing import DeviceKey
 

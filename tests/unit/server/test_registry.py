@@ -8,15 +8,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select
 
-from sync_server.db import devices, facilities
-from sync_server.ingest import ingest_chunk
-from sync_server.registry import (
+from sync_server.devices.registry import (
     RegistryError,
     config_for_device,
     device_ids,
     import_catalog,
     register_device,
 )
+from sync_server.ingest.commit import ingest_chunk
+from sync_server.store.db import devices, facilities
 from tests.unit.protocol.builders import ChainBuilder
 from tests.unit.server.conftest import CATALOG, DEV
 from trace_protocol.messages import Ack, encode_chunk

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import Engine, func, select
 
-from sync_server.db import scans
-from sync_server.scan_writer import WRITE_LOCK, ScanWriter
+from sync_server.consumer.scan_writer import WRITE_LOCK, ScanWriter
+from sync_server.store.db import scans
 
 
 def _row(i: int) -> dict[str, object]:

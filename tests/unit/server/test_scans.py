@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, insert, select
 
-from sync_server.alerts import open_alerts
 from sync_server.config import ScansConfig
-from sync_server.consumer_reports import DOUBTFUL_ALERTS_PER_HOUR
-from sync_server.db import scans
-from sync_server.scans import SUSPICIOUS_SCANS, network_of, place_key, place_of
+from sync_server.consumer.reports import DOUBTFUL_ALERTS_PER_HOUR
+from sync_server.consumer.scans import SUSPICIOUS_SCANS, network_of, place_key, place_of
+from sync_server.store.alerts import open_alerts
+from sync_server.store.db import scans
 from tests.unit.server.consumer import (
     DEV,
     GTIN,

@@ -9,10 +9,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, delete, insert
 
-from sync_server.db import batches, scans
-from sync_server.scans import BATCH, NOT_FOUND
-from sync_server.stats import MAX_DAYS, daily_counts, vn_date, vn_midnight
-from sync_server.unit_check import FORGED, GENUINE, NEVER_PRINTED, UNVERIFIABLE
+from sync_server.consumer.scans import BATCH, NOT_FOUND
+from sync_server.consumer.stats import MAX_DAYS, daily_counts, vn_date, vn_midnight
+from sync_server.consumer.unit_check import FORGED, GENUINE, NEVER_PRINTED, UNVERIFIABLE
+from sync_server.store.db import batches, scans
 
 # 22/11/2026 10:00 in Vietnam = 03:00 UTC.
 NOW = datetime(2026, 11, 22, 3, 0, tzinfo=UTC).timestamp()

@@ -14,9 +14,9 @@ import pytest
 from sqlalchemy import Engine, select
 
 from sync_server.config import ServerConfig
-from sync_server.db import alerts, devices
-from sync_server.rejects import STATUS, rejects_of
-from sync_server.worker import IngestWorker
+from sync_server.ingest.rejects import STATUS, rejects_of
+from sync_server.ingest.worker import IngestWorker
+from sync_server.store.db import alerts, devices
 from tests.unit.server.conftest import DEV
 from trace_protocol.signing import DeviceKey
 from trace_protocol.status import build_status

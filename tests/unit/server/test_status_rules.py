@@ -10,7 +10,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sync_server.status_rules import (
+from sync_server.ingest.status_rules import (
     CAMERA,
     DISK_LOW,
     JOURNAL_BEHIND,

@@ -10,10 +10,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine
 
 from sync_server.config import ServerConfig
-from sync_server.enrolment import create_device, enrol
-from sync_server.ingest import ingest_chunk
-from sync_server.registry import import_catalog
-from sync_server.unit_check import FORGED, GENUINE, check_unit
+from sync_server.consumer.unit_check import FORGED, GENUINE, check_unit
+from sync_server.devices.enrolment import create_device, enrol
+from sync_server.devices.registry import import_catalog
+from sync_server.ingest.commit import ingest_chunk
 from sync_server.web import create_app
 from tests.unit.protocol.builders import ChainBuilder, new_batch_id
 from tests.unit.server.bodies import opened_body

@@ -1,0 +1,1 @@
+"""Office accounts, API tokens and sessions."""

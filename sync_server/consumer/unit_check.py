@@ -1,0 +1,94 @@
+"""Is a scanned unit code genuine? Checked against the devices' label keys, before or after the
+batch has synced, and against the serial ranges the device says it printed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import Connection, select
+
+from sync_server.store.db import batches, devices, events, facilities
+from trace_protocol import envelope as ev
+from trace_protocol.links import lot_prefix, parse_lot
+from trace_protocol.unit_codes import decode_label_key, verify_unit_mac
+
+GENUINE, FORGED, UNVERIFIABLE = "genuine", "forged", "unverifiable"
+NEVER_PRINTED = "never_printed"  # genuine signature, but a serial the device never printed
+
+
+@dataclass(frozen=True)
+class UnitVerdict:
+    state: str  # genuine, forged or unverifiable (no label key for the lot's facility)
+    device: str | None
+    facility_name: str | None
+    production_date: date | None  # from the lot code: known before the batch syncs
+    printed: bool | None  # None while the batch has not synced
+    facility_code: str | None = None  # the batch's registered facility, else the lot's prefix
+
+    @property
+    def outcome(self) -> str:
+        """What the consumer is told: a state above, or never printed (logged with the scan)."""
+        return NEVER_PRINTED if self.state == GENUINE and self.printed is False else self.state
+
+
+def check_unit(
+    conn: Connection, lot: str, serial: str, gtin: str | None, mac: str | None
+) -> UnitVerdict:
+    """Once the lot's batch has synced only its own device's key can make its codes genuine;
+    before, any device of the facility the lot's prefix names (its lot letter, when the code
+    has one)."""
+    parsed = parse_lot(lot)
+    made = parsed.day if parsed else None
+    holder = conn.execute(
+        select(batches.c.dev_id, batches.c.facility_code).where(batches.c.public_lot == lot)
+    ).first()
+    candidates = select(devices.c.dev_id, devices.c.label_key).where(
+        devices.c.label_key.is_not(None)
+    )
+    if holder is not None:
+        facility_code = str(holder.facility_code)
+        candidates = candidates.where(devices.c.dev_id == holder.dev_id)
+    else:
+        facility_code = lot_prefix(lot)
+        candidates = candidates.where(devices.c.facility_code == facility_code)
+        if parsed is not None and parsed.index is not None:
+            candidates = candidates.where(devices.c.lot_index == parsed.index)
+    fac = conn.execute(select(facilities.c.name).where(facilities.c.code == facility_code)).first()
+    name = fac[0] if fac else None
+    keys = conn.execute(candidates).all()
+    if not keys:
+        return UnitVerdict(UNVERIFIABLE, None, name, made, None, facility_code)
+    device = None
+    if mac:
+        for dev, key in keys:
+            if verify_unit_mac(decode_label_key(key), lot, serial, gtin, mac):
+                device = dev
+                break
+    if device is None:
+        return UnitVerdict(FORGED, None, name, made, None, facility_code)
+    return UnitVerdict(
+        GENUINE, device, name, made, _printed(conn, device, lot, serial), facility_code
+    )
+
+
+def _printed(conn: Connection, dev: str, lot: str, serial: str) -> bool | None:
+    batch = conn.execute(
+        select(batches.c.batch_id).where(batches.c.dev_id == dev, batches.c.lot == lot)
+    ).first()
+    if batch is None or not serial.isdigit():
+        return None
+    number = int(serial)
+    runs = conn.execute(
+        select(events.c.body).where(
+            events.c.dev_id == dev,
+            events.c.batch_id == batch[0],
+            events.c.type == ev.LABELS_PRINTED,
+        )
+    ).all()
+    return any(
+        isinstance(b.get("serial_from"), int)
+        and isinstance(b.get("serial_to"), int)
+        and b["serial_from"] <= number <= b["serial_to"]
+        for (b,) in runs
+    )

@@ -1,0 +1,203 @@
+"""One-time enrolment tokens: the office creates a device, the device trades token + key for
+its broker credentials and first config; the office can revoke it again."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, insert, select, update
+
+from sync_server.devices.broker_auth import SERVER_USER, mosquitto_hash, new_password
+from sync_server.devices.registry import RegistryError, assign_lot_index, config_for_device
+from sync_server.store.alerts import raise_alert
+from sync_server.store.db import devices, enrolment_tokens, facilities
+from trace_protocol.catalog import Catalog
+from trace_protocol.enrolment import proof_message
+from trace_protocol.envelope import DEVICE_ID_RE
+from trace_protocol.signing import load_public_key, verify_signature
+from trace_protocol.unit_codes import decode_label_key
+
+
+class EnrolmentError(Exception):
+    """An enrolment the server refuses; ``code`` is stable, ``message`` is for the person."""
+
+    def __init__(self, code: str, message: str, status: int = 403) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Enrolled:
+    device: str
+    facility: str
+    mqtt_password: str
+    catalog: Catalog
+    lot_index: int  # the device's lot letter (trace_protocol.links.lot_letter)
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_device(engine: Engine, dev: str, facility: str, ttl_hours: float) -> str:
+    """Create (or re-issue a token for) a device that has not enrolled; returns the token."""
+    if not DEVICE_ID_RE.match(dev) or dev == SERVER_USER:
+        raise RegistryError("device id: lower-case letters, digits and '-' (2-63 chars)")
+    token = secrets.token_urlsafe(16)
+    now = time.time()
+    with engine.begin() as conn:
+        if (
+            conn.execute(select(facilities.c.code).where(facilities.c.code == facility)).first()
+            is None
+        ):
+            raise RegistryError(f"unknown facility {facility!r}: import its catalog first")
+        row = conn.execute(select(devices).where(devices.c.dev_id == dev)).mappings().first()
+        if row is None:
+            conn.execute(
+                insert(devices).values(
+                    dev_id=dev, facility_code=facility, registered_at=now, head_seq=0
+                )
+            )
+        elif row["enrolled_at"] is not None or row["head_seq"] > 0:
+            raise RegistryError(
+                f"device {dev} has already enrolled; a replacement Pi needs a new device id"
+            )
+        elif row["facility_code"] != facility:
+            raise RegistryError(f"device {dev} belongs to facility {row['facility_code']}")
+        # Only the newest token of a device works.
+        conn.execute(
+            update(enrolment_tokens)
+            .where(enrolment_tokens.c.dev_id == dev, enrolment_tokens.c.used_at.is_(None))
+            .values(expires_at=now)
+        )
+        conn.execute(
+            insert(enrolment_tokens).values(
+                token_hash=_token_hash(token),
+                dev_id=dev,
+                facility_code=facility,
+                created_at=now,
+                expires_at=now + ttl_hours * 3600,
+            )
+        )
+    return token
+
+
+def enrol(engine: Engine, request: Any, base_url: str) -> Enrolled:
+    """Check a device's enrolment request; on success it gets broker credentials."""
+    fields = _fields(request)
+    dev, facility, token, public_key, label_key, proof = (
+        fields["device"],
+        fields["facility"],
+        fields["token"],
+        fields["public_key"],
+        fields["label_key"],
+        fields["proof"],
+    )
+    try:
+        decode_label_key(label_key)
+    except ValueError as exc:
+        raise EnrolmentError("bad_key", f"label key: {exc}", 400) from exc
+    try:
+        key = load_public_key(public_key)
+    except ValueError as exc:
+        raise EnrolmentError("bad_key", f"public key: {exc}", 400) from exc
+    message = proof_message(dev, facility, token, public_key, label_key)
+    if not verify_signature(key, message, proof):
+        raise EnrolmentError("bad_proof", "the request is not signed by the key it carries", 400)
+    now = time.time()
+    password = new_password()
+    with engine.begin() as conn:
+        tok = (
+            conn.execute(
+                select(enrolment_tokens).where(enrolment_tokens.c.token_hash == _token_hash(token))
+            )
+            .mappings()
+            .first()
+        )
+        if tok is None:
+            raise EnrolmentError("unknown_token", "this enrolment token is not known")
+        if tok["used_at"] is not None:
+            raise EnrolmentError("used_token", "this enrolment token has already been used")
+        if tok["expires_at"] <= now:
+            raise EnrolmentError(
+                "expired_token", "this enrolment token has expired; ask the office for a new one"
+            )
+        if tok["dev_id"] != dev:
+            # Never name the token's device: that would tell a token holder about another one.
+            raise EnrolmentError("wrong_device", "this token is for another device")
+        if tok["facility_code"] != facility:
+            raise EnrolmentError(
+                "wrong_facility", f"this token is for another facility, not {facility}"
+            )
+        device = conn.execute(select(devices).where(devices.c.dev_id == dev)).mappings().one()
+        if device["revoked_at"] is not None:
+            raise EnrolmentError("revoked", "this device has been revoked")
+        used = conn.execute(
+            update(enrolment_tokens)
+            .where(
+                enrolment_tokens.c.token_hash == tok["token_hash"],
+                enrolment_tokens.c.used_at.is_(None),
+            )
+            .values(used_at=now)
+        )
+        if used.rowcount != 1:  # a concurrent request won the race
+            raise EnrolmentError("used_token", "this enrolment token has already been used")
+        conn.execute(
+            update(devices)
+            .where(devices.c.dev_id == dev)
+            .values(
+                public_key=public_key,
+                label_key=label_key,
+                enrolled_at=now,
+                mqtt_password_hash=mosquitto_hash(password),
+            )
+        )
+        try:
+            lot_index = assign_lot_index(conn, dev)
+        except RegistryError as exc:  # the facility has no lot letter left: nothing is kept
+            raise EnrolmentError("no_lot_letter", str(exc), 409) from exc
+        catalog = config_for_device(conn, dev, base_url)
+    return Enrolled(
+        device=dev,
+        facility=facility,
+        mqtt_password=password,
+        catalog=catalog,
+        lot_index=lot_index,
+    )
+
+
+def _fields(request: Any) -> dict[str, str]:
+    if not isinstance(request, dict):
+        raise EnrolmentError("bad_request", "expected a JSON object", 400)
+    out = {}
+    for name in ("device", "facility", "token", "public_key", "label_key", "proof"):
+        value = request.get(name)
+        if not isinstance(value, str) or not value or len(value) > 200:
+            raise EnrolmentError("bad_request", f"missing or invalid field {name!r}", 400)
+        out[name] = value
+    return out
+
+
+def revoke_device(engine: Engine, dev: str, reason: str) -> None:
+    """Stop a device: no broker login after the next reload, its later events untrusted."""
+    with engine.begin() as conn:
+        row = conn.execute(select(devices).where(devices.c.dev_id == dev)).mappings().first()
+        if row is None:
+            raise RegistryError(f"unknown device {dev!r}")
+        conn.execute(
+            update(devices)
+            .where(devices.c.dev_id == dev)
+            .values(revoked_at=time.time(), revoked_reason=reason, mqtt_password_hash=None)
+        )
+        conn.execute(
+            update(enrolment_tokens)
+            .where(enrolment_tokens.c.dev_id == dev, enrolment_tokens.c.used_at.is_(None))
+            .values(expires_at=time.time())
+        )
+        raise_alert(conn, dev, row["facility_code"], "revoked", reason or "revoked by the office")

@@ -1,0 +1,2 @@
+"""From the broker to committed events: the ingest worker, chunk verification and commit, binding,
+projections, rejects, status rules."""

@@ -1,0 +1,2 @@
+"""The server's storage: tables and migrations, blobs, backups, and the small tables every
+subsystem writes (alerts, throttles)."""
