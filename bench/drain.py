@@ -70,7 +70,7 @@ def fill_journal(edge: EdgeEnv, events: int, photos: int, base_url: str) -> dict
             photo_bytes += snap.path.stat().st_size
             made += 1
     head = agent.journal.head()
-    agent.journal.db.conn.close()
+    agent.close()
     return {
         "head": head,
         "step_seconds": step_s,

@@ -55,7 +55,7 @@ def run(workdir: Path, *, quick: bool) -> BenchResult:
         agent.accept_catalog(
             parse_catalog({**obj, "version": 1, "public_base_url": server.base_url})
         )
-        agent.journal.db.conn.close()
+        agent.close()
         enrol(server, edge)
         stack.ingest(server)
         stack.web(server)

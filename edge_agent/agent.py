@@ -15,10 +15,10 @@ from edge_agent.camera_service import COMMAND, CameraService
 from edge_agent.catalog_store import load_catalog, store_catalog
 from edge_agent.clock import Clock
 from edge_agent.config import EdgeConfig
+from edge_agent.database import open_edge_db
 from edge_agent.journal import Journal
 from edge_agent.print_queue import PrintQueue
 from edge_agent.projections import project
-from edge_agent.store import open_db
 from edge_agent.sync import SyncWorker
 from edge_agent.uploader import Uploader
 from label_printer.printers import open_printer
@@ -41,13 +41,13 @@ class Agent:
     sync: SyncWorker | None = field(default=None)
 
     def catalog(self) -> Catalog | None:
-        with self.journal.lock:
-            return load_catalog(self.journal.db)
+        with self.journal.store.read() as db:
+            return load_catalog(db)
 
     def accept_catalog(self, catalog: Catalog) -> bool:
         """Store a catalog from the config topic or a file; older versions are ignored."""
-        with self.journal.lock:
-            stored = store_catalog(self.journal.db, catalog)
+        with self.journal.store.transaction() as db:
+            stored = store_catalog(db, catalog)
         if stored:
             log.info(
                 "catalog version %s stored (%s products)", catalog.version, len(catalog.products)
@@ -104,6 +104,10 @@ class Agent:
         self.cameras.stop()
         self.print_queue.stop()
 
+    def close(self) -> None:
+        """Close the journal file's connections (after :meth:`stop`, or when never started)."""
+        self.journal.close()
+
     def link_state(self) -> tuple[str, str]:
         return self.sync.link_state() if self.sync else ("disabled", "")
 
@@ -111,8 +115,13 @@ class Agent:
 def open_agent(config: EdgeConfig, *, with_sync: bool = True) -> Agent:
     """Open the journal (making the device key on first boot) and, optionally, the sync worker."""
     key = DeviceKey.load_or_create(config.key_path)
-    db = open_db(config.journal_path)
-    journal = Journal(db, key, config.device_id, Clock(config.assume_clock_synced), project)
+    journal = Journal(
+        open_edge_db(config.journal_path),
+        key,
+        config.device_id,
+        Clock(config.assume_clock_synced),
+        project,
+    )
     store = BlobStore(config.photo_dir)
     agent = Agent(
         config=config,

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
@@ -16,6 +15,7 @@ from sqlite_utils import Database
 from edge_agent.journal import Journal
 from edge_agent.lot_letter import load_lot_index
 from edge_agent.numbers import NumberError, format_number, parse_number
+from edge_agent.queries import BatchRow, get_batch
 from trace_protocol import envelope as ev
 from trace_protocol.catalog import Catalog, Product
 from trace_protocol.envelope import Event
@@ -33,30 +33,6 @@ class DomainError(Exception):
         super().__init__(code, params)
         self.code = code
         self.params = params
-
-
-@dataclass(frozen=True)
-class BatchRow:
-    batch_id: str
-    lot: str
-    product_code: str
-    product_name: str
-    production_date: str
-    status: str
-    opened_at: str
-    quantity: float | None
-    unit: str | None
-    expiry_date: str | None
-    last_seq: int
-
-
-def get_batch(db: Database, batch_id: str) -> BatchRow | None:
-    row = db.conn.execute(
-        "SELECT batch_id, lot, product_code, product_name, production_date, status, opened_at,"
-        " quantity, unit, expiry_date, last_seq FROM batches WHERE batch_id = ?",
-        (batch_id,),
-    ).fetchone()
-    return BatchRow(*row) if row else None
 
 
 def _put_by(body: dict[str, Any], by: dict[str, str] | None) -> None:
@@ -195,7 +171,8 @@ def record_step(
 ) -> Event:
     """Check and record a step. ``photos`` is called once the input is valid (it takes the
     evidence photos, each its own ``snapshot.taken`` event); their hashes go into the step."""
-    batch = get_batch(journal.db, batch_id)
+    with journal.store.read() as db:
+        batch = get_batch(db, batch_id)
     if batch is None:
         raise DomainError("batch_not_found")
     product = catalog.product(batch.product_code)
@@ -206,7 +183,8 @@ def record_step(
     assert step is not None
     if len(note) > MAX_NOTE:
         raise DomainError("note_too_long", max=MAX_NOTE)
-    _require_open(journal.db, batch_id)  # no photos for a step that cannot be saved
+    with journal.store.read() as db:
+        _require_open(db, batch_id)  # no photos for a step that cannot be saved
     photo_refs = photos() if photos is not None else []
     body = {
         "batch": batch_id,
@@ -234,7 +212,8 @@ def close_batch(
     by: dict[str, str] | None = None,
     after: After | None = None,
 ) -> Event:
-    batch = get_batch(journal.db, batch_id)
+    with journal.store.read() as db:
+        batch = get_batch(db, batch_id)
     if batch is None:
         raise DomainError("batch_not_found")
     try:

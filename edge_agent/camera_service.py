@@ -177,8 +177,8 @@ class CameraService(Background):
     # -- state ----------------------------------------------------------------------------------
     def enforce_quota(self) -> list[str]:
         quota = self.config.storage.photo_quota_mb * 1_000_000
-        with self.journal.lock:
-            evicted = enforce_quota(self.journal.db, self.store, quota)
+        with self.journal.store.write() as db:
+            evicted = enforce_quota(db, self.store, quota)
         if evicted:
             log.info("photo quota: evicted %s photo(s)", len(evicted))
         return evicted

@@ -137,7 +137,11 @@ def cmd_import_config(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     agent = open_agent(_config(args), with_sync=False)
-    if not agent.accept_catalog(catalog):
+    try:
+        stored = agent.accept_catalog(catalog)
+    finally:
+        agent.close()
+    if not stored:
         print(f"kept the newer catalog already stored (file has version {catalog.version})")
         return 1
     print(f"catalog version {catalog.version} stored: {len(catalog.products)} products")
@@ -156,7 +160,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     from edge_agent.agent import open_agent
 
     agent = open_agent(_config(args), with_sync=False)
-    state = agent.journal.sync_state()
+    try:
+        state = agent.journal.sync_state()
+    finally:
+        agent.close()
     print(
         json.dumps(
             {

@@ -64,10 +64,10 @@ def enroll(config: EdgeConfig, server_url: str, facility: str, token: str) -> En
     try:
         agent.accept_catalog(catalog)
         if lot_index is not None:
-            with agent.journal.lock:
-                store_lot_index(agent.journal.db, lot_index)
+            with agent.journal.store.write() as db:
+                store_lot_index(db, lot_index)
     finally:
-        agent.journal.db.conn.close()
+        agent.close()
     return EnrolResult(
         device=config.device_id,
         facility=facility,

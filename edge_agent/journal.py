@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,6 +11,8 @@ from typing import Any
 from sqlite_utils import Database
 
 from edge_agent.clock import Clock
+from edge_agent.database import EdgeDatabase
+from edge_agent.queries import journal_head
 from trace_protocol import PROTOCOL_VERSION
 from trace_protocol.envelope import Event, build_event
 from trace_protocol.messages import AckError
@@ -34,17 +35,29 @@ class SyncState:
 
 
 class Journal:
-    """The only writer of events on a device. Thread-safe; every method is one transaction."""
+    """The only writer of events on a device. Thread-safe; every method is one transaction.
+
+    Writes go through the store's writer (``edge_agent.database``), reads through the calling
+    thread's read-only connection, so a read never sees half of an append.
+    """
 
     def __init__(
-        self, db: Database, key: DeviceKey, dev: str, clock: Clock, projector: Projector
+        self, store: EdgeDatabase, key: DeviceKey, dev: str, clock: Clock, projector: Projector
     ) -> None:
-        self.db = db
+        self.store = store
         self.key = key
         self.dev = dev
         self.clock = clock
         self._project = projector
-        self.lock = threading.RLock()
+
+    @property
+    def db(self) -> Database:
+        """The writer connection, for tests; the agent's code goes through ``store``."""
+        return self.store.writer
+
+    def close(self) -> None:
+        """Close every connection to the journal file."""
+        self.store.close()
 
     def append(
         self,
@@ -60,60 +73,51 @@ class Journal:
         in the same transaction once the event is written (e.g. to queue the print job it
         describes), so the event and what it starts stand or fall together.
         """
-        with self.lock:
-            conn = self.db.conn
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                if check is not None:
-                    check(self.db)
-                row = conn.execute(
-                    "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1"
-                ).fetchone()
-                seq, prev = (row[0] + 1, row[1]) if row else (1, None)
-                event = build_event(
-                    key=self.key,
-                    dev=self.dev,
-                    seq=seq,
-                    type=type,
-                    body=body,
-                    prev=prev,
-                    at=self.clock.now(),
-                    clock=self.clock.state(),
-                )
-                conn.execute(
-                    "INSERT INTO events"
-                    " (seq, id, type, at, clock, body, prev, hash, sig, written_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        event.seq,
-                        event.id,
-                        event.type,
-                        event.at,
-                        event.clock,
-                        json.dumps(event.body, ensure_ascii=False),
-                        event.prev,
-                        event.hash,
-                        event.sig,
-                        time.time(),
-                    ),
-                )
-                self._project(self.db, event)
-                if after is not None:
-                    after(self.db, event)
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            return event
+        with self.store.transaction() as db:
+            conn = db.conn
+            if check is not None:
+                check(db)
+            row = conn.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+            seq, prev = (row[0] + 1, row[1]) if row else (1, None)
+            event = build_event(
+                key=self.key,
+                dev=self.dev,
+                seq=seq,
+                type=type,
+                body=body,
+                prev=prev,
+                at=self.clock.now(),
+                clock=self.clock.state(),
+            )
+            conn.execute(
+                "INSERT INTO events"
+                " (seq, id, type, at, clock, body, prev, hash, sig, written_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    event.seq,
+                    event.id,
+                    event.type,
+                    event.at,
+                    event.clock,
+                    json.dumps(event.body, ensure_ascii=False),
+                    event.prev,
+                    event.hash,
+                    event.sig,
+                    time.time(),
+                ),
+            )
+            self._project(db, event)
+            if after is not None:
+                after(db, event)
+        return event
 
     def head(self) -> int:
-        with self.lock:
-            row = self.db.conn.execute("SELECT MAX(seq) FROM events").fetchone()
-            return int(row[0] or 0)
+        with self.store.read() as db:
+            return journal_head(db)
 
     def events_after(self, seq: int, limit: int) -> list[Event]:
-        with self.lock:
-            rows = self.db.conn.execute(
+        with self.store.read() as db:
+            rows = db.conn.execute(
                 "SELECT seq, id, type, at, clock, body, prev, hash, sig FROM events"
                 " WHERE seq > ? ORDER BY seq LIMIT ?",
                 (seq, limit),
@@ -136,8 +140,8 @@ class Journal:
         ]
 
     def sync_state(self) -> SyncState:
-        with self.lock:
-            conn = self.db.conn
+        with self.store.read() as db:
+            conn = db.conn
             head = int(conn.execute("SELECT MAX(seq) FROM events").fetchone()[0] or 0)
             s = conn.execute(
                 "SELECT acked_seq, last_ack_at, blocked_code, blocked_seq, blocked_detail"
@@ -157,29 +161,20 @@ class Journal:
 
     def mark_acked(self, upto: int) -> int:
         """Advance the acked position to ``upto`` (never backwards, never past the head)."""
-        with self.lock:
-            conn = self.db.conn
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                head = int(conn.execute("SELECT MAX(seq) FROM events").fetchone()[0] or 0)
-                conn.execute(
-                    "UPDATE sync_state SET acked_seq = MAX(acked_seq, ?), last_ack_at = ?"
-                    " WHERE id = 1",
-                    (min(upto, head), time.time()),
-                )
-                acked = int(
-                    conn.execute("SELECT acked_seq FROM sync_state WHERE id = 1").fetchone()[0]
-                )
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            return acked
+        with self.store.transaction() as db:
+            conn = db.conn
+            head = int(conn.execute("SELECT MAX(seq) FROM events").fetchone()[0] or 0)
+            conn.execute(
+                "UPDATE sync_state SET acked_seq = MAX(acked_seq, ?), last_ack_at = ? WHERE id = 1",
+                (min(upto, head), time.time()),
+            )
+            acked = int(conn.execute("SELECT acked_seq FROM sync_state WHERE id = 1").fetchone()[0])
+        return acked
 
     def mark_blocked(self, error: AckError | None) -> None:
         """Record (or clear, with None) the server's refusal that blocks sync."""
-        with self.lock:
-            self.db.conn.execute(
+        with self.store.write() as db:
+            db.conn.execute(
                 "UPDATE sync_state SET blocked_code = ?, blocked_seq = ?, blocked_detail = ?,"
                 " blocked_at = ? WHERE id = 1",
                 (

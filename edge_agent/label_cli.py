@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from edge_agent.config import PRINT_FORMATS
+from edge_agent import queries
+from edge_agent.config import PRINT_FORMATS, EdgeConfig
+
+if TYPE_CHECKING:
+    from edge_agent.agent import Agent
 
 
 def register(subparsers: Any) -> None:
@@ -24,23 +28,30 @@ def register(subparsers: Any) -> None:
 
 def cmd_print(args: argparse.Namespace) -> int:
     from edge_agent.agent import open_agent
-    from edge_agent.batches import DomainError
     from edge_agent.cli import _config
-    from edge_agent.printing import request_print
-    from edge_agent.web.i18n import translate
 
     cfg = _config(args)
     agent = open_agent(cfg, with_sync=False)
-    row = agent.journal.db.conn.execute(
-        "SELECT batch_id FROM batches WHERE lot = ?", (args.lot,)
-    ).fetchone()
-    if row is None:
+    try:
+        return _print(agent, cfg, args)
+    finally:
+        agent.close()
+
+
+def _print(agent: Agent, cfg: EdgeConfig, args: argparse.Namespace) -> int:
+    from edge_agent.batches import DomainError
+    from edge_agent.printing import request_print
+    from edge_agent.web.i18n import translate
+
+    with agent.journal.store.read() as db:
+        batch_id = queries.batch_id_for_lot(db, args.lot)
+    if batch_id is None:
         print(f"error: no batch with lot {args.lot}", file=sys.stderr)
         return 2
     try:
         event = request_print(
             agent.journal,
-            row[0],
+            batch_id,
             copies=args.copies,
             unit=args.unit,
             fmt=args.format or cfg.printer.format,
@@ -51,11 +62,11 @@ def cmd_print(args: argparse.Namespace) -> int:
         print(f"error: {translate('err_' + exc.code, 'en', **exc.params)}", file=sys.stderr)
         return 2
     queue = agent.print_queue
-    job_id = agent.journal.db.conn.execute(
-        "SELECT id FROM print_jobs WHERE seq = ?", (event.seq,)
-    ).fetchone()[0]
+    with agent.journal.store.read() as db:
+        job_id = queries.print_job_for_event(db, event.seq)
+    assert job_id is not None  # queued in the event's own transaction
     queue.run_once(only=job_id)
-    job = next(j for j in queue.jobs(row[0]) if j.id == job_id)
+    job = next(j for j in queue.jobs(batch_id) if j.id == job_id)
     serials = event.body.get("serial_from"), event.body.get("serial_to")
     print(
         f"print run {event.seq}: {job.done}/{job.copies} labels, state {job.state}"

@@ -7,14 +7,15 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from itertools import islice
 from typing import Protocol
 
 from edge_agent.background import Background
-from edge_agent.batches import DomainError, get_batch
+from edge_agent.batches import DomainError
 from edge_agent.journal import Journal
 from edge_agent.printing import batch_label, unit_labels
+from edge_agent.queries import JobView as JobView  # the touchscreen's view of a job
+from edge_agent.queries import get_batch, print_jobs
 from label_printer.formats import EXTENSIONS, THERMAL_FORMATS, render_labels
 from label_printer.model import LabelContent
 from label_printer.render_pdf import render_pdf
@@ -29,17 +30,6 @@ RETRY_MAX_S = 60.0
 
 class Printer(Protocol):
     def send(self, name: str, data: bytes) -> object: ...
-
-
-@dataclass(frozen=True)
-class JobView:
-    id: int
-    seq: int
-    kind: str
-    copies: int
-    done: int
-    state: str
-    error: str
 
 
 def render_chunk(fmt: str, contents: list[LabelContent]) -> list[tuple[str, bytes]]:
@@ -95,10 +85,8 @@ class PrintQueue(Background):
 
     def recover(self) -> int:
         """At start: jobs left 'printing' by a crash or power cut go back in the queue."""
-        with self.journal.lock:
-            cur = self.journal.db.conn.execute(
-                "UPDATE print_jobs SET state = 'queued' WHERE state = 'printing'"
-            )
+        with self.journal.store.write() as db:
+            cur = db.conn.execute("UPDATE print_jobs SET state = 'queued' WHERE state = 'printing'")
         return cur.rowcount
 
     def run_once(self, only: int | None = None) -> bool:
@@ -107,8 +95,8 @@ class PrintQueue(Background):
         The job is claimed first, so the agent and ``ocop label print`` never print the same
         job twice. False when no job was due.
         """
-        with self.journal.lock:
-            conn = self.journal.db.conn
+        with self.journal.store.write() as db:
+            conn = db.conn
             row = conn.execute(
                 "SELECT id, state FROM print_jobs WHERE state IN ('queued', 'waiting')"
                 " AND next_try <= ? AND (? IS NULL OR id = ?) ORDER BY id LIMIT 1",
@@ -125,14 +113,14 @@ class PrintQueue(Background):
         return True
 
     def _process(self, job_id: int) -> None:
-        with self.journal.lock:
-            seq, batch_id, kind, copies, first, fmt, done, error = self.journal.db.conn.execute(
+        with self.journal.store.read() as db:
+            seq, batch_id, kind, copies, first, fmt, done, error = db.conn.execute(
                 "SELECT seq, batch_id, kind, copies, serial_from, format, done, error"
                 " FROM print_jobs WHERE id = ?",
                 (job_id,),
             ).fetchone()
+            batch = get_batch(db, batch_id)
         catalog = self._catalog()
-        batch = get_batch(self.journal.db, batch_id)
         try:
             if catalog is None or batch is None:
                 raise DomainError("unknown_product")
@@ -170,14 +158,14 @@ class PrintQueue(Background):
 
     def _set(self, job_id: int, **values: object) -> None:
         cols = ", ".join(f"{k} = ?" for k in values)
-        with self.journal.lock:
-            self.journal.db.conn.execute(
+        with self.journal.store.write() as db:
+            db.conn.execute(
                 f"UPDATE print_jobs SET {cols} WHERE id = ?", (*values.values(), job_id)
             )
 
     def _progress(self, job_id: int, done: int, names: list[str]) -> None:
-        with self.journal.lock:
-            conn = self.journal.db.conn
+        with self.journal.store.transaction() as db:
+            conn = db.conn
             files = json.loads(
                 conn.execute("SELECT files FROM print_jobs WHERE id = ?", (job_id,)).fetchone()[0]
             )
@@ -187,21 +175,5 @@ class PrintQueue(Background):
             )
 
     def jobs(self, batch_id: str) -> list[JobView]:
-        with self.journal.lock:
-            rows = self.journal.db.conn.execute(
-                "SELECT id, seq, kind, copies, done, state, error FROM print_jobs"
-                " WHERE batch_id = ? ORDER BY id",
-                (batch_id,),
-            ).fetchall()
-        return [
-            JobView(
-                id=r[0],
-                seq=r[1],
-                kind=r[2],
-                copies=r[3],
-                done=r[4],
-                state=r[5],
-                error=str(r[6]).split("|")[0],
-            )
-            for r in rows
-        ]
+        with self.journal.store.read() as db:
+            return print_jobs(db, batch_id)

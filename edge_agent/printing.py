@@ -6,8 +6,9 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date
 
-from edge_agent.batches import After, BatchRow, DomainError, issue_labels
+from edge_agent.batches import After, DomainError, issue_labels
 from edge_agent.journal import Journal
+from edge_agent.queries import BatchRow
 from label_printer.model import LabelContent
 from trace_protocol.catalog import Catalog
 from trace_protocol.envelope import Event

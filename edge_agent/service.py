@@ -33,3 +33,4 @@ def run(config: EdgeConfig) -> None:
         server.run()
     finally:
         agent.stop()
+        agent.close()

@@ -64,8 +64,8 @@ class Uploader(Background):
     def pending(self, limit: int = 50) -> list[str]:
         """Files whose event the server acked but which it does not hold yet, thumbnails first."""
         acked = self.journal.sync_state().acked
-        with self.journal.lock:
-            rows = self.journal.db.conn.execute(
+        with self.journal.store.read() as db:
+            rows = db.conn.execute(
                 "SELECT sha256 FROM photo_files WHERE uploaded_at IS NULL AND evicted_at IS NULL"
                 f" AND seq <= ? GROUP BY sha256 ORDER BY MIN({_ORDER}), MIN(seq) LIMIT ?",
                 (acked, limit),
@@ -139,8 +139,8 @@ class Uploader(Background):
             self._stop.wait(sent * 8 / (kbps * 1000))
 
     def _mark_uploaded(self, sha256: str) -> None:
-        with self.journal.lock:
-            self.journal.db.conn.execute(
+        with self.journal.store.write() as db:
+            db.conn.execute(
                 "UPDATE photo_files SET uploaded_at = ? WHERE sha256 = ?", (time.time(), sha256)
             )
 
@@ -149,8 +149,8 @@ class Uploader(Background):
         if not shas:
             return
         marks = ",".join("?" * len(shas))
-        with self.journal.lock:
-            self.journal.db.conn.execute(
+        with self.journal.store.write() as db:
+            db.conn.execute(
                 f"UPDATE photo_files SET uploaded_at = NULL WHERE evicted_at IS NULL"
                 f" AND uploaded_at IS NOT NULL AND sha256 IN ({marks})",
                 shas,

@@ -1,36 +1,26 @@
 """Forms that act once: a token per rendered form, remembered with the event it caused.
 
 Two taps 80 ms apart post the same form twice (issue 13). Every form that writes carries a
-fresh ``form_token``; the first submit records it in ``form_tokens`` inside the event's own
-transaction, with the page it led to. A later submit of the same token writes nothing and is
-sent to that same page. The table lives in the journal database, so the answer survives a
-restart; rows older than :data:`KEEP_S` are dropped as new ones are written.
+fresh ``form_token``; the first submit records it inside the event's own transaction, with the
+page it led to (``edge_agent/form_tokens.py``). A later submit of the same token writes nothing
+and is sent to that same page.
 """
 
 from __future__ import annotations
 
 import secrets
-import sqlite3
-import time
 from collections.abc import Callable
 
 from flask import Flask, request
 from sqlite_utils import Database
 
+from edge_agent import form_tokens
+from edge_agent.form_tokens import AlreadyDone as AlreadyDone  # views catch it from here
 from edge_agent.journal import Journal
 from trace_protocol.envelope import Event
 
 FIELD = "form_token"
-KEEP_S = 7 * 86400
 MAX_LEN = 64
-
-
-class AlreadyDone(Exception):
-    """This form's token was used: ``location`` is where its first submit led."""
-
-    def __init__(self, location: str) -> None:
-        super().__init__(location)
-        self.location = location
 
 
 def new_token() -> str:
@@ -48,11 +38,8 @@ def done_before(journal: Journal, token: str | None) -> str | None:
     """Where the first submit of ``token`` led, if it was carried out."""
     if token is None:
         return None
-    with journal.lock:
-        row = journal.db.conn.execute(
-            "SELECT location FROM form_tokens WHERE token = ?", (token,)
-        ).fetchone()
-    return str(row[0]) if row else None
+    with journal.store.read() as db:
+        return form_tokens.location_of(db, token)
 
 
 def remember(
@@ -64,18 +51,7 @@ def remember(
         return None
 
     def after(db: Database, event: Event) -> None:
-        now = time.time()
-        db.conn.execute("DELETE FROM form_tokens WHERE used_at < ?", (now - KEEP_S,))
-        try:
-            db.conn.execute(
-                "INSERT INTO form_tokens (token, location, seq, used_at) VALUES (?, ?, ?, ?)",
-                (token, location(event), event.seq, now),
-            )
-        except sqlite3.IntegrityError:
-            first = db.conn.execute(
-                "SELECT location FROM form_tokens WHERE token = ?", (token,)
-            ).fetchone()
-            raise AlreadyDone(str(first[0])) from None
+        form_tokens.record(db, token, location(event), event.seq)
 
     return after
 

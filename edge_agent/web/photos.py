@@ -4,28 +4,17 @@ from __future__ import annotations
 
 import json
 
-from edge_agent.agent import Agent
+from sqlite_utils import Database
+
+from edge_agent.queries import batch_thumbnails, step_event_bodies
 
 
-def batch_photos(agent: Agent, batch_id: str) -> dict[int, list[str]]:
+def batch_photos(db: Database, batch_id: str) -> dict[int, list[str]]:
     """Thumbnails of the batch's photos by the step seq that names them (0: not a step's)."""
-    with agent.journal.lock:
-        conn = agent.journal.db.conn
-        thumbs = dict(
-            conn.execute(
-                "SELECT f.photo_sha256, f.sha256 FROM photo_files f JOIN photos p"
-                " ON p.sha256 = f.photo_sha256 WHERE p.batch_id = ? AND f.kind = 'thumb'"
-                " AND f.evicted_at IS NULL",
-                (batch_id,),
-            ).fetchall()
-        )
-        step_bodies = conn.execute(
-            "SELECT e.seq, e.body FROM events e JOIN steps s ON s.seq = e.seq WHERE s.batch_id = ?",
-            (batch_id,),
-        ).fetchall()
+    thumbs = batch_thumbnails(db, batch_id)
     out: dict[int, list[str]] = {}
     named: set[str] = set()
-    for seq, body in step_bodies:
+    for seq, body in step_event_bodies(db, batch_id):
         shas = [sha for sha in json.loads(body).get("photos", []) if sha in thumbs]
         named.update(shas)
         out[seq] = [thumbs[sha] for sha in shas]

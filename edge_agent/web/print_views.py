@@ -13,6 +13,7 @@ from flask import render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
 from edge_agent import batches as domain
+from edge_agent import queries
 from edge_agent.numbers import NumberError, parse_number
 from edge_agent.printing import MAX_COPIES, request_print
 from edge_agent.web.views import _agent, _error_page, _message, bp, once, render_batch
@@ -66,8 +67,9 @@ def labels(batch_id: str) -> BaseResponse | tuple[str, int]:
 def confirm_reprint(batch_id: str, seq: int) -> str | tuple[str, int]:
     """A reprint asks first: it repeats the same unit codes (issue 13)."""
     agent = _agent()
-    batch = domain.get_batch(agent.journal.db, batch_id)
-    job = next((j for j in agent.print_queue.jobs(batch_id) if j.seq == seq), None)
+    with agent.journal.store.read() as db:
+        batch = queries.get_batch(db, batch_id)
+        job = next((j for j in queries.print_jobs(db, batch_id) if j.seq == seq), None)
     if batch is None or job is None:
         return _error_page(domain.DomainError("reprint_unknown"))
     return render_template(
@@ -81,9 +83,9 @@ def confirm_reprint(batch_id: str, seq: int) -> str | tuple[str, int]:
 @bp.get("/batches/<batch_id>/jobs")
 def jobs(batch_id: str) -> dict[str, Any]:
     """The batch's print jobs for ``print.js``: the panel's HTML and whether one still runs."""
-    agent = _agent()
-    batch = domain.get_batch(agent.journal.db, batch_id)
-    views = agent.print_queue.jobs(batch_id) if batch else []
+    with _agent().journal.store.read() as db:
+        batch = queries.get_batch(db, batch_id)
+        views = queries.print_jobs(db, batch_id) if batch else []
     return {
         "active": any(j.state in ACTIVE for j in views),
         "jobs": [

@@ -49,7 +49,7 @@ def test_worker_records_a_step_on_the_7_inch_touchscreen(
     agent = open_agent(load_config(edge.config_path), with_sync=False)
     obj = json.loads(KC_CATALOG.read_text(encoding="utf-8"))
     agent.accept_catalog(parse_catalog({**obj, "version": 1, "public_base_url": "http://x"}))
-    agent.journal.db.conn.close()
+    agent.close()
     edge.run(procs)
 
     page = browser.new_page(viewport={"width": 800, "height": 480})

@@ -51,7 +51,7 @@ def _edge(tmp_path: Path, procs: Processes, printer: str = "") -> EdgeEnv:
     edge = make_edge(tmp_path, "kc-line-1", free_port(), extra)
     agent = open_agent(load_config(edge.config_path), with_sync=False)
     agent.accept_catalog(parse_catalog(_catalog()))
-    agent.journal.db.conn.close()
+    agent.close()
     edge.run(procs)
     return edge
 

@@ -143,7 +143,7 @@ class Cluster:
             enrol(self.server, env)
             agent = open_agent(load_config(env.config_path), with_sync=False)
             agent.accept_catalog(catalog)
-            agent.journal.db.conn.close()
+            agent.close()
             clock_file = env.dir / "faketime"
             clock_file.write_text("+0\n", encoding="utf-8")
             self.agents.append(Agent(env, proxy, clock_file))

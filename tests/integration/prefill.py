@@ -21,5 +21,5 @@ def prefill(edge: EdgeEnv, steps: int, base_url: str = "http://127.0.0.1:1") -> 
     for _ in range(steps):
         batches.record_step(agent.journal, catalog, opened.body["batch"], "XAT", {}, "")
     head = agent.journal.head()
-    agent.journal.db.conn.close()
+    agent.close()
     return head

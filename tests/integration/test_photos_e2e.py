@@ -55,7 +55,7 @@ def _edge_with_camera(
     agent = open_agent(load_config(edge.config_path), with_sync=False)
     obj = json.loads(KC_CATALOG.read_text(encoding="utf-8"))
     agent.accept_catalog(parse_catalog({**obj, "version": 1, "public_base_url": server.base_url}))
-    agent.journal.db.conn.close()
+    agent.close()
     enrol(server, edge)
     return edge
 

@@ -11,9 +11,9 @@ from sqlite_utils import Database
 
 from edge_agent.batches import issue_labels
 from edge_agent.catalog_store import load_catalog, store_catalog
+from edge_agent.database import EdgeDatabase, open_edge_db
 from edge_agent.journal import Journal
 from edge_agent.projections import project
-from edge_agent.store import open_db
 from label_printer.transports import FilePrinter
 from tests.unit.edge.conftest import DEV, FixedClock, kc_catalog
 from tests.unit.edge.print_fakes import FlakyPrinter, closed_batch, make_queue
@@ -24,15 +24,20 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    db = open_db(tmp_path / "j.db")
-    yield db
-    db.conn.close()
+def store(tmp_path: Path) -> Iterator[EdgeDatabase]:
+    store = open_edge_db(tmp_path / "j.db")
+    yield store
+    store.close()
 
 
 @pytest.fixture
-def journal(db: Database) -> Journal:
-    return Journal(db, DeviceKey.generate(), DEV, FixedClock(assume_synced=True), project)
+def db(store: EdgeDatabase) -> Database:
+    return store.writer
+
+
+@pytest.fixture
+def journal(store: EdgeDatabase) -> Journal:
+    return Journal(store, DeviceKey.generate(), DEV, FixedClock(assume_synced=True), project)
 
 
 @pytest.fixture

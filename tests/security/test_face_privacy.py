@@ -151,7 +151,7 @@ def test_through_the_agent_a_masked_face_is_hidden_and_unmarked_photos_stay_priv
     catalog = json.loads(KC_CATALOG.read_text(encoding="utf-8"))
     url = "http://127.0.0.1:9"
     agent.accept_catalog(parse_catalog({**catalog, "version": 1, "public_base_url": url}))
-    agent.journal.db.conn.close()
+    agent.close()
     edge.run(procs)
 
     touch = _Browser(edge.url)

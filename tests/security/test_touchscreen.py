@@ -37,7 +37,7 @@ def _edge(tmp_path: Path, procs: Processes, workers: list[dict[str, str]] | None
     if workers:
         obj["workers"] = workers
     agent.accept_catalog(parse_catalog({**obj, "version": 1, "public_base_url": "http://x"}))
-    agent.journal.db.conn.close()
+    agent.close()
     edge.run(procs)
     return edge
 

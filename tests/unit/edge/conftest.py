@@ -13,9 +13,9 @@ from sqlite_utils import Database
 
 from edge_agent.catalog_store import load_catalog, store_catalog
 from edge_agent.clock import Clock
+from edge_agent.database import EdgeDatabase, open_edge_db
 from edge_agent.journal import Journal
 from edge_agent.projections import project
-from edge_agent.store import open_db
 from trace_protocol.catalog import Catalog, parse_catalog
 from trace_protocol.signing import DeviceKey
 
@@ -41,10 +41,16 @@ def kc_catalog(version: int = 1) -> Catalog:
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    db = open_db(tmp_path / "j.db")
-    yield db
-    db.conn.close()
+def store(tmp_path: Path) -> Iterator[EdgeDatabase]:
+    store = open_edge_db(tmp_path / "j.db")
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def db(store: EdgeDatabase) -> Database:
+    """The store's writer connection."""
+    return store.writer
 
 
 @pytest.fixture
@@ -53,8 +59,8 @@ def key() -> DeviceKey:
 
 
 @pytest.fixture
-def journal(db: Database, key: DeviceKey) -> Journal:
-    return Journal(db, key, DEV, FixedClock(assume_synced=True), project)
+def journal(store: EdgeDatabase, key: DeviceKey) -> Journal:
+    return Journal(store, key, DEV, FixedClock(assume_synced=True), project)
 
 
 @pytest.fixture

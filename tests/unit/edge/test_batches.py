@@ -12,15 +12,16 @@ from edge_agent.batches import (
     MAX_NOTE,
     DomainError,
     close_batch,
-    get_batch,
     issue_labels,
     open_batch,
     record_step,
 )
 from edge_agent.catalog_store import load_catalog, store_catalog
 from edge_agent.clock import Clock
+from edge_agent.database import EdgeDatabase
 from edge_agent.journal import Journal
 from edge_agent.projections import project
+from edge_agent.queries import get_batch
 from tests.unit.edge.conftest import ICT, FixedClock, kc_catalog
 from trace_protocol.catalog import Catalog
 from trace_protocol.envelope import Event
@@ -63,13 +64,13 @@ def test_open_batch_lot_format_and_counter(journal: Journal, catalog: Catalog) -
 
 
 def test_lot_counter_restarts_on_a_new_day_and_per_prefix(
-    db: Database,
+    store: EdgeDatabase,
     key,
     catalog: Catalog,  # type: ignore[no-untyped-def]
 ) -> None:
-    day1 = Journal(db, key, "kc-test-1", FixedClock(), project)
+    day1 = Journal(store, key, "kc-test-1", FixedClock(), project)
     day2 = Journal(
-        db, key, "kc-test-1", FixedClock(at=datetime(2024, 3, 2, 7, tzinfo=ICT)), project
+        store, key, "kc-test-1", FixedClock(at=datetime(2024, 3, 2, 7, tzinfo=ICT)), project
     )
     assert open_batch(day1, catalog, "NM", "").body["lot"] == "KC-NM-240301-01"
     assert open_batch(day2, catalog, "NM", "").body["lot"] == "KC-NM-240302-01"
@@ -77,8 +78,8 @@ def test_lot_counter_restarts_on_a_new_day_and_per_prefix(
     assert open_batch(day1, catalog, "NM", "").body["lot"] == "KC-NM-240301-02"
 
 
-def test_open_batch_with_the_real_clock(db: Database, key, catalog: Catalog) -> None:  # type: ignore[no-untyped-def]
-    journal = Journal(db, key, "kc-test-1", Clock(), project)
+def test_open_batch_with_the_real_clock(store: EdgeDatabase, key, catalog: Catalog) -> None:  # type: ignore[no-untyped-def]
+    journal = Journal(store, key, "kc-test-1", Clock(), project)
     before = datetime.now().astimezone().date()
     event = open_batch(journal, catalog, "NM", "")
     after = datetime.now().astimezone().date()

@@ -214,4 +214,4 @@ def test_a_server_command_takes_a_snapshot(tmp_path: Path) -> None:
     (shot,) = _snapshots(agent.journal)
     assert shot["purpose"] == "command" and "batch" not in shot
     agent.cameras.stop()
-    agent.journal.db.conn.close()
+    agent.close()

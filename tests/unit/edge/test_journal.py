@@ -10,9 +10,9 @@ import pytest
 from sqlite_utils import Database
 
 from edge_agent.batches import open_batch
+from edge_agent.database import EdgeDatabase, open_edge_db
 from edge_agent.journal import Journal
 from edge_agent.projections import project
-from edge_agent.store import open_db
 from tests.unit.edge.conftest import DEV, FixedClock
 from trace_protocol.catalog import Catalog
 from trace_protocol.chain import verify_run
@@ -50,15 +50,15 @@ def test_store_opens_with_wal_and_full_sync(db: Database) -> None:
 def test_reopening_the_store_keeps_events_and_reapplies_no_migration(
     tmp_path: Path, key: DeviceKey
 ) -> None:
-    db = open_db(tmp_path / "j.db")
-    events = fill(Journal(db, key, DEV, FixedClock(), project), 3)
-    db.conn.close()
-    again = open_db(tmp_path / "j.db")
+    first = Journal(open_edge_db(tmp_path / "j.db"), key, DEV, FixedClock(), project)
+    events = fill(first, 3)
+    first.close()
+    again = open_edge_db(tmp_path / "j.db")
     journal = Journal(again, key, DEV, FixedClock(), project)
     assert journal.events_after(0, 10) == events
-    assert again.conn.execute("SELECT COUNT(*) FROM sync_state").fetchone()[0] == 1
+    assert again.writer.conn.execute("SELECT COUNT(*) FROM sync_state").fetchone()[0] == 1
     assert journal.append("note.added", {}).seq == 4
-    again.conn.close()
+    journal.close()
 
 
 def test_seqs_are_gap_free_linked_and_signed(journal: Journal, key: DeviceKey) -> None:
@@ -141,13 +141,15 @@ def test_mark_blocked_and_clear(journal: Journal) -> None:
     assert journal.sync_state().blocked is None
 
 
-def test_event_and_projection_are_atomic(db: Database, key: DeviceKey, catalog: Catalog) -> None:
+def test_event_and_projection_are_atomic(
+    store: EdgeDatabase, db: Database, key: DeviceKey, catalog: Catalog
+) -> None:
     def failing(db: Database, event: Event) -> None:
         project(db, event)  # the projection row is inserted …
         assert db.conn.execute("SELECT COUNT(*) FROM batches").fetchone()[0] == 1
         raise RuntimeError("power cut")  # … and then the projector fails
 
-    journal = Journal(db, key, DEV, FixedClock(), failing)
+    journal = Journal(store, key, DEV, FixedClock(), failing)
     with pytest.raises(RuntimeError, match="power cut"):
         open_batch(journal, catalog, "NM", "")
     assert db.conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 0
@@ -155,7 +157,7 @@ def test_event_and_projection_are_atomic(db: Database, key: DeviceKey, catalog: 
     assert not db.conn.in_transaction
 
     # The failed event used no seq: the next one is seq 1 with prev null.
-    good = Journal(db, key, DEV, FixedClock(), project)
+    good = Journal(store, key, DEV, FixedClock(), project)
     event = open_batch(good, catalog, "NM", "")
     assert (event.seq, event.prev) == (1, None)
     assert event.body["lot"] == "KC-NM-240301-01"
@@ -206,8 +208,7 @@ def test_four_threads_appending_share_one_gap_free_chain(journal: Journal, key: 
 def test_separate_connections_to_one_file_share_one_chain(tmp_path: Path, key: DeviceKey) -> None:
     # Two processes' worth of writers: each its own connection, serialised by BEGIN IMMEDIATE.
     path = tmp_path / "j.db"
-    dbs = [open_db(path) for _ in range(2)]
-    journals = [Journal(d, key, DEV, FixedClock(), project) for d in dbs]
+    journals = [Journal(open_edge_db(path), key, DEV, FixedClock(), project) for _ in range(2)]
     errors: list[BaseException] = []
 
     def worker(j: Journal, t: int) -> None:
@@ -224,5 +225,5 @@ def test_separate_connections_to_one_file_share_one_chain(tmp_path: Path, key: D
         th.join()
     assert errors == []
     assert_valid_chain(journals[0], key, 50)
-    for d in dbs:
-        d.conn.close()
+    for j in journals:
+        j.close()

@@ -7,6 +7,7 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from edge_agent.batches import open_batch
+from edge_agent.database import open_edge_db
 from edge_agent.journal import Journal
 from edge_agent.lot_letter import load_lot_index, store_lot_index
 from edge_agent.projections import project
@@ -18,10 +19,11 @@ from trace_protocol.signing import DeviceKey
 
 
 def _device(path: Path, dev: str, index: int | None) -> Journal:
-    db = open_db(path)
+    store = open_edge_db(path)
     if index is not None:
-        store_lot_index(db, index)
-    return Journal(db, DeviceKey.generate(), dev, FixedClock(), project)
+        with store.write() as db:
+            store_lot_index(db, index)
+    return Journal(store, DeviceKey.generate(), dev, FixedClock(), project)
 
 
 def test_two_devices_of_one_facility_mint_distinct_lots_offline(
