@@ -68,3 +68,5 @@ BABEL_UPDATE := $(PYBABEL) update --no-fuzzy-matching --ignore-obsolete --no-wra
 messages:
 	$(BABEL_EXTRACT) -F edge_agent/web/babel.cfg -o edge_agent/web/translations/messages.pot edge_agent/web
 	$(BABEL_UPDATE) -i edge_agent/web/translations/messages.pot -d edge_agent/web/translations
+	$(BABEL_EXTRACT) -F sync_server/babel.cfg -o sync_server/web/translations/messages.pot sync_server
+	$(BABEL_UPDATE) -i sync_server/web/translations/messages.pot -d sync_server/web/translations

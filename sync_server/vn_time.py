@@ -1,7 +1,8 @@
-"""Vietnam time: the one clock and the one format every page (public and office) shows.
+"""Vietnam time: the one clock every page (public and office) shows its times in.
 
-Every time a person reads is converted to Asia/Ho_Chi_Minh and written ``dd/mm/yyyy HH:MM``
-(issue 13: steps showed the device's UTC wall time next to scans in Vietnam time). The zone
+Every time a person reads is converted to Asia/Ho_Chi_Minh (issue 13: steps showed the device's
+UTC wall time next to scans in Vietnam time); the pages then write it ``dd/MM/yyyy HH:mm`` in
+either language (sync_server/web/i18n.py through trace_protocol/locales.py, issue 14). The zone
 comes from the system's tz database (Debian's ``tzdata``) or the PyPI ``tzdata`` package through
 :mod:`zoneinfo`; where neither exists it falls back to a fixed UTC+7, which is exact for any
 date this kit records: Vietnam has kept UTC+7 with no daylight saving since 1975.
@@ -11,9 +12,6 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-FORMAT = "%d/%m/%Y %H:%M"
-DATE_FORMAT = "%d/%m/%Y"
 
 
 def _zone() -> tzinfo:
@@ -46,25 +44,16 @@ def to_vn(value: str | float | datetime | None) -> datetime | None:
     return moment.astimezone(VN_TZ)
 
 
-def vn_datetime(value: str | float | datetime | None) -> str:
-    """``22/11/2026 14:05`` in Vietnam time; an unreadable string is shown as it is."""
-    moment = to_vn(value)
-    if moment is None:
-        return value if isinstance(value, str) else ""
-    return moment.strftime(FORMAT)
-
-
-def vn_date(value: str | float | datetime | None) -> str:
-    """``22/11/2026``: a moment's date in Vietnam, or an ISO calendar date as it stands."""
+def vn_day(value: str | float | datetime | None) -> date | None:
+    """An ISO calendar date (``2026-11-22``) as it stands, else a moment's date in Vietnam; None
+    for nothing or something unreadable."""
     if isinstance(value, str) and len(value) == 10:
         try:
-            return date.fromisoformat(value).strftime(DATE_FORMAT)
+            return date.fromisoformat(value)
         except ValueError:
-            return value
+            return None
     moment = to_vn(value)
-    if moment is None:
-        return value if isinstance(value, str) else ""
-    return moment.strftime(DATE_FORMAT)
+    return None if moment is None else moment.date()
 
 
 def vn_today() -> date:

@@ -42,7 +42,7 @@ _TOKEN_CONTEXT = b"ocop consumer report form v1"
 
 
 class ReportError(ValueError):
-    """A report that cannot be taken; ``key`` is the message shown (sync_server/web/i18n.py)."""
+    """A report that cannot be taken; ``key`` is the id of the message shown (web/translations/)."""
 
     def __init__(self, key: str) -> None:
         super().__init__(key)

@@ -18,7 +18,7 @@ from sync_server.web.blobs_api import bp as blobs_bp
 from sync_server.web.epcis_api import bp as epcis_bp
 from sync_server.web.headers import install_security_headers
 from sync_server.web.http_extras import install_http_extras
-from sync_server.web.i18n import install_i18n
+from sync_server.web.i18n import N_, install_i18n
 from sync_server.web.office import bp as office_bp
 from sync_server.web.page_cache import PageCache
 from sync_server.web.public import bp as public_bp
@@ -57,7 +57,7 @@ def create_app(config: ServerConfig, engine: Engine) -> Flask:
     @app.errorhandler(400)
     @app.errorhandler(403)
     def _refused(exc: HTTPException) -> ResponseReturnValue:
-        key = "csrf_failed" if exc.description == "csrf" else "forbidden"
+        key = N_("csrf_failed") if exc.description == "csrf" else N_("forbidden")
         if exc.code == 400 and key != "csrf_failed":
             return exc
         return render_template("office/error.html", message=key), exc.code or 400

@@ -1,202 +1,140 @@
-"""Vietnamese-first strings of the public pages, with English as the second language."""
+"""The server pages' language: gettext catalogs (Vietnamese first, English second) and formats.
+
+The texts live in ``translations/<locale>/LC_MESSAGES/messages.po`` (docs/translations.md); a
+message id is a symbolic key such as ``office_title``. The current language comes from
+``?lang=`` or the ``lang`` cookie, as before; numbers and dates follow it through
+:mod:`trace_protocol.locales`, after :mod:`sync_server.vn_time` has put moments in Vietnam time.
+"""
 
 from __future__ import annotations
 
+from functools import cache
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from flask import Flask, Response, request
+from babel.support import Translations
+from flask import Flask, Response, has_request_context, request
 
-from sync_server.vn_time import VN_TZ, vn_date, vn_datetime, vn_today
-from sync_server.web.office_strings import OFFICE_STRINGS
+from sync_server.vn_time import VN_TZ, to_vn, vn_day, vn_today
+from trace_protocol.locales import (
+    LOCALES,
+    format_date,
+    format_datetime,
+    format_decimal,
+    load_translations,
+)
 from trace_protocol.unit_codes import SIG_PARAM
 
+TRANSLATIONS = Path(__file__).parent / "translations"
 # Query parameters that are part of a label's code (trace_protocol.unit_codes).
 CODE_PARAMS = frozenset({SIG_PARAM})
 
 __all__ = [
-    "STRINGS",
+    "N_",
+    "RUNTIME_IDS",
+    "TRANSLATIONS",
     "VN_TZ",
+    "catalogs",
     "current_lang",
     "duration",
-    "fromts",
     "install_i18n",
+    "number",
     "switch_lang_url",
     "translate",
-    "tsdate",
+    "translate_in",
+    "translate_plural",
     "vn_today",
     "vndate",
     "vntime",
 ]
 
-STRINGS: dict[str, dict[str, str]] = {
-    "site_title": {"vi": "Truy xuất nguồn gốc OCOP", "en": "OCOP traceability"},
-    "recent_batches": {"vi": "Lô sản xuất gần đây", "en": "Recent batches"},
-    "no_batches": {"vi": "Chưa có lô nào được đồng bộ.", "en": "No batch has synced yet."},
-    "lot": {"vi": "Số lô", "en": "Lot"},
-    "producer": {"vi": "Cơ sở sản xuất", "en": "Producer"},
-    "address": {"vi": "Địa chỉ", "en": "Address"},
-    "production_date": {"vi": "Ngày sản xuất", "en": "Production date"},
-    "expiry_date": {"vi": "Hạn sử dụng", "en": "Best before"},
-    "quantity": {"vi": "Sản lượng lô", "en": "Batch output"},
-    "steps": {"vi": "Quy trình sản xuất", "en": "How it was made"},
-    "no_steps": {"vi": "Chưa có công đoạn nào.", "en": "No steps recorded."},
-    "verified": {
-        "vi": "Bản ghi đã được xác minh: chữ ký số và chuỗi băm hợp lệ",
-        "en": "Verified record: digital signature and hash chain check out",
-    },
-    "blocked": {
-        "vi": "Thiết bị của cơ sở đang bị tạm dừng đồng bộ để kiểm tra",
-        "en": "The facility's device is paused for review",
-    },
-    "in_progress": {"vi": "Lô đang sản xuất", "en": "Batch in production"},
-    "clock_unsynced": {"vi": "giờ thiết bị chưa đồng bộ", "en": "device clock not synced"},
-    "not_found_title": {"vi": "Chưa có thông tin lô này", "en": "No record for this lot yet"},
-    "not_found_text": {
-        "vi": "Mã này chưa có dữ liệu trên hệ thống. Nếu sản phẩm vừa được sản xuất, "
-        "dữ liệu có thể đang trên đường đồng bộ.",
-        "en": "This code has no record yet. If the product was made recently, its record "
-        "may still be on its way.",
-    },
-    "stars": {"vi": "sao OCOP", "en": "OCOP stars"},
-    "unit_genuine": {"vi": "Mã sản phẩm chính hãng", "en": "Genuine product code"},
-    "unit_forged": {
-        "vi": "Cảnh báo: mã này không do cơ sở sản xuất in ra — có thể là hàng giả",
-        "en": "Warning: this code was not printed by the producer — possibly counterfeit",
-    },
-    "unit_unverifiable": {
-        "vi": "Chưa thể kiểm tra mã này",
-        "en": "This code cannot be checked yet",
-    },
-    "unit_not_printed": {
-        "vi": "Cảnh báo: số sê-ri này chưa từng được in cho lô này",
-        "en": "Warning: this serial was never printed for this lot",
-    },
-    "serial": {"vi": "Số sê-ri", "en": "Serial"},
-    "details_arriving": {
-        "vi": "Sản phẩm được ghi nhận tại {facility} ngày {date}. Thông tin chi tiết đang được "
-        "đồng bộ từ cơ sở sản xuất.",
-        "en": "Recorded at {facility} on {date}. The details are on their way from the producer.",
-    },
-    "photo": {"vi": "Ảnh công đoạn", "en": "Photo of the step"},
-    "switch": {"vi": "English", "en": "Tiếng Việt"},
-    "pub_facility": {"vi": "Cơ sở", "en": "Facility"},
-    "pub_product": {"vi": "Sản phẩm", "en": "Product"},
-    "pub_certificate": {"vi": "Chứng nhận OCOP", "en": "OCOP certificate"},
-    "decision": {
-        "vi": "Quyết định số {decision} của {issued_by}, ngày {issued_on}",
-        "en": "Decision no. {decision}, {issued_by}, dated {issued_on}",
-    },
-    "valid_until": {"vi": "Còn hiệu lực đến {date}", "en": "Valid until {date}"},
-    "certificate_expired": {
-        "vi": "Giấy chứng nhận OCOP đã hết hạn ngày {date}",
-        "en": "The OCOP certificate expired on {date}",
-    },
-    "no_certificate": {
-        "vi": "Cơ sở chưa công bố giấy chứng nhận OCOP trên hệ thống.",
-        "en": "The producer has not published an OCOP certificate here.",
-    },
-    "pub_origins": {"vi": "Nguồn gốc nguyên liệu", "en": "Where the raw materials come from"},
-    "about_product": {"vi": "Về sản phẩm", "en": "About the product"},
-    "about_facility": {"vi": "Về cơ sở sản xuất", "en": "About the producer"},
-    "pub_products": {"vi": "Sản phẩm", "en": "Products"},
-    "process": {"vi": "Các công đoạn", "en": "Process steps"},
-    "batches_of": {"vi": "Các lô gần đây", "en": "Recent batches"},
-    "facility_not_found": {
-        "vi": "Không tìm thấy cơ sở hoặc sản phẩm này.",
-        "en": "No such producer or product.",
-    },
-    "scans_suspicious": {
-        "vi": "Mã này đã được quét {count} lần ở {places} nơi, lần đầu ngày {date}. Mỗi tem "
-        "thật chỉ dán trên một sản phẩm: nếu bạn vừa mua, tem có thể đã bị sao chép.",
-        "en": "This code has been scanned {count} times in {places} place(s), first on {date}. "
-        "A genuine label goes on one product only: if you just bought it, the label may have "
-        "been copied.",
-    },
-    "scans_first": {
-        "vi": "Mã này được quét lần đầu ngày {date}.",
-        "en": "This code was first scanned on {date}.",
-    },
-    "report_what_to_do": {"vi": "Bạn nên làm gì?", "en": "What to do"},
-    "report_advice": {
-        "vi": "Đừng dùng sản phẩm nếu nghi ngờ. Giữ lại bao bì và hóa đơn, liên hệ cơ sở sản "
-        "xuất hoặc cơ quan quản lý OCOP, hoặc gửi báo cáo bên dưới.",
-        "en": "Do not use the product if in doubt. Keep the packaging and receipt, contact the "
-        "producer or the OCOP office, or send the report below.",
-    },
-    "report_claims_product": {"vi": "Sản phẩm ghi trên tem", "en": "Product the label claims"},
-    "report_claims_producer": {"vi": "Cơ sở ghi trên tem", "en": "Producer the label claims"},
-    "report_producer_contact": {"vi": "Liên hệ cơ sở", "en": "Producer's contact"},
-    "report_office_contact": {"vi": "Cơ quan quản lý OCOP", "en": "OCOP office"},
-    "report_title": {"vi": "Báo cáo sản phẩm", "en": "Report this product"},
-    "report_where": {
-        "vi": "Nơi mua (cửa hàng, chợ, địa chỉ)",
-        "en": "Where you bought it (shop, market, address)",
-    },
-    "report_photo": {
-        "vi": "Ảnh sản phẩm (không bắt buộc; JPEG hoặc PNG, tối đa 1 MB)",
-        "en": "Photo of the product (optional; JPEG or PNG, at most 1 MB)",
-    },
-    "report_phone": {
-        "vi": "Số điện thoại để cơ quan liên hệ lại (không bắt buộc)",
-        "en": "Phone number the office may call back (optional)",
-    },
-    "report_send": {"vi": "Gửi báo cáo", "en": "Send the report"},
-    "report_thanks_title": {"vi": "Đã nhận báo cáo", "en": "Report received"},
-    "report_thanks": {
-        "vi": "Cảm ơn bạn. Cơ quan quản lý OCOP sẽ xem xét báo cáo này.",
-        "en": "Thank you. The OCOP office will look into it.",
-    },
-    "report_failed": {"vi": "Chưa gửi được báo cáo", "en": "The report was not sent"},
-    "report_back": {"vi": "Quay lại trang sản phẩm", "en": "Back to the product page"},
-    "report_expired": {
-        "vi": "Biểu mẫu đã hết hạn. Hãy mở lại trang sản phẩm và gửi lại.",
-        "en": "The form has expired. Open the product page again and resend.",
-    },
-    "report_too_many": {
-        "vi": "Mạng của bạn đã gửi nhiều báo cáo. Vui lòng thử lại sau.",
-        "en": "Your network has sent many reports. Please try again later.",
-    },
-    "report_where_required": {
-        "vi": "Hãy cho biết nơi mua sản phẩm.",
-        "en": "Please say where you bought the product.",
-    },
-    "report_bad_phone": {
-        "vi": "Số điện thoại không hợp lệ.",
-        "en": "That phone number does not look right.",
-    },
-    "report_photo_too_big": {
-        "vi": "Ảnh quá lớn (tối đa 1 MB).",
-        "en": "The photo is too large (at most 1 MB).",
-    },
-    "report_photo_type": {
-        "vi": "Ảnh phải là tệp JPEG hoặc PNG.",
-        "en": "The photo must be a JPEG or PNG file.",
-    },
-    "alert_consumer_report": {"vi": "Người tiêu dùng báo cáo", "en": "Consumer report"},
-    "alert_doubtful_scan": {"vi": "Quét mã giả / chưa in", "en": "Forged or unprinted code"},
-    "consumer_reports": {"vi": "Báo cáo của người tiêu dùng", "en": "Consumer reports"},
-    "no_reports": {"vi": "Chưa có báo cáo nào.", "en": "No reports yet."},
-    "report_where_short": {"vi": "Nơi mua", "en": "Where bought"},
-    "report_phone_short": {"vi": "Điện thoại", "en": "Phone"},
-    "report_photo_short": {"vi": "Ảnh", "en": "Photo"},
-    "report_code": {"vi": "Mã", "en": "Code"},
-    "report_verdict": {"vi": "Kết quả kiểm tra", "en": "Verdict"},
-    **OFFICE_STRINGS,
-}
+
+def N_(key: str) -> str:
+    """Marks a message id for extraction where the text is looked up later (``t(key)``)."""
+    return key
+
+
+# Ids the templates build at run time (``t('state_' ~ f.state)`` ...): listed here so that
+# `make messages` extracts them and the completeness test checks them.
+RUNTIME_IDS = (
+    # TRANSLATORS: a device's or facility's liveness: heard recently.
+    N_("state_online"),
+    # TRANSLATORS: liveness: not heard for a while, not yet offline.
+    N_("state_stale"),
+    N_("state_offline"),
+    # TRANSLATORS: liveness: the server refuses its events until the office looks.
+    N_("state_blocked"),
+    # TRANSLATORS: a batch's status in the office's tables: still in production.
+    N_("open"),
+    # TRANSLATORS: a batch's status in the office's tables: finished, its output recorded.
+    N_("closed"),
+    # TRANSLATORS: alert kinds on the dashboard ('alert_' + the kind stored by the server).
+    N_("alert_silent"),
+    N_("alert_camera"),
+    N_("alert_disk_low"),
+    N_("alert_journal_behind"),
+    N_("alert_server_behind"),
+    N_("alert_suspicious_scans"),
+    N_("alert_quarantine"),
+    N_("alert_fork"),
+    N_("alert_chain_break"),
+    N_("alert_bad_signature"),
+    N_("alert_bad_hash"),
+    N_("alert_bad_body"),
+    N_("alert_revoked"),
+    N_("alert_wrong_facility"),
+    N_("alert_lot_taken"),
+    N_("alert_unknown_batch"),
+    N_("alert_consumer_report"),
+    N_("alert_doubtful_scan"),
+    # TRANSLATORS: a scan's verdict in the office ('verdict_' + sync_server/consumer/scans.py).
+    N_("verdict_genuine"),
+    N_("verdict_forged"),
+    N_("verdict_never_printed"),
+    N_("verdict_unverifiable"),
+    N_("verdict_batch"),
+    N_("verdict_not_found"),
+    # TRANSLATORS: messages refused on a device's topics (sync_server/ingest/rejects.py).
+    N_("rejected_forged"),
+    N_("rejected_malformed"),
+    N_("rejected_status"),
+)
+
+
+@cache
+def catalogs() -> dict[str, Translations]:
+    """Each language's compiled catalog, read once per process."""
+    return load_translations(TRANSLATIONS)
 
 
 def current_lang() -> str:
-    lang = request.args.get("lang") or request.cookies.get("lang") or "vi"
-    return lang if lang in ("vi", "en") else "vi"
+    lang = request.args.get("lang") or request.cookies.get("lang") or LOCALES[0]
+    return lang if lang in LOCALES else LOCALES[0]
+
+
+def _fill(text: str, params: dict[str, Any]) -> str:
+    return text.format(**params) if params else text
+
+
+def translate_in(lang: str, key: str, **params: Any) -> str:
+    """``key``'s text in ``lang`` with its ``{name}`` fields filled; an unknown key is itself."""
+    return _fill(catalogs()[lang].gettext(key), params)
 
 
 def translate(key: str, **params: Any) -> str:
-    entry = STRINGS.get(key)
-    if entry is None:
-        return key
-    text = entry.get(current_lang()) or entry["vi"]
-    return text.format(**params) if params else text
+    """``key``'s text in the page's language (templates call it ``t``)."""
+    return translate_in(current_lang(), key, **params)
+
+
+def translate_plural(singular: str, plural: str, n: int, **params: Any) -> str:
+    """The form for ``n`` in the page's language (``1 OCOP star``, ``4 OCOP stars``); ``{n}``
+    is ``n`` (templates call it ``tn``)."""
+    return catalogs()[current_lang()].ngettext(singular, plural, n).format(n=n, **params)
+
+
+def _page_lang() -> str:
+    return current_lang() if has_request_context() else LOCALES[0]
 
 
 def switch_lang_url() -> str:
@@ -214,24 +152,26 @@ def switch_lang_url() -> str:
     return f"{quote(request.path)}?{urlencode([*args, ('lang', other)])}"
 
 
-def vndate(value: str | None) -> str:
-    """``2026-11-22`` as Vietnamese readers write it: ``22/11/2026``."""
-    return vn_date(value)
+def _as_given(value: object) -> str:
+    """What an unreadable date or time shows: the text itself, or nothing."""
+    return value if isinstance(value, str) else ""
 
 
-def vntime(value: str | None) -> str:
-    """A device event's ISO time (any offset) in Vietnam time: ``22/11/2026 14:05``."""
-    return vn_datetime(value)
+def vndate(value: str | float | None, lang: str | None = None) -> str:
+    """An ISO date (``2026-11-22``) or a moment's Vietnam date: ``22/11/2026``."""
+    day = vn_day(value)
+    return _as_given(value) if day is None else format_date(day, lang or _page_lang())
 
 
-def fromts(value: float | None) -> str:
-    """A server timestamp (Unix seconds) in Vietnam time: ``22/11/2026 14:05``."""
-    return vn_datetime(value)
+def vntime(value: str | float | None) -> str:
+    """A device event's ISO time or a server timestamp in Vietnam time: ``22/11/2026 14:05``."""
+    moment = to_vn(value)
+    return _as_given(value) if moment is None else format_datetime(moment, _page_lang())
 
 
-def tsdate(value: float | None) -> str:
-    """A server timestamp as a date in Vietnam time: ``22/11/2026``."""
-    return vn_date(value)
+def number(value: float | None, lang: str | None = None) -> str:
+    """A quantity or count with the language's separators: vi ``1.234,5``, en ``1,234.5``."""
+    return "" if value is None else format_decimal(value, lang or _page_lang())
 
 
 def duration(seconds: float | None) -> str:
@@ -246,19 +186,26 @@ def duration(seconds: float | None) -> str:
 
 
 def install_i18n(app: Flask) -> None:
+    catalogs()  # a missing or broken catalog stops the server at start, not on a page
     app.add_template_filter(vndate, "vndate")
-    app.add_template_filter(fromts, "fromts")
-    app.add_template_filter(tsdate, "tsdate")
-    app.add_template_filter(duration, "duration")
+    app.add_template_filter(vndate, "tsdate")  # a server timestamp's date
     app.add_template_filter(vntime, "vntime")
+    app.add_template_filter(vntime, "fromts")  # a server timestamp
+    app.add_template_filter(duration, "duration")
+    app.add_template_filter(number, "number")
 
     @app.context_processor
     def _inject() -> dict[str, Any]:
-        return {"t": translate, "lang": current_lang(), "switch_lang_url": switch_lang_url}
+        return {
+            "t": translate,
+            "tn": translate_plural,
+            "lang": current_lang(),
+            "switch_lang_url": switch_lang_url,
+        }
 
     @app.after_request
     def _remember(resp: Response) -> Response:
         chosen = request.args.get("lang")
-        if chosen in ("vi", "en"):
+        if chosen in LOCALES:
             resp.set_cookie("lang", chosen, max_age=365 * 86400, samesite="Lax")
         return resp

@@ -29,7 +29,7 @@ from sync_server.consumer.unit_check import FORGED, NEVER_PRINTED, UnitVerdict, 
 from sync_server.store.db import reading
 from sync_server.store.throttle import record_failure, wait_s
 from sync_server.web.context import config, engine
-from sync_server.web.i18n import current_lang
+from sync_server.web.i18n import N_, current_lang
 from trace_protocol.catalog import Product
 from trace_protocol.links import check_gtin, parse_lot
 from trace_protocol.unit_codes import SIG_PARAM
@@ -88,11 +88,11 @@ def report() -> ResponseReturnValue:
     mac, token = form.get("s", "")[:64], form.get("token", "")
     gtin_text = form.get("gtin", "")
     if not lot or not serial or len(lot) > MAX_CODE or len(serial) > MAX_CODE:
-        return _failed("report_expired", 400, None)
+        return _failed(N_("report_expired"), 400, None)
     try:
         gtin = check_gtin(gtin_text) if gtin_text else None
     except ValueError:
-        return _failed("report_expired", 400, None)
+        return _failed(N_("report_expired"), 400, None)
     code_path = (
         url_for("public.unit_digital_link", gtin=gtin, lot=lot, serial=serial)
         if gtin
@@ -101,13 +101,13 @@ def report() -> ResponseReturnValue:
     back = f"{code_path}?{SIG_PARAM}={mac}" if mac else code_path
     secret = config().web_secret_key()
     if not token_ok(secret, token, lot, serial):
-        return _failed("report_expired", 400, back)
+        return _failed(N_("report_expired"), 400, back)
     place = place_of(request.remote_addr, place_key(secret))
     if wait_s(engine(), REPORT, place) > 0:
-        return _failed("report_too_many", 429, back)
+        return _failed(N_("report_too_many"), 429, back)
     where = " ".join(form.get("where", "").split())
     if not where:
-        return _failed("report_where_required", 400, back)
+        return _failed(N_("report_where_required"), 400, back)
     try:
         phone = clean_phone(form.get("phone", ""))
         photo: Photo | None = None

@@ -18,6 +18,7 @@ from sync_server.devices.registry import RegistryError
 from sync_server.store.db import facilities, reading
 from sync_server.web.auth import login_required
 from sync_server.web.context import config, engine
+from sync_server.web.i18n import N_
 from sync_server.web.office import add_nav, bp
 from sync_server.web.office.catalog_form import (
     MANAGED_KEYS,
@@ -26,7 +27,7 @@ from sync_server.web.office.catalog_form import (
     product_from_form,
 )
 
-add_nav("office.catalog", "catalog")
+add_nav("office.catalog", N_("catalog"))
 
 
 @bp.get("/catalog")
@@ -109,7 +110,7 @@ def _save(facility_code: str, replaces: str | None) -> ResponseReturnValue:
         values = _values_from_request()
         return _form(facility_code, values, replaces, str(exc))
     published = facility_code in publish_pending(engine(), config(), timeout_s=3.0)
-    flash("catalog_published" if published else "catalog_publish_pending")
+    flash(N_("catalog_published") if published else N_("catalog_publish_pending"))
     return redirect(url_for("office.catalog"))
 
 

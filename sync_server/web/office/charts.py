@@ -16,7 +16,7 @@ from sync_server.consumer.stats import DEFAULT_DAYS, clamp_days, daily_counts
 from sync_server.store.db import facilities, reading
 from sync_server.web.auth import login_required
 from sync_server.web.context import engine
-from sync_server.web.i18n import translate
+from sync_server.web.i18n import N_, translate
 from sync_server.web.office import add_nav, bp
 
 
@@ -53,4 +53,4 @@ def charts() -> ResponseReturnValue:
     )
 
 
-add_nav("office.charts", "charts")
+add_nav("office.charts", N_("charts"))

@@ -14,6 +14,7 @@ from sync_server.store.blobs import SHA256_RE
 from sync_server.store.db import blob_refs, reading
 from sync_server.web.auth import current_user, login_required
 from sync_server.web.context import config, engine, storage
+from sync_server.web.i18n import N_
 from sync_server.web.office import bp
 
 
@@ -75,7 +76,7 @@ def resolve(alert_id: int) -> ResponseReturnValue:
     assert user is not None
     with engine().begin() as conn:
         resolve_alert(conn, alert_id, user.username)
-    flash("saved")
+    flash(N_("saved"))
     target = request.form.get("back", "")
     return redirect(target if target.startswith("/office") else url_for("office.dashboard"))
 

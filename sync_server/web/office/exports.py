@@ -22,7 +22,7 @@ from sqlalchemy import Engine, Select, and_, or_, select
 from sync_server.store.db import batches, facilities, reading, scans
 from sync_server.web.auth import login_required
 from sync_server.web.context import engine
-from sync_server.web.i18n import VN_TZ
+from sync_server.web.i18n import N_, VN_TZ
 from sync_server.web.office import add_nav, bp
 
 CHUNK = 500
@@ -48,7 +48,7 @@ BATCH_COLUMNS = (
 )
 SCAN_COLUMNS = ("time", "lot", "serial", "gtin", "verdict", "place", "facility")
 
-add_nav("office.exports", "exports")
+add_nav("office.exports", N_("exports"))
 
 
 @bp.get("/exports")

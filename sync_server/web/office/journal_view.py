@@ -1,7 +1,7 @@
 """An event body as labelled values for the office's journal tables (issue 13: no raw keys).
 
 Bodies are self-describing where it matters: a ``step.recorded`` carries its step's name and its
-fields' labels and units, so the office shows "Độ ẩm: 14.2 %" without the catalog of the day.
+fields' labels and units, so the office shows "Độ ẩm: 14,2 %" without the catalog of the day.
 Keys this table does not know still appear, under their own name, so nothing is hidden.
 """
 
@@ -11,40 +11,42 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from sync_server.web.i18n import vndate
+from sync_server.web.i18n import N_, number, translate_in, vndate
 
-# Vietnamese first, English on the switch.
-FIELD_LABELS: dict[str, tuple[str, str]] = {
-    "lot": ("Số lô", "Lot"),
-    "product": ("Sản phẩm", "Product"),
-    "facility": ("Cơ sở", "Facility"),
-    "production_date": ("Ngày sản xuất", "Production date"),
-    "expiry_date": ("Hạn sử dụng", "Expiry date"),
-    "quantity": ("Sản lượng", "Output"),
-    "step": ("Công đoạn", "Step"),
-    "note": ("Ghi chú", "Note"),
-    "photos": ("Ảnh bằng chứng", "Evidence photos"),
-    "kind": ("Loại nhãn", "Label kind"),
-    "copies": ("Số nhãn", "Labels"),
-    "serials": ("Số sê-ri", "Serials"),
-    "printer": ("Máy in", "Printer"),
-    "format": ("Định dạng", "Format"),
-    "reprint_of": ("In lại lần in", "Reprint of run"),
-    "camera": ("Camera", "Camera"),
-    "purpose": ("Mục đích", "Purpose"),
-    "sha256": ("Ảnh (SHA-256)", "Photo (SHA-256)"),
-    "size": ("Kích thước", "Size"),
-    "catalog_version": ("Phiên bản danh mục", "Catalog version"),
-    "batch": ("Mã lô nội bộ", "Batch id"),
-    "corrects": ("Sửa sự kiện", "Corrects event"),
-    "reason": ("Lý do", "Reason"),
+# Each body key's label, as a message id of the server's catalog (translations/); the table's
+# order is the rows' order.
+FIELD_LABELS: dict[str, str] = {
+    "lot": N_("journal_lot"),
+    "product": N_("journal_product"),
+    "facility": N_("journal_facility"),
+    "production_date": N_("journal_production_date"),
+    "expiry_date": N_("journal_expiry_date"),
+    "quantity": N_("journal_quantity"),
+    "step": N_("journal_step"),
+    "note": N_("journal_note"),
+    "photos": N_("journal_photos"),
+    "kind": N_("journal_kind"),
+    "copies": N_("journal_copies"),
+    "serials": N_("journal_serials"),
+    "printer": N_("journal_printer"),
+    "format": N_("journal_format"),
+    "reprint_of": N_("journal_reprint_of"),
+    "camera": N_("journal_camera"),
+    "purpose": N_("journal_purpose"),
+    "sha256": N_("journal_sha256"),
+    "size": N_("journal_size"),
+    "catalog_version": N_("journal_catalog_version"),
+    "batch": N_("journal_batch"),
+    "corrects": N_("journal_corrects"),
+    "reason": N_("journal_reason"),
 }
-VALUE_WORDS: dict[str, tuple[str, str]] = {
-    "unit": ("nhãn từng sản phẩm (có sê-ri)", "unit labels (serials)"),
-    "batch": ("nhãn lô", "batch labels"),
-    "step": ("công đoạn", "step"),
-    "periodic": ("định kỳ", "periodic"),
-    "manual": ("chụp tay", "manual"),
+# Values shown in words: a print run's label kind, a photo's purpose.
+VALUE_WORDS: dict[str, str] = {
+    "unit": N_("journal_kind_unit"),
+    "batch": N_("journal_kind_batch"),
+    "step": N_("journal_purpose_step"),
+    "periodic": N_("journal_purpose_periodic"),
+    "manual": N_("journal_purpose_manual"),
 }
 # Shown through another row (``serials``, ``quantity``, ``step``, ``sha256``), by the "by"
 # column, or not useful to a reader (thumbnails, internal ids of the catalog snapshot).
@@ -69,13 +71,23 @@ _ORDER = list(FIELD_LABELS)
 
 
 def _label(key: str, lang: str) -> str:
-    pair = FIELD_LABELS.get(key)
-    return pair[1 if lang == "en" else 0] if pair else key
+    message = FIELD_LABELS.get(key)
+    return translate_in(lang, message) if message else key
 
 
 def _word(value: Any, lang: str) -> str:
-    pair = VALUE_WORDS.get(value) if isinstance(value, str) else None
-    return pair[1 if lang == "en" else 0] if pair else _text(value)
+    message = VALUE_WORDS.get(value) if isinstance(value, str) else None
+    return translate_in(lang, message) if message else _text(value)
+
+
+def _measure(value: Any, unit: Any, lang: str) -> str:
+    """A measured value and its unit, the number written the language's way (vi ``1.200,5``)."""
+    amount = (
+        number(value, lang)
+        if isinstance(value, (int, float)) and not isinstance(value, bool)
+        else _text(value)
+    )
+    return f"{amount} {unit or ''}".strip()
 
 
 def _text(value: Any) -> str:
@@ -108,7 +120,7 @@ def event_fields(body: Any, lang: str = "vi") -> list[tuple[str, str]]:
         for key, value in values.items():
             label = labels.get(key, key) if isinstance(labels, Mapping) else key
             unit = units.get(key, "") if isinstance(units, Mapping) else ""
-            rows.append((str(label), f"{_text(value)} {unit}".strip()))
+            rows.append((str(label), _measure(value, unit, lang)))
     keys = sorted(body, key=lambda k: (_ORDER.index(k) if k in _ORDER else len(_ORDER), k))
     for key in keys:
         value = body[key]
@@ -120,9 +132,9 @@ def event_fields(body: Any, lang: str = "vi") -> list[tuple[str, str]]:
         elif key in ("product", "facility"):
             shown = _named(value, lang)
         elif key in ("production_date", "expiry_date") and isinstance(value, str):
-            shown = vndate(value)
+            shown = vndate(value, lang)
         elif key == "quantity":
-            shown = f"{_text(value)} {body.get('unit') or ''}".strip()
+            shown = _measure(value, body.get("unit"), lang)
         elif key == "photos" and isinstance(value, list):
             shown = str(len(value))
         elif key in ("kind", "purpose"):

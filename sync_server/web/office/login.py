@@ -13,6 +13,7 @@ from sync_server.store import throttle
 from sync_server.web.auth import current_user, log_in, log_out
 from sync_server.web.client import client_place
 from sync_server.web.context import engine
+from sync_server.web.i18n import N_
 from sync_server.web.office import bp
 
 
@@ -42,13 +43,13 @@ def login() -> ResponseReturnValue:
         throttle.wait_s(engine(), throttle.LOGIN_NETWORK, place),
     )
     if wait > 0:
-        page = render_template("office/login.html", error="login_locked", next=nxt)
+        page = render_template("office/login.html", error=N_("login_locked"), next=nxt)
         return page, 429, {"Retry-After": str(math.ceil(wait))}
     user = authenticate(engine(), username, password)
     if user is None:
         throttle.record_failure(engine(), throttle.LOGIN, user_key)
         throttle.record_failure(engine(), throttle.LOGIN_NETWORK, place)
-        return render_template("office/login.html", error="login_failed", next=nxt), 401
+        return render_template("office/login.html", error=N_("login_failed"), next=nxt), 401
     throttle.clear(engine(), throttle.LOGIN, user_key)
     log_in(user)
     return redirect(_safe_next(nxt))

@@ -20,7 +20,7 @@ from sync_server.devices.liveness import STATES, FacilityLiveness, facility_stat
 from sync_server.store.db import reading
 from sync_server.web.auth import login_required
 from sync_server.web.context import config, engine
-from sync_server.web.i18n import translate
+from sync_server.web.i18n import N_, translate
 from sync_server.web.office import add_nav, bp
 
 # Dot colours by state; office.css gives the legend and the table badges the same colours.
@@ -98,4 +98,4 @@ def map_page() -> ResponseReturnValue:
     )
 
 
-add_nav("office.map_page", "map")
+add_nav("office.map_page", N_("map"))

@@ -10,6 +10,7 @@ from sync_server.consumer.reports import photo_path
 from sync_server.store.db import consumer_reports, reading
 from sync_server.web.auth import login_required
 from sync_server.web.context import config, engine
+from sync_server.web.i18n import N_
 from sync_server.web.office import add_nav, bp
 
 SHOWN = 200
@@ -45,4 +46,4 @@ def report_photo(report_id: int) -> ResponseReturnValue:
     return send_file(path, mimetype=f"image/{row.photo_type}", max_age=0)
 
 
-add_nav("office.reports", "consumer_reports")
+add_nav("office.reports", N_("consumer_reports"))

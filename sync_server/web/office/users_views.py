@@ -9,9 +9,10 @@ from sync_server.accounts.users import ROLES, AccountError, create_user, disable
 from sync_server.store.db import reading
 from sync_server.web.auth import current_user, login_required
 from sync_server.web.context import engine
+from sync_server.web.i18n import N_
 from sync_server.web.office import add_nav, bp
 
-add_nav("office.users", "users", admin_only=True)
+add_nav("office.users", N_("users"), admin_only=True)
 
 
 def _page(error: str | None = None, status: int = 200) -> ResponseReturnValue:
@@ -38,7 +39,7 @@ def add_user() -> ResponseReturnValue:
         )
     except AccountError as exc:
         return _page(str(exc), 400)
-    flash("saved")
+    flash(N_("saved"))
     return redirect(url_for("office.users"))
 
 
@@ -52,5 +53,5 @@ def disable(username: str) -> ResponseReturnValue:
         disable_user(engine(), username)
     except AccountError as exc:
         return _page(str(exc), 404)
-    flash("saved")
+    flash(N_("saved"))
     return redirect(url_for("office.users"))

@@ -20,6 +20,7 @@ from sync_server.devices.catalog_edit import (
 from sync_server.devices.registry import RegistryError
 from sync_server.web.auth import login_required
 from sync_server.web.context import config, engine
+from sync_server.web.i18n import N_
 from sync_server.web.office import bp
 
 
@@ -76,5 +77,5 @@ def remove_worker_view(facility_code: str, worker_id: str) -> ResponseReturnValu
 
 def _published(facility_code: str) -> ResponseReturnValue:
     published = facility_code in publish_pending(engine(), config(), timeout_s=3.0)
-    flash("catalog_published" if published else "catalog_publish_pending")
+    flash(N_("catalog_published") if published else N_("catalog_publish_pending"))
     return redirect(url_for("office.workers", facility_code=facility_code))

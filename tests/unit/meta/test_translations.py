@@ -32,10 +32,11 @@ MessageId = str | tuple[str, str]
 class App:
     source: str  # the directory `make messages` extracts from, relative to the repository
     known: tuple[MessageId, ...]  # ids the extraction must find: a template's, a run-time one
+    catalogs: str = ""  # where translations/ is, when not in ``source`` itself
 
     @property
     def translations(self) -> Path:
-        return ROOT / self.source / "translations"
+        return ROOT / (self.catalogs or self.source) / "translations"
 
 
 APPS = {
@@ -48,6 +49,19 @@ APPS = {
             "err_batch_closed",
             ("done_info", "done_info_plural"),
         ),
+    ),
+    # The public pages and the office; the consumer-report errors are in sync_server/consumer.
+    "server": App(
+        "sync_server",
+        (
+            "save",
+            "office_title",
+            "state_online",
+            "report_bad_phone",
+            "journal_quantity",
+            ("stars_count", "stars_count_plural"),
+        ),
+        catalogs="sync_server/web",
     ),
 }
 
@@ -135,7 +149,7 @@ def test_the_catalogs_are_package_data(name: str) -> None:
     app = APPS[name]
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     patterns = pyproject["tool"]["setuptools"]["package-data"]["*"]
-    package = ROOT / app.source  # the Python package that holds translations/
+    package = app.translations.parent  # the Python package that holds translations/
     shipped = {p for pattern in patterns for p in package.glob(pattern) if p.is_file()}
     catalogs = {p for p in app.translations.rglob("*") if p.suffix in (".po", ".pot")}
     assert len(catalogs) == 1 + len(LOCALES)

@@ -21,7 +21,7 @@ STEP = {
 
 def test_a_step_shows_its_measured_values_with_labels_and_units() -> None:
     rows = event_fields(STEP)
-    assert rows[:2] == [("Độ ẩm", "14 %"), ("Khối lượng", "1200.5 kg")]
+    assert rows[:2] == [("Độ ẩm", "14 %"), ("Khối lượng", "1.200,5 kg")]  # vi decimal comma
     assert ("Công đoạn", "Nhập lúa nguyên liệu (NHAP)") in rows
     assert ("Ghi chú", "Lúa vụ Đông Xuân") in rows and ("Ảnh bằng chứng", "1") in rows
     keys = {label for label, _ in rows}
@@ -29,7 +29,7 @@ def test_a_step_shows_its_measured_values_with_labels_and_units() -> None:
 
 
 def test_english_labels_and_a_print_run() -> None:
-    assert event_fields(STEP, "en")[0] == ("Moisture", "14 %")
+    assert event_fields(STEP, "en")[:2] == [("Moisture", "14 %"), ("Weight", "1,200.5 kg")]
     rows = event_fields(
         {"batch": "b1", "kind": "unit", "copies": 3, "serial_from": 1, "serial_to": 3}
     )

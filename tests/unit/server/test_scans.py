@@ -117,7 +117,7 @@ def test_many_scans_warn_the_consumer_and_alert_the_office(tmp_path: Path, engin
         details = sorted(a["detail"].split(":")[0] for a in open_alerts(conn))
     assert details == [f"unit code {LOT}/5", f"unit code {LOT}/6"]
     en = client.get(unit_path("5") + "&lang=en").text
-    assert "This code has been scanned 6 times in 1 place(s)" in en
+    assert "This code has been scanned 6 times in 1 place, first on" in en  # singular: one place
 
 
 def test_many_places_warn_even_with_few_scans(tmp_path: Path, engine: Engine) -> None:
@@ -131,6 +131,8 @@ def test_many_places_warn_even_with_few_scans(tmp_path: Path, engine: Engine) ->
     assert len({r["place"] for r in rows(engine)}) == 3
     with engine.connect() as conn:
         assert [a["kind"] for a in open_alerts(conn, dev=DEV)] == [SUSPICIOUS_SCANS]
+    en = client.get(unit_path("7") + "&lang=en", environ_base={"REMOTE_ADDR": "2001:db8:9::1"})
+    assert "scanned 5 times in 3 places, first on" in en.text  # English plural: places
 
 
 def test_forged_code_scanned_everywhere_alerts_without_a_device(
