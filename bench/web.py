@@ -55,7 +55,7 @@ def synced_batch(server: ServerEnv, workdir: Path) -> tuple[str, str]:
         batches.record_step(agent.journal, catalog, opened.body["batch"], "XAT", {}, "ca sáng")
     batches.close_batch(agent.journal, catalog, opened.body["batch"], "950")
     events = agent.journal.events_after(0, 500)
-    agent.journal.db.conn.close()
+    agent.close()
     result = ingest_chunk(server.engine, dev, encode_chunk(dev, events))
     if result.committed != len(events):
         raise AssertionError(f"web: only {result.committed} of {len(events)} events ingested")

@@ -50,11 +50,6 @@ class Journal:
         self.clock = clock
         self._project = projector
 
-    @property
-    def db(self) -> Database:
-        """The writer connection, for tests; the agent's code goes through ``store``."""
-        return self.store.writer
-
     def close(self) -> None:
         """Close every connection to the journal file."""
         self.store.close()

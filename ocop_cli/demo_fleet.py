@@ -94,7 +94,7 @@ def seed_batch(edge_toml: Path, device: DemoDevice) -> None:
             batches.record_step(agent.journal, catalog, batch_id, step, values, note)
         batches.close_batch(agent.journal, catalog, batch_id, device.quantity)
     finally:
-        agent.journal.db.conn.close()
+        agent.close()
 
 
 def _edge_db(edge_toml: Path) -> sqlite3.Connection:

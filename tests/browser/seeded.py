@@ -58,7 +58,7 @@ def server_with_a_closed_batch(tmp_path: Path, steps: int, server_toml: str = ""
         )
         events = agent.journal.events_after(0, 100)
     finally:
-        agent.journal.db.conn.close()
+        agent.close()
     result = ingest_chunk(server.engine, edge.dev, encode_chunk(edge.dev, events))
     assert result.ack is not None and result.ack.upto == len(events)
     label_key = load_or_create_label_key(config.label_key_path)

@@ -114,7 +114,7 @@ def _touch_edge(tmp_path: Path) -> tuple[EdgeEnv, str, str]:
     closed = batches.open_batch(agent.journal, catalog, "NM", "")
     batches.record_step(agent.journal, catalog, closed.body["batch"], "XAT", {}, "")
     batches.close_batch(agent.journal, catalog, closed.body["batch"], "25")
-    agent.journal.db.conn.close()
+    agent.close()
     return edge, opened.body["batch"], closed.body["batch"]
 
 

@@ -58,7 +58,7 @@ def test_officer_follows_a_facility_from_touchscreen_to_stale(
     agent = open_agent(load_config(edge.config_path), with_sync=False)
     obj = json.loads(KC_CATALOG.read_text(encoding="utf-8"))
     agent.accept_catalog(parse_catalog({**obj, "version": 1, "public_base_url": server.base_url}))
-    agent.journal.db.conn.close()
+    agent.close()
     server.run(procs)
     edge_proc = edge.run(procs)
     create_user(server.engine, "canbo", PASSWORD, "officer")

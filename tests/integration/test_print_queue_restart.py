@@ -60,7 +60,7 @@ def test_offline_printer_waits_and_a_restart_resumes_without_reprinting(
     assert (job.state, job.done) == ("waiting", 0)
     assert "offline" in job.error
     assert not queue.run_once()  # not due again before its retry time
-    journal.db.conn.execute("UPDATE print_jobs SET next_try = 0")
+    journal.store.writer.conn.execute("UPDATE print_jobs SET next_try = 0")
 
     class Crash(Exception):
         pass

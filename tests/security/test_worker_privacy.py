@@ -54,7 +54,7 @@ def synced(tmp_path: Path) -> tuple[Engine, str, str]:
     events = agent.journal.events_after(0, 100)
     assert all(e.body["by"] == BY for e in events)
     ingest_chunk(engine, DEV, encode_chunk(DEV, events))
-    agent.journal.db.conn.close()
+    agent.close()
     return engine, batch, str(opened.body["lot"])
 
 

@@ -53,7 +53,7 @@ def test_open_batch_lot_format_and_counter(journal: Journal, catalog: Catalog) -
     assert first.body["catalog_version"] == 1
     assert first.body["product"]["gtin"] == "08936123450014"
     assert first.body["facility"]["name"] == "Công ty TNHH MTV KC"
-    row = get_batch(journal.db, first.body["batch"])
+    row = get_batch(journal.store.writer, first.body["batch"])
     assert row is not None
     assert (row.lot, row.status, row.product_code, row.product_name) == (
         "KC-NM-240301-01",
@@ -118,13 +118,13 @@ def test_record_step_parses_values(journal: Journal, catalog: Catalog, batch_id:
     assert event.body["labels"] == {"do_am": "Độ ẩm", "khoi_luong": "Khối lượng"}
     assert event.body["name"] == "Nhập lúa nguyên liệu"
     assert event.body["note"] == "lúa khô"
-    row = journal.db.conn.execute(
+    row = journal.store.writer.conn.execute(
         "SELECT seq, batch_id, step_code, measured, note FROM steps"
     ).fetchone()
     assert row[:3] == (2, batch_id, "NHAP")
     assert json.loads(row[3]) == {"do_am": 14.5, "khoi_luong": 1000.0}
     assert row[4] == "lúa khô"
-    batch = get_batch(journal.db, batch_id)
+    batch = get_batch(journal.store.writer, batch_id)
     assert batch is not None
     assert batch.last_seq == 2
 
@@ -172,7 +172,7 @@ def test_record_step_errors_write_no_event(
         record_step(journal, catalog, batch_id, step, values, note)
     assert err.value.code == code
     assert journal.head() == head
-    assert journal.db.conn.execute("SELECT COUNT(*) FROM steps").fetchone()[0] == 0
+    assert journal.store.writer.conn.execute("SELECT COUNT(*) FROM steps").fetchone()[0] == 0
 
 
 def test_out_of_range_error_names_the_field_and_bounds(
@@ -195,7 +195,7 @@ def test_close_batch_requires_a_step(journal: Journal, catalog: Catalog, batch_i
         close_batch(journal, catalog, batch_id, "10")
     assert err.value.code == "no_steps"
     assert journal.head() == 1
-    batch = get_batch(journal.db, batch_id)
+    batch = get_batch(journal.store.writer, batch_id)
     assert batch is not None
     assert batch.status == "open"
 
@@ -221,7 +221,7 @@ def test_close_batch(journal: Journal, catalog: Catalog, batch_id: str) -> None:
         "unit": "kg",
         "expiry_date": "2025-03-01",
     }
-    batch = get_batch(journal.db, batch_id)
+    batch = get_batch(journal.store.writer, batch_id)
     assert batch is not None
     assert (batch.status, batch.quantity, batch.unit, batch.expiry_date, batch.last_seq) == (
         "closed",
@@ -286,7 +286,9 @@ def test_labels_only_after_close(journal: Journal, catalog: Catalog, batch_id: s
         issue(batch_id, reprint=9999)
     assert err.value.code == "reprint_unknown"
     # Each run queued its print job in the same transaction as its event.
-    jobs = journal.db.conn.execute("SELECT seq, kind, copies, serial_from, state FROM print_jobs")
+    jobs = journal.store.writer.conn.execute(
+        "SELECT seq, kind, copies, serial_from, state FROM print_jobs"
+    )
     assert [tuple(r) for r in jobs] == [
         (4, "batch", 10, None, "queued"),
         (5, "unit", 100, 1, "queued"),
@@ -294,6 +296,6 @@ def test_labels_only_after_close(journal: Journal, catalog: Catalog, batch_id: s
         (7, "unit", 100, 1, "queued"),
         (8, "unit", 1, 106, "queued"),
     ]
-    batch = get_batch(journal.db, batch_id)
+    batch = get_batch(journal.store.writer, batch_id)
     assert batch is not None
     assert batch.last_seq == 8

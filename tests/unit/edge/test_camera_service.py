@@ -153,9 +153,12 @@ def test_quota_evicts_uploaded_periodic_first_and_never_unsent_evidence(
     service.tick(start + 4)  # periodic #2 (not uploaded)
     service.tick(start + 6)  # periodic #3 (not uploaded)
     p1, p2, p3 = [s["sha256"] for s in _snapshots(journal) if s["purpose"] == PERIODIC]
-    journal.db.conn.execute("UPDATE photo_files SET uploaded_at = 1 WHERE photo_sha256 = ?", (p1,))
+    journal.store.writer.conn.execute(
+        "UPDATE photo_files SET uploaded_at = 1 WHERE photo_sha256 = ?", (p1,)
+    )
     files = {
-        r[0]: r[1] for r in journal.db.conn.execute("SELECT sha256, photo_sha256 FROM photo_files")
+        r[0]: r[1]
+        for r in journal.store.writer.conn.execute("SELECT sha256, photo_sha256 FROM photo_files")
     }
     sizes = {sha: service.store.path(sha).stat().st_size for sha in files}
 
@@ -165,7 +168,7 @@ def test_quota_evicts_uploaded_periodic_first_and_never_unsent_evidence(
     # Room for everything but about one and a half periodic snapshots.
     quota = service.store.usage_bytes() - photo_bytes(p1) - photo_bytes(p2) // 2
 
-    evicted = enforce_quota(journal.db, service.store, quota)
+    evicted = enforce_quota(journal.store.writer, service.store, quota)
     assert evicted == [p1, p2]  # the uploaded periodic one first, then the oldest periodic
     assert service.store.usage_bytes() <= quota
     for sha, photo in files.items():
@@ -174,7 +177,7 @@ def test_quota_evicts_uploaded_periodic_first_and_never_unsent_evidence(
         service.store.has(sha) for sha, photo in files.items() if photo == evidence
     )
     # Even a quota of zero never evicts evidence that has not reached the server.
-    enforce_quota(journal.db, service.store, 0)
+    enforce_quota(journal.store.writer, service.store, 0)
     assert all(service.store.has(sha) for sha, photo in files.items() if photo == evidence)
     assert not service.store.has(str(p3))
     service.stop()

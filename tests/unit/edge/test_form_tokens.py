@@ -35,7 +35,7 @@ def _hidden(html: str, action: str) -> dict[str, str]:
 
 
 def _count(agent: Agent, sql: str) -> int:
-    return int(agent.journal.db.conn.execute(sql).fetchone()[0])
+    return int(agent.journal.store.writer.conn.execute(sql).fetchone()[0])
 
 
 def test_a_form_submitted_twice_writes_once_and_answers_the_same(agent: Agent) -> None:
@@ -69,7 +69,7 @@ def test_a_refused_form_can_be_corrected_and_sent_once(agent: Agent) -> None:
     good = {**fixed, "v_do_am": "14,5", "v_khoi_luong": "1.500"}
     assert client.post(f"{batch}/steps", data=good).status_code == 303
     assert client.post(f"{batch}/steps", data=good).status_code == 303
-    rows = agent.journal.db.conn.execute("SELECT measured FROM steps").fetchall()
+    rows = agent.journal.store.writer.conn.execute("SELECT measured FROM steps").fetchall()
     assert [json.loads(m) for (m,) in rows] == [{"do_am": 14.5, "khoi_luong": 1500.0}]
 
 

@@ -113,7 +113,7 @@ def test_sync_state_backlog(journal: Journal) -> None:
     fill(journal, 5)
     state = journal.sync_state()
     assert (state.head, state.acked, state.backlog) == (5, 0, 5)
-    first_written = journal.db.conn.execute(
+    first_written = journal.store.writer.conn.execute(
         "SELECT written_at FROM events WHERE seq = 1"
     ).fetchone()[0]
     assert state.oldest_unsynced_written_at == first_written
@@ -123,7 +123,9 @@ def test_sync_state_backlog(journal: Journal) -> None:
     assert (state.head, state.acked, state.backlog) == (5, 3, 2)
     assert (
         state.oldest_unsynced_written_at
-        == journal.db.conn.execute("SELECT written_at FROM events WHERE seq = 4").fetchone()[0]
+        == journal.store.writer.conn.execute(
+            "SELECT written_at FROM events WHERE seq = 4"
+        ).fetchone()[0]
     )
     assert state.last_ack_at is not None
 
@@ -179,7 +181,7 @@ def test_unhashable_body_writes_nothing(journal: Journal) -> None:
     with pytest.raises(ValueError):
         journal.append("note.added", {"x": float("nan")})
     assert journal.head() == 0
-    assert not journal.db.conn.in_transaction
+    assert not journal.store.writer.conn.in_transaction
 
 
 def test_four_threads_appending_share_one_gap_free_chain(journal: Journal, key: DeviceKey) -> None:

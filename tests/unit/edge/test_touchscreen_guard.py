@@ -117,7 +117,7 @@ def test_the_worker_is_signed_out_after_the_idle_time(agent: Agent) -> None:
     assert r.status_code == 303 and "expired=1" in r.headers["Location"]
     r = client.post("/batches", data={"product": "NM", "csrf_token": token})
     assert r.status_code == 303 and "/login" in r.headers["Location"]
-    assert agent.journal.db.conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 0
+    assert agent.journal.store.writer.conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 0
 
 
 def test_a_worker_removed_from_the_catalog_is_signed_out(agent: Agent) -> None:
