@@ -22,6 +22,7 @@ from flask import (
 from werkzeug.wrappers import Response as BaseResponse
 
 from edge_agent import batches as domain
+from edge_agent import queries
 from edge_agent.agent import Agent
 from edge_agent.batches import After
 from edge_agent.camera.protocol import CameraError
@@ -87,18 +88,18 @@ def _inject_sync() -> dict[str, Any]:
 def home() -> str:
     agent = _agent()
     catalog, lang = agent.catalog(), _lang()
-    rows = agent.journal.db.conn.execute(
-        "SELECT batch_id, lot, product_code, product_name, status, production_date, quantity,"
-        " unit FROM batches ORDER BY status = 'closed', opened_seq DESC LIMIT 30"
-    ).fetchall()
+    with agent.journal.store.read() as db:
+        rows = queries.recent_batches(db, 30)
     tiles = [
         {
-            "id": r[0],
-            "lot": r[1],
-            "name": product_name(catalog, r[2], r[3], lang),
-            "status": r[4],
-            "date": vn_date(r[5]),
-            "quantity": None if r[6] is None else f"{format_number(r[6], lang)} {r[7] or ''}",
+            "id": r.batch_id,
+            "lot": r.lot,
+            "name": product_name(catalog, r.product_code, r.product_name, lang),
+            "status": r.status,
+            "date": vn_date(r.production_date, lang),
+            "quantity": None
+            if r.quantity is None
+            else f"{format_number(r.quantity, lang)} {r.unit or ''}",
         }
         for r in rows
     ]
@@ -119,7 +120,7 @@ def confirm_open() -> str | tuple[str, int]:
     if product is None:
         return _error_page(domain.DomainError("unknown_product"))
     today = agent.journal.clock.now().date().isoformat()
-    return render_template("confirm_open.html", product=product, today=vn_date(today))
+    return render_template("confirm_open.html", product=product, today=vn_date(today, _lang()))
 
 
 @bp.post("/batches")
@@ -175,21 +176,20 @@ def render_batch(
 ) -> tuple[str, int]:
     """The batch page; with ``?step=`` its step form, ``page="close"`` the finishing form."""
     agent = _agent()
-    row = domain.get_batch(agent.journal.db, batch_id)
+    with agent.journal.store.read() as db:  # one snapshot: the steps, photos and jobs agree
+        row = queries.get_batch(db, batch_id)
+        steps = queries.batch_steps(db, batch_id)
+        photos = batch_photos(db, batch_id)
+        jobs = queries.print_jobs(db, batch_id)
+        acked = agent.journal.sync_state().acked
     if row is None:
         return _error_page(domain.DomainError("batch_not_found"))
     catalog, lang = agent.catalog(), _lang()
     product = catalog.product(row.product_code) if catalog else None
-    steps = agent.journal.db.conn.execute(
-        "SELECT seq, step_code, step_name, measured, note, at FROM steps"
-        " WHERE batch_id = ? ORDER BY seq",
-        (batch_id,),
-    ).fetchall()
     done: dict[str, dict[str, Any]] = {}
     for s in steps:
-        entry = done.setdefault(s[1], {"count": 0})
-        entry.update(count=entry["count"] + 1, at=short_time(s[5]))
-    photos = batch_photos(agent, batch_id)
+        entry = done.setdefault(s.step_code, {"count": 0})
+        entry.update(count=entry["count"] + 1, at=short_time(s.at, lang=lang))
     chosen = request.args.get("step") or (form or {}).get("step")
     step = product.step(chosen) if product and chosen and row.status == "open" else None
     template = "batch.html"
@@ -205,24 +205,24 @@ def render_batch(
             name=product_name(catalog, row.product_code, row.product_name, lang),
             steps=[
                 (
-                    s[0],
-                    _step_name(product, s[1], s[2], lang),
-                    _measured(product, s[1], s[3]),
-                    s[4],
-                    short_time(s[5]),
-                    photos.get(s[0], []),
+                    s.seq,
+                    _step_name(product, s.step_code, s.step_name, lang),
+                    _measured(product, s.step_code, s.measured),
+                    s.note,
+                    short_time(s.at, lang=lang),
+                    photos.get(s.seq, []),
                 )
                 for s in steps
             ],
             done=done,
             other_photos=photos.get(0, []),
-            jobs=agent.print_queue.jobs(batch_id),
+            jobs=jobs,
             step=step,
             error=error,
             errors=errors or {},
             form=form or {},
             saved=request.args.get("saved"),
-            acked=agent.journal.sync_state().acked,
+            acked=acked,
             here=url_for("ui.batch", batch_id=batch_id, step=step.code if step else None),
         ),
         status,
@@ -296,7 +296,9 @@ def close_batch(batch_id: str) -> BaseResponse | tuple[str, int]:
 @bp.post("/batches/<batch_id>/snapshot")
 def snapshot(batch_id: str) -> BaseResponse | tuple[str, int]:
     agent = _agent()
-    if domain.get_batch(agent.journal.db, batch_id) is None:
+    with agent.journal.store.read() as db:
+        found = queries.get_batch(db, batch_id)
+    if found is None:
         return _error_page(domain.DomainError("batch_not_found"))
     try:
         event = agent.cameras.capture(request.form.get("camera", ""), MANUAL, batch_id)
@@ -358,7 +360,8 @@ def _field_messages(
     catalog: Catalog | None, batch_id: str, step_code: str, values: dict[str, str]
 ) -> dict[str, str]:
     """Each invalid field's message, in the screen's language, by the input's name."""
-    row = domain.get_batch(_agent().journal.db, batch_id)
+    with _agent().journal.store.read() as db:
+        row = queries.get_batch(db, batch_id)
     product = catalog.product(row.product_code) if catalog and row else None
     step = product.step(step_code) if product else None
     if product is None or step is None:
