@@ -260,12 +260,12 @@ class SyncWorker(Background):
         ack = parse_ack(payload)
         if ack.server_time is not None:
             self._check_clock(ack.server_time)
-        published = self.window.published_max
-        outcome = self.window.ack(
-            ack.upto, gap=ack.gap, error=ack.error is not None, now=time.monotonic()
-        )
-        if outcome.beyond_published:
-            log.warning("server acks up to %s, beyond what we sent (%s)", ack.upto, published)
+        window, now = self.window, time.monotonic()
+        outcome = window.ack(ack.upto, gap=ack.gap, error=ack.error is not None, now=now)
+        if outcome.beyond_published:  # an ack never moves published_max
+            log.warning(
+                "server acks up to %s, beyond what we sent (%s)", ack.upto, window.published_max
+            )
         self.journal.mark_acked(outcome.acked)
         self.journal.mark_blocked(ack.error)
         if ack.error is not None:
