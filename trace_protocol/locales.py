@@ -54,6 +54,37 @@ def load_translations(directory: Path) -> dict[str, Translations]:
     return loaded
 
 
+def N_(key: str) -> str:
+    """Mark a message id that the code looks up later or builds at run time, so that
+    extraction (``make messages``) finds it."""
+    return key
+
+
+class Messages:
+    """One app's catalogs (``directory/<locale>/LC_MESSAGES/messages.po``), compiled on first
+    use; texts keep ``{name}`` placeholders, filled after the lookup. An unknown id comes back
+    as itself."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._loaded: dict[str, Translations] | None = None
+
+    def load(self) -> dict[str, Translations]:
+        """Every locale's compiled catalog; a missing or broken file raises here."""
+        if self._loaded is None:
+            self._loaded = load_translations(self.directory)
+        return self._loaded
+
+    def text(self, locale: str, key: str, **params: object) -> str:
+        """``key``'s text in ``locale`` with its ``{name}`` fields filled."""
+        text = self.load()[locale].gettext(key)
+        return text.format(**params) if params else text
+
+    def plural(self, locale: str, singular: str, plural: str, n: int, **params: object) -> str:
+        """The form of ``singular``/``plural`` for ``n`` in ``locale``; ``{n}`` is ``n``."""
+        return self.load()[locale].ngettext(singular, plural, n).format(n=n, **params)
+
+
 def format_decimal(value: int | float | Decimal, locale: str) -> str:
     """``value`` with the locale's separators: vi ``1.234,5``, en ``1,234.5``.
 

@@ -7,21 +7,15 @@ placeholders, filled here after the lookup.
 
 from __future__ import annotations
 
-from functools import cache
 from pathlib import Path
 from typing import Any
 
-from babel.support import Translations
 from flask import Flask, request
 
-from trace_protocol.locales import LOCALES, load_translations
+from trace_protocol.locales import LOCALES, N_, Messages
 
 TRANSLATIONS = Path(__file__).parent / "translations"
-
-
-def N_(key: str) -> str:
-    """Mark an id the code builds at run time, so that extraction finds it."""
-    return key
+__all__ = ["N_", "RUNTIME_IDS", "current_lang", "install_i18n", "translate", "translate_plural"]
 
 
 # Ids built at run time: "err_" + a DomainError code (edge_agent.batches, printing, print_queue,
@@ -62,10 +56,7 @@ RUNTIME_IDS = (
 )
 
 
-@cache
-def catalogs() -> dict[str, Translations]:
-    """The compiled catalogs, read once per process on first use."""
-    return load_translations(TRANSLATIONS)
+MESSAGES = Messages(TRANSLATIONS)
 
 
 def current_lang(default: str) -> str:
@@ -75,13 +66,12 @@ def current_lang(default: str) -> str:
 
 def translate(key: str, lang: str, **params: Any) -> str:
     """``key``'s text in ``lang`` with ``params`` filled in; an unknown key comes back as is."""
-    text = catalogs()[lang].gettext(key)
-    return text.format(**params) if params else text
+    return MESSAGES.text(lang, key, **params)
 
 
 def translate_plural(singular: str, plural: str, n: int, lang: str, **params: Any) -> str:
     """The form of ``singular``/``plural`` for ``n`` in ``lang``; ``{n}`` is ``n``."""
-    return catalogs()[lang].ngettext(singular, plural, n).format(n=n, **params)
+    return MESSAGES.plural(lang, singular, plural, n, **params)
 
 
 def install_i18n(app: Flask, default_lang: str) -> None:

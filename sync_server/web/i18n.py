@@ -8,21 +8,20 @@ message id is a symbolic key such as ``office_title``. The current language come
 
 from __future__ import annotations
 
-from functools import cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from babel.support import Translations
 from flask import Flask, Response, has_request_context, request
 
 from sync_server.vn_time import VN_TZ, to_vn, vn_day, vn_today
 from trace_protocol.locales import (
     LOCALES,
+    N_,
+    Messages,
     format_date,
     format_datetime,
     format_decimal,
-    load_translations,
 )
 from trace_protocol.unit_codes import SIG_PARAM
 
@@ -31,11 +30,11 @@ TRANSLATIONS = Path(__file__).parent / "translations"
 CODE_PARAMS = frozenset({SIG_PARAM})
 
 __all__ = [
+    "MESSAGES",
     "N_",
     "RUNTIME_IDS",
     "TRANSLATIONS",
     "VN_TZ",
-    "catalogs",
     "current_lang",
     "duration",
     "install_i18n",
@@ -48,11 +47,6 @@ __all__ = [
     "vndate",
     "vntime",
 ]
-
-
-def N_(key: str) -> str:
-    """Marks a message id for extraction where the text is looked up later (``t(key)``)."""
-    return key
 
 
 # Ids the templates build at run time (``t('state_' ~ f.state)`` ...): listed here so that
@@ -83,6 +77,7 @@ RUNTIME_IDS = (
     N_("alert_bad_hash"),
     N_("alert_bad_body"),
     N_("alert_revoked"),
+    N_("alert_forged_traffic"),
     N_("alert_wrong_facility"),
     N_("alert_lot_taken"),
     N_("alert_unknown_batch"),
@@ -102,10 +97,7 @@ RUNTIME_IDS = (
 )
 
 
-@cache
-def catalogs() -> dict[str, Translations]:
-    """Each language's compiled catalog, read once per process."""
-    return load_translations(TRANSLATIONS)
+MESSAGES = Messages(TRANSLATIONS)
 
 
 def current_lang() -> str:
@@ -113,13 +105,9 @@ def current_lang() -> str:
     return lang if lang in LOCALES else LOCALES[0]
 
 
-def _fill(text: str, params: dict[str, Any]) -> str:
-    return text.format(**params) if params else text
-
-
 def translate_in(lang: str, key: str, **params: Any) -> str:
     """``key``'s text in ``lang`` with its ``{name}`` fields filled; an unknown key is itself."""
-    return _fill(catalogs()[lang].gettext(key), params)
+    return MESSAGES.text(lang, key, **params)
 
 
 def translate(key: str, **params: Any) -> str:
@@ -130,7 +118,7 @@ def translate(key: str, **params: Any) -> str:
 def translate_plural(singular: str, plural: str, n: int, **params: Any) -> str:
     """The form for ``n`` in the page's language (``1 OCOP star``, ``4 OCOP stars``); ``{n}``
     is ``n`` (templates call it ``tn``)."""
-    return catalogs()[current_lang()].ngettext(singular, plural, n).format(n=n, **params)
+    return MESSAGES.plural(current_lang(), singular, plural, n, **params)
 
 
 def _page_lang() -> str:
@@ -186,7 +174,7 @@ def duration(seconds: float | None) -> str:
 
 
 def install_i18n(app: Flask) -> None:
-    catalogs()  # a missing or broken catalog stops the server at start, not on a page
+    MESSAGES.load()  # a missing or broken catalog stops the server at start, not on a page
     app.add_template_filter(vndate, "vndate")
     app.add_template_filter(vndate, "tsdate")  # a server timestamp's date
     app.add_template_filter(vntime, "vntime")

@@ -46,7 +46,8 @@ def test_texts_come_from_the_catalog_and_an_unknown_id_is_itself(app: Flask) -> 
         assert translate("office_title") == "Văn phòng OCOP"
         assert translate("valid_until", date="15/11/2027") == "Còn hiệu lực đến 15/11/2027"
         # _alerts.html shows an alert kind without a text by its raw name.
-        assert translate("alert_forged_traffic") == "alert_forged_traffic"
+        assert translate("alert_no_such_kind") == "alert_no_such_kind"
+        assert translate("alert_forged_traffic") == "Lưu lượng giả mạo trên kênh của thiết bị"
     with app.test_request_context("/?lang=en"):
         assert translate("office_title") == "OCOP office"
 
