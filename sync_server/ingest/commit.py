@@ -64,11 +64,17 @@ def ingest_chunks(engine: Engine, items: list[tuple[str, bytes]]) -> list[Ingest
     chunk that fails unexpectedly is rolled back alone (it gets no ack: its device resends).
     Acks are returned only after the commit, so every ``upto`` is durable. Chunks of the same
     device are processed in order and see each other's effects.
+
+    Devices are taken in the order of their ids (a stable sort, so one device's chunks keep
+    their order): two workers committing chunks of the same devices then lock the device rows
+    in the same order, and PostgreSQL never sees them deadlock.
     """
     results: list[IngestResult] = [IngestResult(None, 0, 0)] * len(items)
     parsed = [_parse(dev, payload) for dev, payload in items]
+    order = sorted(range(len(items)), key=lambda i: items[i][0])
     with engine.begin() as conn:
-        for i, ((dev, payload), chunk) in enumerate(zip(items, parsed, strict=True)):
+        for i in order:
+            (dev, payload), chunk = items[i], parsed[i]
             try:
                 with conn.begin_nested():
                     if isinstance(chunk, str):
