@@ -9,7 +9,17 @@ from typing import Any
 
 from trace_protocol import PROTOCOL_VERSION
 from trace_protocol.bounded_json import JSONBoundsError, loads_bounded
-from trace_protocol.links import check_gtin
+from trace_protocol.links import RECEIPT_PRODUCT, check_gtin
+from trace_protocol.supply import (
+    Customer,
+    Material,
+    Supplier,
+    SupplyError,
+    YieldRange,
+    parse_customers,
+    parse_product_supply,
+    parse_suppliers,
+)
 from trace_protocol.workers import Worker, WorkerError, parse_workers
 
 
@@ -76,6 +86,15 @@ class Product:
     gtin: str | None = None
     certificate: Certificate | None = None
     origins: tuple[Origin, ...] = ()
+    # Issue 15: the raw materials it uses, the standards it applies, the output expected per
+    # unit of input (mass balance), and its photo (sha256 of a blob the office uploaded).
+    materials: tuple[Material, ...] = ()
+    standards: tuple[str, ...] = ()
+    expected_yield: YieldRange | None = None
+    photo: str = ""
+
+    def material(self, code: str) -> Material | None:
+        return next((m for m in self.materials if m.code == code), None)
 
     def step(self, code: str) -> StepTemplate | None:
         return next((s for s in self.steps if s.code == code), None)
@@ -105,6 +124,16 @@ class Catalog:
     extra: dict[str, Any] = field(default_factory=dict)
     # Who may record on the touchscreens, with hashed PINs; empty = no PIN asked (issue 12).
     workers: tuple[Worker, ...] = ()
+    # Issue 15: who the facility buys from and ships to, and its lots under recall.
+    suppliers: tuple[Supplier, ...] = ()
+    customers: tuple[Customer, ...] = ()
+    recalled_lots: tuple[str, ...] = ()
+
+    def supplier(self, supplier_id: str) -> Supplier | None:
+        return next((s for s in self.suppliers if s.id == supplier_id), None)
+
+    def customer(self, customer_id: str) -> Customer | None:
+        return next((c for c in self.customers if c.id == customer_id), None)
 
     def product(self, code: str) -> Product | None:
         return next((p for p in self.products if p.code == code), None)
@@ -119,6 +148,13 @@ class Catalog:
         for key in ("phone", "email"):
             if not out["facility"][key]:
                 del out["facility"][key]  # nor do catalogs without contacts
+        for key in ("suppliers", "customers", "recalled_lots"):
+            if not out[key]:
+                del out[key]  # nor those without issue 15's lists
+        for product in out["products"]:
+            for key in ("materials", "standards", "expected_yield", "photo"):
+                if not product[key]:
+                    del product[key]
         return out
 
     def encode(self) -> bytes:
@@ -258,8 +294,15 @@ def _product(obj: Any, where: str) -> Product:
     parsed = tuple(_step(s, f"{where}.steps[{i}]") for i, s in enumerate(steps))
     if len({s.code for s in parsed}) != len(parsed):
         raise CatalogError(f"{where}.steps: step codes must be unique")
+    code = _code(obj.get("code"), f"{where}.code", max_len=4)
+    if code.upper() == RECEIPT_PRODUCT:
+        raise CatalogError(f"{where}.code: {RECEIPT_PRODUCT} is kept for receiving lots")
+    try:
+        supply = parse_product_supply(obj, where)
+    except SupplyError as exc:
+        raise CatalogError(str(exc)) from exc
     return Product(
-        code=_code(obj.get("code"), f"{where}.code", max_len=4),
+        code=code,
         name=_text(obj.get("name"), f"{where}.name"),
         ocop_stars=stars,
         shelf_life_days=shelf,
@@ -268,6 +311,7 @@ def _product(obj: Any, where: str) -> Product:
         gtin=gtin,
         certificate=_certificate(obj.get("certificate"), f"{where}.certificate"),
         origins=_origins(obj.get("origins"), f"{where}.origins"),
+        **supply,
     )
 
 
@@ -314,6 +358,14 @@ def parse_catalog(obj: Any) -> Catalog:
         workers = parse_workers(obj.get("workers"))
     except WorkerError as exc:
         raise CatalogError(str(exc)) from exc
+    try:
+        suppliers = parse_suppliers(obj.get("suppliers"))
+        customers = parse_customers(obj.get("customers"))
+    except SupplyError as exc:
+        raise CatalogError(str(exc)) from exc
+    recalled = obj.get("recalled_lots", [])
+    if not isinstance(recalled, list) or not all(isinstance(x, str) for x in recalled):
+        raise CatalogError("recalled_lots: must be a list of lot codes")
     return Catalog(
         version=version,
         facility=facility,
@@ -321,6 +373,9 @@ def parse_catalog(obj: Any) -> Catalog:
         public_base_url=base.rstrip("/"),
         extra=dict(obj.get("extra", {})),
         workers=workers,
+        suppliers=suppliers,
+        customers=customers,
+        recalled_lots=tuple(recalled),
     )
 
 

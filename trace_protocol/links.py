@@ -80,6 +80,22 @@ def build_lot(
     return check_lot(lot)
 
 
+# The product part of a receiving lot (issue 15): raw material received from a supplier gets
+# its own lot code of the same form, ``{PREFIX}-NL-{YYMMDD}{L}{NN}`` ("nguyên liệu"), so a
+# catalog may not use NL as a product code.
+RECEIPT_PRODUCT = "NL"
+
+
+def build_receipt_lot(prefix: str, day: date, counter: int, index: int | None = None) -> str:
+    """The receiving lot code of a raw-material receipt: :func:`build_lot` with product NL."""
+    return build_lot(prefix, RECEIPT_PRODUCT, day, counter, index)
+
+
+def is_receipt_lot(lot: str) -> bool:
+    parsed = parse_lot(lot)
+    return parsed is not None and parsed.product == RECEIPT_PRODUCT
+
+
 def parse_lot(lot: str) -> LotCode | None:
     """Take apart a code made by :func:`build_lot` (either form); None for any other code.
 
