@@ -16,7 +16,6 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    MetaData,
     PrimaryKeyConstraint,
     String,
     Table,
@@ -25,7 +24,25 @@ from sqlalchemy import (
     event,
 )
 
-metadata = MetaData()
+from sync_server.store.meta import metadata
+from sync_server.store.supply_tables import (
+    corrections,
+    input_uses,
+    recall_lots,
+    recalls,
+    receipts,
+    shipments,
+)
+
+__all__ = [
+    "corrections",
+    "input_uses",
+    "metadata",
+    "recall_lots",
+    "recalls",
+    "receipts",
+    "shipments",
+]
 
 
 facilities = Table(
@@ -190,6 +207,9 @@ batches = Table(
     Column("quantity", Float),
     Column("unit", String(16)),
     Column("expiry_date", String(10)),
+    # A batch opened by mistake (batch.voided, issue 15): status "voided", the time and why.
+    Column("voided_at", String(40)),
+    Column("void_reason", Text),
     # The lot as consumers resolve it: equal to ``lot`` and unique, so a lot is exactly one
     # batch. Null only for a batch that lost its lot in migration 0002 (an older database that
     # already held the lot twice, or a batch that named another facility); since then ingest
