@@ -131,7 +131,7 @@ def _enrol_device(
         raise RuntimeError(f"unexpected add-device output: {added}")
     # The server's own address, which is the public URL's unless that one is behind a proxy.
     enrol = ("enroll", "--server", server_url, "--facility", device.facility)
-    print(_run("edge", "--config", str(edge_toml), *enrol, "--token", token.group(1)).strip())
+    print(_run("edge", "--config", str(edge_toml), *enrol, f"--token={token.group(1)}").strip())
     return edge_toml
 
 

@@ -45,11 +45,19 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def new_token() -> str:
+    """A one-time enrolment token. Never starting with '-': typed after ``--token`` on a command
+    line, such a token reads as an option (``ocop edge enroll: error: argument --token``)."""
+    while (token := secrets.token_urlsafe(16)).startswith("-"):
+        pass
+    return token
+
+
 def create_device(engine: Engine, dev: str, facility: str, ttl_hours: float) -> str:
     """Create (or re-issue a token for) a device that has not enrolled; returns the token."""
     if not DEVICE_ID_RE.match(dev) or dev == SERVER_USER:
         raise RegistryError("device id: lower-case letters, digits and '-' (2-63 chars)")
-    token = secrets.token_urlsafe(16)
+    token = new_token()
     now = time.time()
     with engine.begin() as conn:
         if (

@@ -173,3 +173,12 @@ def test_revoked_device_leaves_the_broker_files_and_its_events_are_untrusted(
     with engine.connect() as conn:
         kinds = [r.kind for r in conn.execute(select(alerts))]
     assert kinds == ["revoked"]  # raised once, not once per chunk
+
+
+def test_a_token_never_starts_with_a_dash(monkeypatch: pytest.MonkeyPatch) -> None:
+    # `ocop edge enroll --token -2IRV…` reads the token as an option (the demo failed on one).
+    from sync_server.devices import enrolment
+
+    drawn = iter(["-2IRVmur_VfjIKA9n46Kbw", "--x", "2IRVmur_VfjIKA9n46Kbw"])
+    monkeypatch.setattr(enrolment.secrets, "token_urlsafe", lambda n: next(drawn))
+    assert enrolment.new_token() == "2IRVmur_VfjIKA9n46Kbw"
