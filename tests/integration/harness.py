@@ -97,7 +97,11 @@ class ServerEnv:
 
 
 def make_server(
-    tmp: Path, mqtt_port: int, extra_toml: str = "", database_url: str = ""
+    tmp: Path,
+    mqtt_port: int,
+    extra_toml: str = "",
+    database_url: str = "",
+    http_toml: str = "",
 ) -> ServerEnv:
     d = tmp / "server"
     d.mkdir(parents=True, exist_ok=True)
@@ -106,7 +110,7 @@ def make_server(
     path.write_text(
         f'data_dir = "{d}"\npublic_base_url = "http://127.0.0.1:{http_port}"\n'
         f'database_url = "{database_url}"\n'
-        f"[http]\nport = {http_port}\n"
+        f"[http]\nport = {http_port}\n{http_toml}"
         f"[mqtt]\nport = {mqtt_port}\nreconnect_max_s = 1\nkeepalive_s = 5\n{extra_toml}",
         encoding="utf-8",
     )
