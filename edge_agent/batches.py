@@ -45,6 +45,8 @@ def _require_open(db: Database, batch_id: str) -> BatchRow:
     batch = get_batch(db, batch_id)
     if batch is None:
         raise DomainError("batch_not_found")
+    if batch.status == "voided":  # issue 15: nothing more is recorded on a voided batch
+        raise DomainError("batch_voided", lot=batch.lot)
     if batch.status != "open":
         raise DomainError("batch_closed", lot=batch.lot)
     return batch
@@ -273,6 +275,8 @@ def issue_labels(
         batch = get_batch(db, batch_id)
         if batch is None:
             raise DomainError("batch_not_found")
+        if batch.status == "voided":
+            raise DomainError("batch_voided", lot=batch.lot)
         if batch.status != "closed":
             raise DomainError("batch_not_closed")
         if reprint_of is not None:

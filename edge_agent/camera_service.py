@@ -137,6 +137,14 @@ class CameraService(Background):
         frame = self._read(cam)
         return None if frame is None else self._record(cam, frame, purpose, batch_id, public=False)
 
+    def frame(self, camera: str = "") -> Frame | None:
+        """A fresh frame of ``camera`` (the first one when empty), not stored: the "Quét mã"
+        button reads a supplier's QR from it (issue 15). None when no frame."""
+        cam = self.cameras.get(camera) if camera else next(iter(self.cameras.values()), None)
+        if cam is None:
+            raise CameraError(f"no camera named {camera!r}")
+        return self._read(cam)
+
     def _read(self, cam: _Camera) -> Frame | None:
         with cam.lock:
             frame: Frame | None = None

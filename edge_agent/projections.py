@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from sqlite_utils import Database
 
+from edge_agent.supply_projections import HANDLERS as SUPPLY_HANDLERS
 from trace_protocol import envelope as ev
 from trace_protocol.envelope import Event
 
@@ -114,6 +115,7 @@ _HANDLERS: dict[str, Callable[[Database, Event], None]] = {
     ev.BATCH_CLOSED: _batch_closed,
     ev.LABELS_PRINTED: _labels_printed,
     ev.SNAPSHOT_TAKEN: _snapshot_taken,
+    **SUPPLY_HANDLERS,
 }
 
 

@@ -180,6 +180,77 @@ def m006_form_tokens(db: Database) -> None:
     db.execute("CREATE INDEX form_tokens_used ON form_tokens(used_at)")
 
 
+@migrations()
+def m007_supply(db: Database) -> None:
+    # Issue 15: receipts (stock per receiving lot), their uses in batches, shipments,
+    # corrections (applied to the rows above; the original events stay) and voided batches.
+    db.execute(
+        """CREATE TABLE receipts (
+            receipt_id TEXT PRIMARY KEY,
+            seq INTEGER NOT NULL UNIQUE,
+            lot TEXT NOT NULL UNIQUE,
+            supplier_id TEXT NOT NULL,
+            supplier_name TEXT NOT NULL,
+            material_code TEXT NOT NULL,
+            material_name TEXT NOT NULL,
+            supplier_lot TEXT NOT NULL,
+            quantity REAL NOT NULL,
+            unit TEXT NOT NULL,
+            received_on TEXT NOT NULL,
+            photo TEXT,
+            source TEXT,
+            at TEXT NOT NULL
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE input_uses (
+            seq INTEGER PRIMARY KEY,
+            batch_id TEXT NOT NULL,
+            receipt_id TEXT NOT NULL,
+            lot TEXT NOT NULL,
+            quantity REAL NOT NULL,
+            unit TEXT NOT NULL,
+            override INTEGER NOT NULL,
+            at TEXT NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX input_uses_receipt ON input_uses(receipt_id)")
+    db.execute("CREATE INDEX input_uses_batch ON input_uses(batch_id, seq)")
+    db.execute(
+        """CREATE TABLE shipments (
+            seq INTEGER PRIMARY KEY,
+            shipment_id TEXT NOT NULL UNIQUE,
+            batch_id TEXT NOT NULL,
+            lot TEXT NOT NULL,
+            customer_id TEXT NOT NULL,
+            customer_name TEXT NOT NULL,
+            quantity REAL NOT NULL,
+            unit TEXT NOT NULL,
+            shipped_on TEXT NOT NULL,
+            serial_from INTEGER,
+            serial_to INTEGER,
+            note TEXT NOT NULL,
+            override INTEGER NOT NULL,
+            at TEXT NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX shipments_batch ON shipments(batch_id, seq)")
+    db.execute(
+        """CREATE TABLE corrections (
+            seq INTEGER PRIMARY KEY,
+            target_seq INTEGER NOT NULL,
+            target_type TEXT NOT NULL,
+            changes TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            override INTEGER NOT NULL,
+            at TEXT NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX corrections_target ON corrections(target_seq, seq)")
+    db.execute("ALTER TABLE batches ADD COLUMN voided_seq INTEGER")
+    db.execute("ALTER TABLE batches ADD COLUMN void_reason TEXT")
+
+
 def open_db(path: Path) -> Database:
     """Open (creating if needed) the journal database, migrated to the newest schema."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -22,7 +22,7 @@ from flask import (
 from werkzeug.wrappers import Response as BaseResponse
 
 from edge_agent import batches as domain
-from edge_agent import queries
+from edge_agent import queries, supply_queries
 from edge_agent.agent import Agent
 from edge_agent.batches import After
 from edge_agent.camera.protocol import CameraError
@@ -33,6 +33,7 @@ from edge_agent.web.guard import safe_next
 from edge_agent.web.i18n import current_lang, translate
 from edge_agent.web.once import AlreadyDone, done_before, remember, submitted_token
 from edge_agent.web.photos import batch_photos
+from edge_agent.web.supply_context import batch_supply, correction_notes
 from edge_agent.web.workers import current_by
 from trace_protocol.catalog import Catalog, Product
 from trace_protocol.envelope import Event
@@ -182,9 +183,15 @@ def render_batch(
         photos = batch_photos(db, batch_id)
         jobs = queries.print_jobs(db, batch_id)
         acked = agent.journal.sync_state().acked
+        catalog, lang = agent.catalog(), _lang()
+        # issue 15: inputs, shipments, the recall reaching the batch, "sửa lúc … vì …"
+        supply = batch_supply(db, batch_id, catalog.recalled_lots if catalog else (), lang)
+        closed_seq = supply_queries.closed_seq(db, batch_id)
+        recorded = [s.seq for s in steps] + [closed_seq or 0]
+        recorded += [x["seq"] for x in supply["uses"] + supply["shipments"]]
+        fixes = correction_notes(db, recorded, lang)
     if row is None:
         return _error_page(domain.DomainError("batch_not_found"))
-    catalog, lang = agent.catalog(), _lang()
     product = catalog.product(row.product_code) if catalog else None
     done: dict[str, dict[str, Any]] = {}
     for s in steps:
@@ -223,6 +230,9 @@ def render_batch(
             form=form or {},
             saved=request.args.get("saved"),
             acked=acked,
+            supply=supply,
+            closed_seq=closed_seq,
+            fixes=fixes,
             here=url_for("ui.batch", batch_id=batch_id, step=step.code if step else None),
         ),
         status,
