@@ -1,118 +1,91 @@
 """EPCIS 2.0 JSON-LD of committed events: one batch's document, or query results (docs/epcis.md).
 
-:func:`build_event` turns one ``events`` row of a batch into an EPCIS event; it is the one
-builder behind both :func:`build_document` (an ``EPCISDocument`` of one batch, for
-``ocop server export-epcis``) and :func:`build_query_document` (an ``EPCISQueryDocument`` for
-``GET /epcis/events``). Both are pure. :func:`load_batch` reads a batch's rows; :func:`export_lot`
-does both. :func:`validator` checks a document against the official schema vendored in
-``schema/``, offline, with ``uri`` and ``date-time`` format checking on (NOTES.md §2.10).
+:func:`build_events` turns one committed device event (a :class:`Source`) into its EPCIS
+events; it is the one builder behind both :func:`build_document` (an ``EPCISDocument`` of one
+batch with its receipts, corrections and recalls, for ``ocop server export-epcis``) and
+:func:`build_query_document` (an ``EPCISQueryDocument`` for ``GET /epcis/events``). Both are
+pure; the supply events' builders are in :mod:`sync_server.epcis.supply`. :func:`export_lot`
+reads (:mod:`sync_server.epcis.loading`) and builds. :func:`validator` checks a document
+against the official schema vendored in ``schema/``, offline, with ``uri`` and ``date-time``
+format checking on (NOTES.md §2.10).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft7Validator, FormatChecker
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
-from sync_server.store.db import batches, events
+from sync_server.epcis import supply
+from sync_server.epcis.ids import (
+    EPC_LIST_LIMIT,
+    EPCIS_CONTEXT,
+    Ids,
+    Picked,
+    Recall,
+    Source,
+    common,
+    quantity_element,
+    uom,
+    utc_time,
+)
+from sync_server.epcis.loading import load_batch_sources
+from sync_server.epcis.vocabulary import master_data, merge_vocabularies, receipt_class
 from trace_protocol import envelope as ev
-from trace_protocol.digital_link import build_link, percent_encode
+from trace_protocol import supply_events as se
 
-EPCIS_CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
+__all__ = ["EPCIS_CONTEXT", "EPC_LIST_LIMIT", "Ids", "Picked", "Recall", "Source"]
+
 SCHEMA_PATH = Path(__file__).parent / "schema" / "EPCIS-JSON-Schema.json"
-GS1_STEM = "https://id.gs1.org"
-# A unit labels run up to this many serials lists each serial in epcList; a bigger run is one
-# class-level quantity (the serial range stays in ocop:serialFrom / ocop:serialTo).
-EPC_LIST_LIMIT = 100
 
-# Our units → (GS1 measurement type, UN/ECE Rec 20 code). Anything else gets a type of our own.
-_GS1_MEASURES: dict[str, tuple[str, str]] = {
-    "°C": ("Temperature", "CEL"),
-    "kg": ("Mass", "KGM"),
-    "g": ("Mass", "GRM"),
-}
-# Units with a Rec 20 code but no GS1 measurement type that fits (moisture % of grain is a mass
-# fraction: neither AbsoluteHumidity, g/m³ of air, nor RelativeHumidity, which is about air).
-_REC20: dict[str, str] = {"%": "P1", "kg": "KGM", "g": "GRM", "l": "LTR", "ml": "MLT", "°C": "CEL"}
-_MDA = "urn:epcglobal:cbv:mda"
-
-
-class Ids:
-    """The URIs of one deployment: GS1 Digital Link where a GTIN exists, else our own."""
-
-    def __init__(self, base_url: str) -> None:
-        self.base = base_url.rstrip("/")
-        self.voc = f"{self.base}/epcis/voc/"
-
-    def lot_class(self, gtin: str | None, lot: str) -> str:
-        """Class level: constrained DL ``/01/{gtin14}/10/{lot}``, or the short label URL."""
-        if gtin:
-            return build_link(GS1_STEM, gtin, lot)
-        return f"{self.base}/l/{percent_encode(lot)}"
-
-    def unit(self, gtin: str | None, lot: str, serial: str) -> str:
-        """Instance level: constrained DL ``/01/{gtin14}/21/{serial}`` (no lot: NOTES §2.6)."""
-        if gtin:
-            return build_link(GS1_STEM, gtin, serial=serial)
-        return f"{self.base}/l/{percent_encode(lot)}/{percent_encode(serial)}"
-
-    def facility(self, code: str) -> str:
-        return f"{self.base}/facility/{percent_encode(code)}"
-
-    def step(self, code: str) -> str:
-        return f"{self.voc}bizStep-{percent_encode(code)}"
-
-    def measurement(self, key: str) -> str:
-        return f"{self.voc}measurement-{percent_encode(key)}"
+# Our units → GS1 measurement type (the uom is the Rec 20 code). Anything else gets a type of
+# our own (moisture % of grain is a mass fraction: neither AbsoluteHumidity, g/m³ of air, nor
+# RelativeHumidity, which is about air).
+_GS1_MEASURES: dict[str, str] = {"°C": "Temperature", "kg": "Mass", "g": "Mass"}
+# The device event types that become EPCIS events; the rest are not exported.
+BATCH_TYPES = (ev.BATCH_OPENED, ev.STEP_RECORDED, ev.BATCH_CLOSED, ev.LABELS_PRINTED)
+SUPPLY_TYPES = (se.INPUT_RECEIVED, se.INPUT_ADDED, se.LOT_SHIPPED, se.RECORD_CORRECTED)
+EXPORTED_TYPES = (*BATCH_TYPES, *SUPPLY_TYPES)
 
 
 def build_document(
     batch: Mapping[str, Any],
-    rows: Sequence[Mapping[str, Any]],
+    found: Sequence[Source | Recall],
     *,
     base_url: str,
     created: datetime,
 ) -> dict[str, Any]:
-    """The EPCISDocument for ``batch`` (a ``batches`` row) from its ``events`` rows."""
+    """The EPCISDocument of ``batch`` (a ``batches`` row) from what :func:`export_lot` found."""
     ids = Ids(base_url)
-    event_list = [
-        event
-        for row in sorted(rows, key=lambda r: int(r["seq"]))
-        if (event := build_event(ids, batch, row)) is not None
-    ]
+    event_list, vocabularies = _events_and_vocabularies(ids, found, record_time=False)
+    vocabularies = merge_vocabularies(master_data(ids, batch["facility"], batch), vocabularies)
     return {
         **_envelope(ids, "EPCISDocument", created),
-        "epcisHeader": {"epcisMasterData": {"vocabularyList": master_data(ids, batch)}},
+        "epcisHeader": {"epcisMasterData": {"vocabularyList": vocabularies}},
         "epcisBody": {"eventList": event_list},
     }
 
 
 def build_query_document(
-    found: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]],
+    found: Sequence[Source | Recall | Picked],
     *,
     base_url: str,
     created: datetime,
 ) -> dict[str, Any]:
-    """The ``EPCISQueryDocument`` (REST binding, ``GET /events``) of ``(batch, event)`` pairs.
+    """The ``EPCISQueryDocument`` (REST binding, ``GET /events``) of device events and recalls.
 
     Events keep the given order and gain ``recordTime`` (when this server received them); the
-    master data of every batch they belong to goes into ``resultsBody.vocabularyList``, because
+    master data of their facilities and lots goes into ``resultsBody.vocabularyList``, because
     a query document has no ``epcisHeader``.
     """
     ids = Ids(base_url)
-    event_list: list[dict[str, Any]] = []
-    vocabularies: list[dict[str, Any]] = []
-    for batch, row in found:
-        event = build_event(ids, batch, row, record_time=True)
-        if event is not None:
-            event_list.append(event)
-            vocabularies = merge_vocabularies(vocabularies, master_data(ids, batch))
+    event_list, vocabularies = _events_and_vocabularies(ids, found, record_time=True)
     body: dict[str, Any] = {"eventList": event_list}
     if vocabularies:
         body["vocabularyList"] = vocabularies
@@ -120,6 +93,28 @@ def build_query_document(
         **_envelope(ids, "EPCISQueryDocument", created),
         "epcisBody": {"queryResults": {"queryName": "SimpleEventQuery", "resultsBody": body}},
     }
+
+
+def _events_and_vocabularies(
+    ids: Ids, found: Sequence[Source | Recall | Picked], *, record_time: bool
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    event_list: list[dict[str, Any]] = []
+    vocabularies: list[dict[str, Any]] = []
+    for picked in found:
+        item = picked.item if isinstance(picked, Picked) else picked
+        built = build_events(ids, item, record_time=record_time)
+        if isinstance(picked, Picked):
+            built = [e for i, e in enumerate(built) if i in picked.keep]
+        if not built:
+            continue
+        event_list += built
+        if isinstance(item, Source):
+            about = item.target or item
+            more = master_data(ids, about.facility, about.batch)
+            if about.row["type"] == se.INPUT_RECEIVED:
+                more.append(receipt_class(ids, about.row["body"]))
+            vocabularies = merge_vocabularies(vocabularies, more)
+    return event_list, vocabularies
 
 
 def _envelope(ids: Ids, kind: str, created: datetime) -> dict[str, Any]:
@@ -133,20 +128,99 @@ def _envelope(ids: Ids, kind: str, created: datetime) -> dict[str, Any]:
     }
 
 
+def build_events(
+    ids: Ids, item: Source | Recall, *, record_time: bool = False
+) -> list[dict[str, Any]]:
+    """The EPCIS events of one device event or recall: none for types not exported, two for a
+    correction (the error declaration of the corrected version and the new version)."""
+    if isinstance(item, Recall):
+        classes = list(dict.fromkeys(ids.lot_class(gtin, lot) for lot, gtin, _ in item.lots))
+        both = supply.recall_events(ids, item.row, classes, record_time=record_time)
+        return {"recall": both[:1], "lift": both[1:], None: both}[item.only]
+    if item.row["type"] == se.RECORD_CORRECTED:
+        return _correction(ids, item, record_time)
+    event = build_event(ids, item, item.row["body"], record_time=record_time)
+    return [] if event is None else [event]
+
+
 def build_event(
     ids: Ids,
-    batch: Mapping[str, Any],
-    row: Mapping[str, Any],
+    source: Source,
+    body: Mapping[str, Any],
     *,
     record_time: bool = False,
 ) -> dict[str, Any] | None:
-    """The EPCIS event for one ``events`` row of ``batch``; None for types not exported."""
+    """The EPCIS event of one device event with ``body`` (its own, or a corrected one); None
+    for types not exported and for bodies the projections refuse."""
+    kind = source.row["type"]
+    if kind in se.SUPPLY_TYPES:
+        if se.body_problem(kind, dict(body)) is not None:
+            return None  # committed but never projected: shown raw in the office only
+        if kind == se.INPUT_RECEIVED:
+            return supply.received(ids, source, body, record_time)
+        if source.batch is None:
+            return None
+        if kind == se.INPUT_ADDED:
+            return supply.added(ids, source, body, record_time)
+        if kind == se.LOT_SHIPPED:
+            return supply.shipped(ids, source, body, record_time)
+        return None
+    if kind not in BATCH_TYPES or source.batch is None:
+        return None  # snapshot.taken and the other types are not exported (docs/epcis.md)
+    return _batch_event(ids, source, body, record_time)
+
+
+def _correction(ids: Ids, source: Source, record_time: bool) -> list[dict[str, Any]]:
+    """``record.corrected``: the version it corrects, repeated with an ``errorDeclaration``
+    whose ``correctiveEventIDs`` names the new version (``urn:uuid:`` of the correction)."""
+    body: Mapping[str, Any] = source.row["body"]
+    target = source.target
+    if target is None or se.body_problem(se.RECORD_CORRECTED, dict(body)) is not None:
+        return []
+    prior_row: Mapping[str, Any] = target.row
+    prior_body: dict[str, Any] = dict(target.row["body"])
+    for earlier in source.earlier:
+        prior_body.update(earlier["body"]["changes"])
+        prior_row = earlier
+    declared = build_event(ids, target, prior_body)
+    corrected = build_event(ids, target, {**prior_body, **body["changes"]})
+    if declared is None or corrected is None:
+        return []
+    new_id = f"urn:uuid:{source.row['id']}"
+    _signed_as(declared, prior_row)
+    declared["errorDeclaration"] = {
+        "declarationTime": str(source.row["at"]),
+        "reason": "incorrect_data",
+        "correctiveEventIDs": [new_id],
+        "ocop:reason": str(body["reason"]),
+    }
+    _signed_as(corrected, source.row)
+    corrected["ocop:corrects"] = f"urn:uuid:{prior_row['id']}"
+    corrected["ocop:correctionReason"] = str(body["reason"])
+    if record_time:
+        for event in (declared, corrected):
+            event["recordTime"] = utc_time(float(source.row["received_at"]))
+    return [declared, corrected]
+
+
+def _signed_as(event: dict[str, Any], row: Mapping[str, Any]) -> None:
+    """Point a rebuilt event at the signed journal event it stands for."""
+    event["eventID"] = f"urn:uuid:{row['id']}"
+    event["ocop:device"] = str(row["dev_id"])
+    event["ocop:seq"] = int(row["seq"])
+    event["ocop:eventHash"] = str(row["hash"])
+    event["ocop:deviceClock"] = str(row["clock"])
+
+
+def _batch_event(
+    ids: Ids, source: Source, body: Mapping[str, Any], record_time: bool
+) -> dict[str, Any] | None:
+    assert source.batch is not None
+    batch, row = source.batch, source.row
     gtin: str | None = batch.get("gtin") or None
     lot = str(batch["lot"])
     lot_class = ids.lot_class(gtin, lot)
-    location = ids.facility(str(batch["facility"]["code"]))
-    body: Mapping[str, Any] = row["body"]
-    base = _common(row, location, record_time)
+    base = common(ids, source, record_time)
     kind = row["type"]
     if kind == ev.BATCH_OPENED:
         return {
@@ -157,7 +231,7 @@ def build_event(
             "quantityList": [{"epcClass": lot_class}],
             "ilmd": {
                 "cbvmda:lotNumber": lot,
-                f"{_MDA}#countryOfOrigin": "VN",
+                "cbvmda:countryOfOrigin": "VN",
                 "ocop:productionDate": str(body["production_date"]),
                 "ocop:catalogVersion": body.get("catalog_version"),
             },
@@ -178,59 +252,18 @@ def build_event(
             event["sensorElementList"] = [{"sensorReport": reports}]
         return event
     if kind == ev.BATCH_CLOSED:
-        quantity: dict[str, Any] = {"epcClass": lot_class, "quantity": body["quantity"]}
-        uom = _REC20.get(str(body.get("unit", "")))
-        if uom:
-            quantity["uom"] = uom
         event = {
             **base,
             "action": "OBSERVE",
             "bizStep": ids.step("closed"),
             "disposition": "active",
-            "quantityList": [quantity],
+            "quantityList": [quantity_element(lot_class, body["quantity"], body.get("unit"))],
             "ocop:unit": str(body.get("unit", "")),
         }
         if body.get("expiry_date"):
             event["ocop:itemExpirationDate"] = str(body["expiry_date"])
         return event
-    if kind == ev.LABELS_PRINTED:
-        return _labels_event(ids, base, body, gtin, lot, lot_class)
-    # snapshot.taken and the other types are not exported (docs/epcis.md).
-    return None
-
-
-def _common(row: Mapping[str, Any], location: str, record_time: bool) -> dict[str, Any]:
-    at = str(row["at"])
-    common: dict[str, Any] = {
-        "type": "ObjectEvent",
-        "eventID": f"urn:uuid:{row['id']}",
-        "eventTime": at,
-    }
-    if record_time:
-        received = datetime.fromtimestamp(float(row["received_at"]), UTC)
-        common["recordTime"] = received.isoformat(timespec="milliseconds")
-    return {
-        **common,
-        "eventTimeZoneOffset": _offset(at),
-        "readPoint": {"id": location},
-        "bizLocation": {"id": location},
-        "ocop:device": str(row["dev_id"]),
-        "ocop:seq": int(row["seq"]),
-        "ocop:eventHash": str(row["hash"]),
-        "ocop:deviceClock": str(row["clock"]),
-    }
-
-
-def _offset(at: str) -> str:
-    """``+07:00`` from an ISO 8601 time with an offset (``Z`` is ``+00:00``)."""
-    parsed = datetime.fromisoformat(at)
-    delta = parsed.utcoffset()
-    if delta is None:
-        raise ValueError(f"event time {at!r} has no UTC offset")
-    minutes = int(delta.total_seconds()) // 60
-    sign = "-" if minutes < 0 else "+"
-    hours, mins = divmod(abs(minutes), 60)
-    return f"{sign}{hours:02d}:{mins:02d}"
+    return _labels_event(ids, base, body, gtin, lot, lot_class)
 
 
 def _sensor_reports(ids: Ids, body: Mapping[str, Any], at: str) -> list[dict[str, Any]]:
@@ -244,10 +277,10 @@ def _sensor_reports(ids: Ids, body: Mapping[str, Any], at: str) -> list[dict[str
             continue
         unit = str(units.get(key, ""))
         gs1 = _GS1_MEASURES.get(unit)
-        report: dict[str, Any] = {"type": gs1[0] if gs1 else ids.measurement(key), "value": value}
-        uom = gs1[1] if gs1 else _REC20.get(unit)
-        if uom:
-            report["uom"] = uom
+        report: dict[str, Any] = {"type": gs1 or ids.measurement(key), "value": value}
+        code = uom(unit)
+        if code:
+            report["uom"] = code
         report["time"] = at
         report["ocop:field"] = key
         report["ocop:unit"] = unit
@@ -296,94 +329,12 @@ def _labels_event(
     return event
 
 
-def master_data(ids: Ids, batch: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The vocabularies of one batch: its facility (``Location``) and its lot (``EPCClass``)."""
-    facility: Mapping[str, Any] = batch["facility"]
-    product: Mapping[str, Any] = batch["product"]
-    location = ids.facility(str(facility["code"]))
-    lot_class = ids.lot_class(batch.get("gtin") or None, str(batch["lot"]))
-
-    def attrs(pairs: list[tuple[str, Any]]) -> list[dict[str, Any]]:
-        return [{"id": k, "attribute": v} for k, v in pairs if v not in (None, "")]
-
-    return [
-        {
-            "type": "urn:epcglobal:epcis:vtype:Location",
-            "vocabularyElementList": [
-                {
-                    "id": location,
-                    "attributes": attrs(
-                        [
-                            (f"{_MDA}#name", facility.get("name")),
-                            (f"{_MDA}#state", facility.get("province")),
-                            (f"{_MDA}#countryCode", "VN"),
-                            (f"{ids.voc}facilityCode", facility.get("code")),
-                            (f"{ids.voc}commune", facility.get("commune")),
-                            (f"{ids.voc}district", facility.get("district")),
-                        ]
-                    ),
-                }
-            ],
-        },
-        {
-            "type": "urn:epcglobal:epcis:vtype:EPCClass",
-            "vocabularyElementList": [
-                {
-                    "id": lot_class,
-                    "attributes": attrs(
-                        [
-                            (f"{ids.voc}productCode", product.get("code")),
-                            (f"{ids.voc}productName", product.get("name")),
-                            (f"{ids.voc}productNameEn", product.get("name_en")),
-                            (f"{ids.voc}ocopStars", product.get("ocop_stars")),
-                            (f"{ids.voc}unit", product.get("unit")),
-                        ]
-                    ),
-                }
-            ],
-        },
-    ]
-
-
-def merge_vocabularies(
-    into: list[dict[str, Any]], more: Sequence[Mapping[str, Any]]
-) -> list[dict[str, Any]]:
-    """``into`` plus the elements of ``more`` it lacks, one vocabulary per type, ids unique."""
-    out = [{**v, "vocabularyElementList": list(v["vocabularyElementList"])} for v in into]
-    for vocabulary in more:
-        same = next((v for v in out if v["type"] == vocabulary["type"]), None)
-        if same is None:
-            same = {"type": vocabulary["type"], "vocabularyElementList": []}
-            out.append(same)
-        known = {e["id"] for e in same["vocabularyElementList"]}
-        same["vocabularyElementList"] += [
-            e for e in vocabulary["vocabularyElementList"] if e["id"] not in known
-        ]
-    return out
-
-
-def load_batch(
-    conn: Connection, lot: str, gtin: str | None = None
-) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
-    """The newest batch with this lot (and GTIN) and its committed events, oldest first."""
-    query = select(batches).where(batches.c.lot == lot).order_by(batches.c.opened_at.desc())
-    if gtin is not None:
-        query = query.where(batches.c.gtin == gtin)
-    row = conn.execute(query).mappings().first()
-    if row is None:
-        return None
-    rows = conn.execute(
-        select(events)
-        .where(events.c.dev_id == row["dev_id"], events.c.batch_id == row["batch_id"])
-        .order_by(events.c.seq)
-    ).mappings()
-    return dict(row), [dict(r) for r in rows]
-
-
 def export_lot(
     conn: Connection, lot: str, gtin: str | None, *, base_url: str, created: datetime
 ) -> dict[str, Any] | None:
-    found = load_batch(conn, lot, gtin)
+    """The newest batch with this lot (and GTIN) as a document: its receipts, its events and
+    their corrections, and the recalls that cover it; None when there is no such batch."""
+    found = load_batch_sources(conn, lot, gtin)
     if found is None:
         return None
     return build_document(found[0], found[1], base_url=base_url, created=created)

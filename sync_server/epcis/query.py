@@ -1,11 +1,10 @@
-"""EPCIS 2.0 event queries: parse the REST binding's filters, page through events (docs/epcis.md).
+"""EPCIS 2.0 event queries: one page of events in record order, and its page token (docs/epcis.md).
 
-:func:`parse_query` turns query-string pairs into an :class:`EventQuery` or raises
-:class:`QueryParameterError` naming the bad parameter. :func:`run_query` reads one page of
-``(batch, event)`` rows in record order (when this server received them), keyset-paged, so a
-client that follows every ``nextPageToken`` sees each event exactly once. Page tokens are an
-HMAC-signed base64url position bound to the filters: the position is only ever used as bound
-SQL parameters, and a token from another query is refused.
+:func:`run_query` reads one page of device events and recalls in record order (when this server
+received them), keyset-paged, so a client that follows every ``nextPageToken`` sees each event
+exactly once. Page tokens are an HMAC-signed base64url position bound to the filters: the
+position is only ever used as bound SQL parameters, and a token from another query is refused.
+The filters are parsed in :mod:`sync_server.epcis.filters`.
 """
 
 from __future__ import annotations
@@ -13,226 +12,38 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import heapq
 import hmac
 import json
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import Connection, and_, or_, select
 
-from sync_server.epcis.document import Ids, build_event
-from sync_server.store.db import batches, events
-from trace_protocol import envelope as ev
+from sync_server.epcis.document import EXPORTED_TYPES, Ids, Picked, Recall, Source, build_events
+from sync_server.epcis.filters import EventQuery, QueryParameterError, parse_query
+from sync_server.epcis.loading import joined_events, recall_of, source_of
+from sync_server.store.db import batches, devices, events
+from sync_server.store.supply_tables import recalls
+from trace_protocol import supply_events as se
 
-DEFAULT_PER_PAGE = 100
-MAX_PER_PAGE = 1000
-EVENT_TYPES = frozenset(
-    {
-        "ObjectEvent",
-        "AggregationEvent",
-        "TransactionEvent",
-        "TransformationEvent",
-        "AssociationEvent",
-    }
-)
-# The device event types build_event turns into EPCIS events; the rest never match.
-EXPORTED_TYPES = (ev.BATCH_OPENED, ev.STEP_RECORDED, ev.BATCH_CLOSED, ev.LABELS_PRINTED)
-# CBV 2.0 spells standard vocabulary three ways; the documents use the bare word.
-_CBV_PREFIXES = {
-    "bizStep": ("https://ref.gs1.org/cbv/BizStep-", "urn:epcglobal:cbv:bizstep:"),
-    "disposition": ("https://ref.gs1.org/cbv/Disp-", "urn:epcglobal:cbv:disp:"),
-}
+__all__ = [
+    "EventQuery",
+    "QueryParameterError",
+    "decode_token",
+    "encode_token",
+    "parse_query",
+    "run_query",
+]
+
+# The EPCIS event types we emit; a query for only the others matches nothing.
+EMITTED_TYPES = frozenset({"ObjectEvent", "TransformationEvent"})
 _SCAN_CHUNK = 500
 
 Position = tuple[float, str, int]  # (received_at, dev_id, seq): the order of the results
-
-
-class QueryParameterError(ValueError):
-    """A query parameter the server cannot use (EPCIS ``QueryParameterException``)."""
-
-    def __init__(self, parameter: str, message: str) -> None:
-        super().__init__(f"{parameter}: {message}")
-        self.parameter = parameter
-        self.message = message
-
-
-@dataclass(frozen=True)
-class EventQuery:
-    """The filters of one query; empty sets and None mean "no condition"."""
-
-    event_types: frozenset[str] = frozenset()
-    ge_event_time: datetime | None = None
-    lt_event_time: datetime | None = None
-    ge_record_time: datetime | None = None
-    lt_record_time: datetime | None = None
-    biz_steps: frozenset[str] = frozenset()
-    dispositions: frozenset[str] = frozenset()
-    actions: frozenset[str] = frozenset()
-    biz_locations: frozenset[str] = frozenset()
-    read_points: frozenset[str] = frozenset()
-    epcs: frozenset[str] = frozenset()
-    any_epcs: frozenset[str] = frozenset()
-    epc_classes: frozenset[str] = frozenset()
-    any_epc_classes: frozenset[str] = frozenset()
-    lots: frozenset[str] = frozenset()
-    gtins: frozenset[str] = frozenset()
-    facilities: frozenset[str] = frozenset()
-    per_page: int = field(default=DEFAULT_PER_PAGE, compare=False)
-
-    def digest(self) -> str:
-        """A short fingerprint of the filters (not the page size) that page tokens carry."""
-        data = {k: sorted(v) if isinstance(v, frozenset) else v for k, v in asdict(self).items()}
-        del data["per_page"]
-        text = json.dumps(data, sort_keys=True, default=str)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-    def matches(self, event: Mapping[str, Any]) -> bool:
-        """Whether a built EPCIS event passes the filters SQL does not apply."""
-        if self.event_types and event["type"] not in self.event_types:
-            return False
-        at = datetime.fromisoformat(str(event["eventTime"]))
-        if self.ge_event_time is not None and at < self.ge_event_time:
-            return False
-        if self.lt_event_time is not None and at >= self.lt_event_time:
-            return False
-
-        def epc_list() -> set[str]:
-            return set(event.get("epcList", []))
-
-        def classes() -> set[str]:
-            return {q["epcClass"] for q in event.get("quantityList", [])}
-
-        checks: list[tuple[frozenset[str], Callable[[], set[str]]]] = [
-            (self.biz_steps, lambda: {str(event.get("bizStep"))}),
-            (self.dispositions, lambda: {str(event.get("disposition"))}),
-            (self.actions, lambda: {str(event.get("action"))}),
-            (self.biz_locations, lambda: {str(event.get("bizLocation", {}).get("id"))}),
-            (self.read_points, lambda: {str(event.get("readPoint", {}).get("id"))}),
-            # An ObjectEvent's only EPC field is epcList and its only class field quantityList,
-            # so MATCH_epc/MATCH_anyEPC and MATCH_epcClass/MATCH_anyEPCClass look at the same.
-            (self.epcs, epc_list),
-            (self.any_epcs, epc_list),
-            (self.epc_classes, classes),
-            (self.any_epc_classes, classes),
-        ]
-        return all(not wanted or wanted & values() for wanted, values in checks)
-
-
-def _values(args: Mapping[str, Sequence[str]], name: str) -> frozenset[str]:
-    """Repeated parameters and ``|``-separated lists (the REST binding's list form) alike."""
-    out = {part.strip() for value in args.get(name, ()) for part in value.split("|")}
-    out.discard("")
-    return frozenset(out)
-
-
-def _single(args: Mapping[str, Sequence[str]], name: str) -> str | None:
-    values = args.get(name, ())
-    if len(values) > 1:
-        raise QueryParameterError(name, "give it once")
-    return values[0] if values else None
-
-
-def _time(args: Mapping[str, Sequence[str]], name: str) -> datetime | None:
-    raw = _single(args, name)
-    if raw is None:
-        return None
-    # An unencoded "+07:00" arrives as " 07:00": take the space for the plus it was.
-    text = raw.strip().replace(" ", "+")
-    try:
-        parsed = datetime.fromisoformat(text.replace("z", "Z"))
-    except ValueError:
-        raise QueryParameterError(
-            name, f"{raw!r} is not an ISO 8601 date-time such as 2024-03-01T00:00:00+07:00"
-        ) from None
-    if parsed.tzinfo is None:
-        raise QueryParameterError(name, f"{raw!r} has no time zone (add Z or +07:00)")
-    return parsed
-
-
-def _cbv(kind: str, values: frozenset[str]) -> frozenset[str]:
-    out = set()
-    for value in values:
-        for prefix in _CBV_PREFIXES[kind]:
-            if value.startswith(prefix):
-                value = value.removeprefix(prefix)
-                break
-        out.add(value)
-    return frozenset(out)
-
-
-def _gtins(values: frozenset[str]) -> frozenset[str]:
-    for value in values:
-        if not value.isdigit() or len(value) not in (8, 12, 13, 14):
-            raise QueryParameterError("gtin", f"{value!r} is not a GTIN-8, -12, -13 or -14")
-    return frozenset(v.zfill(14) for v in values)
-
-
-_LIST_PARAMS = {
-    "eventType",
-    "EQ_bizStep",
-    "EQ_disposition",
-    "EQ_action",
-    "EQ_bizLocation",
-    "EQ_readPoint",
-    "MATCH_epc",
-    "MATCH_anyEPC",
-    "MATCH_epcClass",
-    "MATCH_anyEPCClass",
-    "lot",
-    "gtin",
-    "facility",
-}
-_SINGLE_PARAMS = {
-    "GE_eventTime",
-    "LT_eventTime",
-    "GE_recordTime",
-    "LT_recordTime",
-    "perPage",
-    "nextPageToken",
-}
-PARAMETERS = frozenset(_LIST_PARAMS | _SINGLE_PARAMS)
-
-
-def parse_query(args: Mapping[str, Sequence[str]]) -> EventQuery:
-    """The :class:`EventQuery` of query-string pairs; unknown names are refused, as EPCIS says."""
-    for name in args:
-        if name not in PARAMETERS:
-            raise QueryParameterError(name, "unknown parameter")
-    types = _values(args, "eventType")
-    if types - EVENT_TYPES:
-        bad = ", ".join(sorted(types - EVENT_TYPES))
-        raise QueryParameterError("eventType", f"unknown event type {bad}")
-    actions = _values(args, "EQ_action")
-    if actions - {"ADD", "OBSERVE", "DELETE"}:
-        raise QueryParameterError("EQ_action", "must be ADD, OBSERVE or DELETE")
-    per_page_raw = _single(args, "perPage")
-    per_page = DEFAULT_PER_PAGE
-    if per_page_raw is not None:
-        if not per_page_raw.isdigit() or not 1 <= int(per_page_raw) <= MAX_PER_PAGE:
-            raise QueryParameterError("perPage", f"must be a whole number from 1 to {MAX_PER_PAGE}")
-        per_page = int(per_page_raw)
-    return EventQuery(
-        event_types=types,
-        ge_event_time=_time(args, "GE_eventTime"),
-        lt_event_time=_time(args, "LT_eventTime"),
-        ge_record_time=_time(args, "GE_recordTime"),
-        lt_record_time=_time(args, "LT_recordTime"),
-        biz_steps=_cbv("bizStep", _values(args, "EQ_bizStep")),
-        dispositions=_cbv("disposition", _values(args, "EQ_disposition")),
-        actions=actions,
-        biz_locations=_values(args, "EQ_bizLocation"),
-        read_points=_values(args, "EQ_readPoint"),
-        epcs=_values(args, "MATCH_epc"),
-        any_epcs=_values(args, "MATCH_anyEPC"),
-        epc_classes=_values(args, "MATCH_epcClass"),
-        any_epc_classes=_values(args, "MATCH_anyEPCClass"),
-        lots=_values(args, "lot"),
-        gtins=_gtins(_values(args, "gtin")),
-        facilities=_values(args, "facility"),
-        per_page=per_page,
-    )
+# Recalls and their liftings take their place in record order as (created_at or lifted_at,
+# one of these, recall id): after every device id at the same instant.
+_RECALL, _LIFT = "~recall", "~recall-lifted"
 
 
 def encode_token(key: bytes, position: Position, query: EventQuery) -> str:
@@ -270,23 +81,42 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-_BATCH_COLUMNS = [c.label(f"b_{c.name}") for c in batches.c]
-
-
 def run_query(
     conn: Connection, query: EventQuery, after: Position | None, *, base_url: str
-) -> tuple[list[tuple[dict[str, Any], dict[str, Any]]], Position | None]:
-    """One page of ``(batch, event)`` rows after ``after``, and where the next page starts."""
-    if query.event_types and "ObjectEvent" not in query.event_types:
-        return [], None  # every event we export is an ObjectEvent
+) -> tuple[list[Picked], Position | None]:
+    """One page of device events and recalls after ``after``, and where the next page starts.
+
+    A page holds ``per_page`` of them; a correction's two EPCIS events come together.
+    """
+    if query.event_types and not query.event_types & EMITTED_TYPES:
+        return [], None
     ids = Ids(base_url)
-    found: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    found: list[Picked] = []
+    last: Position | None = None
+    streams: list[Iterator[tuple[Position, Source | Recall]]] = [
+        _event_candidates(conn, query, after),
+        _recall_candidates(conn, query, after),
+    ]
+    for position, item in heapq.merge(*streams, key=lambda pair: pair[0]):
+        if not _subjects_match(query, item):
+            continue
+        built = build_events(ids, item, record_time=True)
+        keep = tuple(i for i, event in enumerate(built) if query.matches(event))
+        if not keep:
+            continue
+        if len(found) == query.per_page:
+            return found, last
+        found.append(Picked(item, keep))
+        last = position
+    return found, None
+
+
+def _event_candidates(
+    conn: Connection, query: EventQuery, after: Position | None
+) -> Iterator[tuple[Position, Source]]:
+    """Committed device events of exported types, in record order, read in chunks."""
     sql = (
-        select(events, *_BATCH_COLUMNS)
-        .join(
-            batches,
-            and_(batches.c.dev_id == events.c.dev_id, batches.c.batch_id == events.c.batch_id),
-        )
+        joined_events()
         .where(*_sql_conditions(query))
         .order_by(events.c.received_at, events.c.dev_id, events.c.seq)
         .limit(_SCAN_CHUNK)
@@ -294,29 +124,79 @@ def run_query(
     while True:
         chunk = list(conn.execute(sql.where(*_after(after))).mappings())
         for r in chunk:
-            row = {c.name: r[c.name] for c in events.c}
-            batch = {c.name: r[f"b_{c.name}"] for c in batches.c}
-            event = build_event(ids, batch, row, record_time=True)
-            if event is None or not query.matches(event):
-                continue
-            if len(found) == query.per_page:
-                last = found[-1][1]
-                return found, (float(last["received_at"]), str(last["dev_id"]), int(last["seq"]))
-            found.append((batch, row))
+            yield (float(r["received_at"]), str(r["dev_id"]), int(r["seq"])), source_of(conn, r)
         if len(chunk) < _SCAN_CHUNK:
-            return found, None
+            return
         last_row = chunk[-1]
         after = (float(last_row["received_at"]), str(last_row["dev_id"]), int(last_row["seq"]))
 
 
+def _recall_candidates(
+    conn: Connection, query: EventQuery, after: Position | None
+) -> Iterator[tuple[Position, Recall]]:
+    """Recalls and liftings (office actions, a few), in record order."""
+    sql = select(recalls)
+    if after is not None:
+        sql = sql.where(or_(recalls.c.created_at >= after[0], recalls.c.lifted_at >= after[0]))
+    rows = conn.execute(sql).mappings()
+    out: list[tuple[Position, Recall]] = []
+    for row in rows:
+        recall = recall_of(conn, row)
+        moments = [(float(row["created_at"]), _RECALL, "recall")]
+        if row["lifted_at"] is not None:
+            moments.append((float(row["lifted_at"]), _LIFT, "lift"))
+        for moment, tag, only in moments:
+            position = (moment, tag, int(row["id"]))
+            if (after is None or position > after) and _record_time_ok(query, moment):
+                out.append((position, Recall(recall.row, recall.lots, only)))
+    return iter(sorted(out, key=lambda pair: pair[0]))
+
+
+def _record_time_ok(query: EventQuery, moment: float) -> bool:
+    ge, lt = query.ge_record_time, query.lt_record_time
+    return (ge is None or moment >= ge.timestamp()) and (lt is None or moment < lt.timestamp())
+
+
+def _subjects_match(query: EventQuery, item: Source | Recall) -> bool:
+    """The ``lot``, ``gtin`` and ``facility`` filters, exactly (SQL only narrows them)."""
+    lots: set[str] = set()
+    gtins: set[str] = set()
+    places: set[str] = set()
+    if isinstance(item, Recall):
+        lots.add(str(item.row["lot"]))
+        for lot, gtin, facility in item.lots:
+            lots.add(lot)
+            gtins.update([gtin] if gtin else [])
+            places.update([facility] if facility else [])
+    else:
+        for source in (item, item.target):
+            if source is None:
+                continue
+            places.add(str(source.facility["code"]))
+            if source.batch is not None:
+                lots.add(str(source.batch["lot"]))
+                gtins.update([source.batch["gtin"]] if source.batch["gtin"] else [])
+            body = source.row["body"]
+            if source.row["type"] in (se.INPUT_RECEIVED, se.INPUT_ADDED) and body.get("lot"):
+                lots.add(str(body["lot"]))
+    return all(
+        not wanted or bool(wanted & have)
+        for wanted, have in ((query.lots, lots), (query.gtins, gtins), (query.facilities, places))
+    )
+
+
 def _sql_conditions(query: EventQuery) -> list[Any]:
     conditions: list[Any] = [events.c.type.in_(EXPORTED_TYPES)]
+    # Receipts and corrections have no batch of their own: _subjects_match checks them.
     if query.lots:
-        conditions.append(batches.c.lot.in_(sorted(query.lots)))
+        unbatched = (se.INPUT_RECEIVED, se.INPUT_ADDED, se.RECORD_CORRECTED)
+        conditions.append(or_(batches.c.lot.in_(sorted(query.lots)), events.c.type.in_(unbatched)))
     if query.gtins:
-        conditions.append(batches.c.gtin.in_(sorted(query.gtins)))
+        conditions.append(
+            or_(batches.c.gtin.in_(sorted(query.gtins)), events.c.type == se.RECORD_CORRECTED)
+        )
     if query.facilities:
-        conditions.append(batches.c.facility_code.in_(sorted(query.facilities)))
+        conditions.append(devices.c.facility_code.in_(sorted(query.facilities)))
     if query.ge_record_time is not None:
         conditions.append(events.c.received_at >= query.ge_record_time.timestamp())
     if query.lt_record_time is not None:

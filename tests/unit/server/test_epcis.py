@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 
 from ocop_cli.main import main
 from sync_server.epcis.document import export_lot, validation_errors, validator
+from sync_server.epcis.ids import OCOP_VOC
 from sync_server.ingest.commit import ingest_chunk
 from tests.unit.protocol.builders import ChainBuilder, new_batch_id
 from tests.unit.server.bodies import LOT, opened_body, step_body
@@ -133,6 +134,8 @@ def test_demo_batch_exports_a_valid_document(
     assert opened["action"] == "ADD" and opened["bizStep"] == "commissioning"
     assert opened["quantityList"] == [{"epcClass": lot_class}]
     assert opened["ilmd"]["cbvmda:lotNumber"] == LOT
+    assert opened["ilmd"]["cbvmda:countryOfOrigin"] == "VN"  # the prefix the context defines
+    assert doc["@context"][1] == {"ocop": OCOP_VOC}  # one IRI, whatever the deployment's URL
     assert opened["eventID"] == f"urn:uuid:{chain.events[0].id}"
     assert opened["ocop:eventHash"] == chain.events[0].hash
     assert opened["eventTime"] == chain.events[0].at
@@ -140,10 +143,10 @@ def test_demo_batch_exports_a_valid_document(
     assert opened["readPoint"] == {"id": f"{BASE}/facility/KC"}
 
     assert intake["action"] == "OBSERVE"
-    assert intake["bizStep"] == f"{BASE}/epcis/voc/bizStep-NHAP"
+    assert intake["bizStep"] == f"{OCOP_VOC}bizStep-NHAP"
     reports = intake["sensorElementList"][0]["sensorReport"]
     assert [(r["type"], r["value"], r.get("uom")) for r in reports] == [
-        (f"{BASE}/epcis/voc/measurement-do_am", 14.2, "P1"),
+        (f"{OCOP_VOC}measurement-do_am", 14.2, "P1"),
         ("Mass", 1200.0, "KGM"),
     ]
     temp = drying["sensorElementList"][0]["sensorReport"][0]

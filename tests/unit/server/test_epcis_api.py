@@ -16,6 +16,7 @@ from sync_server.config import ServerConfig
 from sync_server.devices.registry import register_device
 from sync_server.epcis import query as epcis_query
 from sync_server.epcis.document import validation_errors
+from sync_server.epcis.ids import OCOP_VOC
 from sync_server.ingest.commit import ingest_chunk
 from sync_server.store.db import events, facilities
 from sync_server.web import create_app
@@ -146,7 +147,7 @@ def test_logged_in_office_user_gets_200(client: FlaskClient, engine: Engine) -> 
             {"EQ_bizStep": "https://ref.gs1.org/cbv/BizStep-encoding"},
             {("kc-test-1", s) for s in (6, 9)},
         ),
-        ({"EQ_bizStep": f"{BASE}/epcis/voc/bizStep-SAY"}, {("kc-test-1", 4), (DEV2, 2)}),
+        ({"EQ_bizStep": f"{OCOP_VOC}bizStep-SAY"}, {("kc-test-1", 4), (DEV2, 2)}),
         ({"EQ_action": "ADD"}, {("kc-test-1", 1), ("kc-test-1", 7), ("kc-test-1", 8), (DEV2, 1)}),
         ({"EQ_disposition": "active"}, {("kc-test-1", s) for s in (5, 7, 8, 9)} | {(DEV2, 3)}),
         ({"EQ_bizLocation": f"{BASE}/facility/HT"}, {k for k in ALL if k[0] == DEV2}),
@@ -182,7 +183,7 @@ STEPS = "|".join(
     [
         "commissioning",
         "encoding",
-        *(f"{BASE}/epcis/voc/bizStep-{s}" for s in ("NHAP", "SAY", "closed")),
+        *(f"{OCOP_VOC}bizStep-{s}" for s in ("NHAP", "SAY", "closed")),
     ]
 )
 
