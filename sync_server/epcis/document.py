@@ -177,6 +177,9 @@ def _correction(ids: Ids, source: Source, record_time: bool) -> list[dict[str, A
     target = source.target
     if target is None or se.body_problem(se.RECORD_CORRECTED, dict(body)) is not None:
         return []
+    named = body["corrects"]
+    if (named["id"], named["type"]) != (target.row["id"], target.row["type"]):
+        return []  # names another event than the one at that seq: nothing to declare
     prior_row: Mapping[str, Any] = target.row
     prior_body: dict[str, Any] = dict(target.row["body"])
     for earlier in source.earlier:

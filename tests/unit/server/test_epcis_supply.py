@@ -332,6 +332,20 @@ def test_corrections_are_error_declarations_of_the_version_they_correct(
     assert found[u(11)]["bizStep"] == "receiving"
 
 
+def test_a_correction_naming_another_event_is_not_exported(
+    client: FlaskClient, engine: Engine, scenario: Chain, chain: ChainBuilder
+) -> None:
+    wrong = Chain._fix(chain, 4, {"quantity": 1.0})
+    wrong["corrects"]["type"] = "lot.shipped"  # seq 4 is a use, not a shipment
+    e = chain.next("record.corrected", wrong)
+    with engine.begin() as conn:
+        conn.execute(insert(events).values(**_row(e, received_at=1013.0)))
+    found = {_key(event) for event in _query(client, engine)}
+    assert scenario.uuid(9) in found
+    assert f"urn:uuid:{e.id}" not in found
+    assert len(found) == 17
+
+
 def test_recalls_and_their_lifting(client: FlaskClient, engine: Engine, scenario: Chain) -> None:
     recalled = _query(client, engine, EQ_disposition="recalled")
     assert [sorted(q["epcClass"] for q in e["quantityList"]) for e in recalled] == [
