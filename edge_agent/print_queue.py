@@ -124,7 +124,7 @@ class PrintQueue(Background):
         try:
             if catalog is None or batch is None:
                 raise DomainError("unknown_product")
-            base = batch_label(catalog, batch)
+            base = batch_label(catalog, batch, label_key=self._label_key)
             product = catalog.product(batch.product_code)
             gtin = product.gtin if product else None
             labels = (

@@ -13,12 +13,22 @@ from label_printer.model import LabelContent
 from trace_protocol.catalog import Catalog
 from trace_protocol.envelope import Event
 from trace_protocol.links import build_batch_url
-from trace_protocol.unit_codes import build_unit_url, format_serial, unit_mac
+from trace_protocol.unit_codes import (
+    batch_mac,
+    build_signed_batch_url,
+    build_unit_url,
+    format_serial,
+    unit_mac,
+)
 
 MAX_COPIES = 2000
 
 
-def batch_label(catalog: Catalog, batch: BatchRow, lang: str = "vi") -> LabelContent:
+def batch_label(
+    catalog: Catalog, batch: BatchRow, lang: str = "vi", label_key: bytes | None = None
+) -> LabelContent:
+    """The batch label; with the device's label key its URL carries a signed code (issue 15), so
+    a label scanned before the batch synced gets the honest "details on their way" page."""
     if batch.status != "closed":
         raise DomainError("batch_not_closed")
     product = catalog.product(batch.product_code)
@@ -34,7 +44,14 @@ def batch_label(catalog: Catalog, batch: BatchRow, lang: str = "vi") -> LabelCon
         lot=batch.lot,
         production_date=date.fromisoformat(batch.production_date),
         expiry_date=date.fromisoformat(batch.expiry_date) if batch.expiry_date else None,
-        url=build_batch_url(catalog.public_base_url, batch.lot, product.gtin),
+        url=build_signed_batch_url(
+            catalog.public_base_url,
+            batch.lot,
+            batch_mac(label_key, batch.lot, product.gtin),
+            product.gtin,
+        )
+        if label_key is not None
+        else build_batch_url(catalog.public_base_url, batch.lot, product.gtin),
         extra_lines=(("Sản lượng lô: " if lang == "vi" else "Batch: ") + quantity,)
         if quantity
         else (),

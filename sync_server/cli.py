@@ -32,6 +32,9 @@ def register(parser: argparse.ArgumentParser) -> SubParsers:
     p = sub.add_parser("init-db", help="create or migrate the database tables (Alembic)")
     p.set_defaults(func=cmd_init_db)
 
+    p = sub.add_parser("reproject", help="rebuild the supply projections from the journal")
+    p.set_defaults(func=cmd_reproject)
+
     p = sub.add_parser("import-catalog", help="create or update a facility and its products")
     p.add_argument("file", type=Path, help="catalog JSON (facility, products, steps)")
     p.set_defaults(func=cmd_import_catalog)
@@ -108,6 +111,17 @@ def cmd_init_db(args: argparse.Namespace) -> int:
         revision = current_revision(conn)
     engine.dispose()
     print(f"database ready at revision {revision}: {cfg.db_url.split('@')[-1]}")
+    return 0
+
+
+def cmd_reproject(args: argparse.Namespace) -> int:
+    from sync_server.ingest.replay import reproject
+    from sync_server.service import open_server_engine
+
+    engine = open_server_engine(_config(args))
+    count = reproject(engine)
+    engine.dispose()
+    print(f"supply projections rebuilt from {count} events")
     return 0
 
 

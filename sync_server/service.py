@@ -13,6 +13,7 @@ from sync_server.config import ServerConfig
 from sync_server.devices.catalog_edit import publish_pending
 from sync_server.devices.liveness import sweep_silent
 from sync_server.http_server import open_http_server
+from sync_server.ingest.replay import reproject_if_stale
 from sync_server.ingest.worker import IngestWorker
 from sync_server.store.db import create_schema, open_engine
 from sync_server.web import MAX_BODY_BYTES, create_app
@@ -22,8 +23,11 @@ SWEEP_INTERVAL_S = 60.0
 
 
 def open_server_engine(config: ServerConfig) -> Engine:
+    """The database, migrated, with its supply projections rebuilt if an older server made
+    them (sync_server/ingest/replay.py)."""
     engine = open_engine(config.db_url)
     create_schema(engine)
+    reproject_if_stale(engine)
     return engine
 
 

@@ -84,3 +84,22 @@ def build_unit_url(base_url: str, lot: str, serial: str, mac: str, gtin: str | N
         return build_link(base, check_gtin(gtin), check_lot(lot), serial, extra={SIG_PARAM: mac})
     path = f"/{SHORT_PREFIX}/{quote(check_lot(lot), safe='')}/{quote(serial, safe='')}"
     return f"{base}{path}?{SIG_PARAM}={mac}"
+
+
+def batch_mac(key: bytes, lot: str, gtin: str | None) -> str:
+    """A batch label's code (issue 15): the unit scheme on the batch URL, so a batch label printed
+    offline and scanned before its batch synced is told genuine, not "not found"."""
+    message = f"ocop-batch-v1|{gtin or ''}|{lot}".encode()
+    return b64url(hmac.new(key, message, hashlib.sha256).digest())[:MAC_CHARS]
+
+
+def verify_batch_mac(key: bytes, lot: str, gtin: str | None, mac: str) -> bool:
+    return hmac.compare_digest(batch_mac(key, lot, gtin), mac)
+
+
+def build_signed_batch_url(base_url: str, lot: str, mac: str, gtin: str | None) -> str:
+    """The batch URL (:func:`trace_protocol.links.build_batch_url`) with ``?s=`` its code."""
+    base = base_url.rstrip("/")
+    if gtin:
+        return build_link(base, check_gtin(gtin), check_lot(lot), extra={SIG_PARAM: mac})
+    return f"{base}/{SHORT_PREFIX}/{quote(check_lot(lot), safe='')}?{SIG_PARAM}={mac}"

@@ -7,6 +7,12 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from sync_server.consumer.sources import (
+    CorrectionView,
+    SourceView,
+    batch_corrections,
+    batch_sources,
+)
 from sync_server.store.db import batches, blob_refs, devices, events, facilities
 from trace_protocol import envelope as ev
 from trace_protocol.catalog import CatalogError, Product, parse_product
@@ -48,6 +54,10 @@ class StepView:
     labels_en: dict[str, str]
     # (public thumbnail sha256, public full sha256) of each photo that has arrived
     photos: list[tuple[str, str]] = field(default_factory=list)
+    # Issue 15: the stage's trace code (Circular 02/2024 Art. 6: one per event), and the
+    # corrections of this step ("sửa lúc … vì …").
+    code: str = ""
+    corrections: list[CorrectionView] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -71,6 +81,11 @@ class BatchView:
     # The facility's current catalog entry for this product: certificate, origins, stars.
     facility_now: FacilityView | None = None
     product_now: Product | None = None
+    # Issue 15: the received lots it actually used, corrections of its events, and a void.
+    sources: list[SourceView] = field(default_factory=list)
+    corrections: list[CorrectionView] = field(default_factory=list)
+    voided_at: str | None = None
+    void_reason: str | None = None
 
 
 def find_batch(conn: Connection, lot: str, gtin: str | None = None) -> BatchView | None:
@@ -99,6 +114,7 @@ def find_batch(conn: Connection, lot: str, gtin: str | None = None) -> BatchView
     ).all()
     photos = _public_photos(conn, row["dev_id"], row["batch_id"])
     facility_now = find_facility(conn, row["facility_code"])
+    fixes = batch_corrections(conn, row["dev_id"], row["batch_id"])
     steps = [
         StepView(
             seq=r.seq,
@@ -111,6 +127,8 @@ def find_batch(conn: Connection, lot: str, gtin: str | None = None) -> BatchView
             labels=dict(r.body.get("labels", {})),
             labels_en=dict(r.body.get("labels_en", {})),
             photos=[photos[sha] for sha in r.body.get("photos", []) if sha in photos],
+            code=f"{row['lot']}-E{r.seq}",
+            corrections=[c for c in fixes if c.corrects_seq == r.seq],
         )
         for r in step_rows
     ]
@@ -135,6 +153,10 @@ def find_batch(conn: Connection, lot: str, gtin: str | None = None) -> BatchView
         device_blocked=bool(device and device[1]),
         facility_now=facility_now,
         product_now=facility_now.product(row["product_code"]) if facility_now else None,
+        sources=batch_sources(conn, row["dev_id"], row["batch_id"], row["facility_code"]),
+        corrections=fixes,
+        voided_at=row.get("voided_at"),
+        void_reason=row.get("void_reason"),
     )
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import Connection, select
 from sync_server.store.db import batches, devices, events, facilities
 from trace_protocol import envelope as ev
 from trace_protocol.links import lot_prefix, parse_lot
-from trace_protocol.unit_codes import decode_label_key, verify_unit_mac
+from trace_protocol.unit_codes import decode_label_key, verify_batch_mac, verify_unit_mac
 
 GENUINE, FORGED, UNVERIFIABLE = "genuine", "forged", "unverifiable"
 NEVER_PRINTED = "never_printed"  # genuine signature, but a serial the device never printed
@@ -92,3 +92,28 @@ def _printed(conn: Connection, dev: str, lot: str, serial: str) -> bool | None:
         and b["serial_from"] <= number <= b["serial_to"]
         for (b,) in runs
     )
+
+
+def check_batch_code(
+    conn: Connection, lot: str, gtin: str | None, mac: str | None
+) -> UnitVerdict | None:
+    """A signed batch label (issue 15) whose batch has not synced: genuine when a label key of
+    a device of the lot's facility (its lot letter, when the code has one) made ``mac``; None
+    otherwise (the page then stays "not found", as for an unsigned code)."""
+    if not mac:
+        return None
+    parsed = parse_lot(lot)
+    facility_code = lot_prefix(lot)
+    candidates = select(devices.c.dev_id, devices.c.label_key).where(
+        devices.c.label_key.is_not(None), devices.c.facility_code == facility_code
+    )
+    if parsed is not None and parsed.index is not None:
+        candidates = candidates.where(devices.c.lot_index == parsed.index)
+    for dev, key in conn.execute(candidates).all():
+        if verify_batch_mac(decode_label_key(key), lot, gtin, mac):
+            fac = conn.execute(
+                select(facilities.c.name).where(facilities.c.code == facility_code)
+            ).first()
+            made = parsed.day if parsed else None
+            return UnitVerdict(GENUINE, dev, fac[0] if fac else None, made, None, facility_code)
+    return None

@@ -8,16 +8,19 @@ confirms.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import time
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, insert, select, update
 
 from sync_server.config import ServerConfig
 from sync_server.devices.config_publisher import PublishError, publish_configs
 from sync_server.devices.registry import RegistryError, import_catalog
-from sync_server.store.db import devices, facilities
+from sync_server.store.blobs import BlobStorage
+from sync_server.store.db import blob_refs, devices, facilities
 from trace_protocol.workers import WorkerError, hash_pin
 
 log = logging.getLogger(__name__)
@@ -99,6 +102,61 @@ def _save_workers(
     if workers:
         new["workers"] = sorted(workers, key=lambda w: str(w.get("name", "")))
     return import_catalog(engine, new, base_url).version
+
+
+PARTNER_KEYS = ("suppliers", "customers")
+PHOTO_MAX_BYTES = 900_000  # under the web app's request limit (MAX_BODY_BYTES)
+JPEG_MAGIC = b"\xff\xd8\xff"
+
+
+def save_partners(
+    engine: Engine, facility_code: str, key: str, items: list[dict[str, Any]], base_url: str
+) -> int:
+    """Replace the facility's ``suppliers`` or ``customers`` (issue 15); returns the new catalog
+    version. Raises :class:`RegistryError` with the validation message; nothing is saved then."""
+    if key not in PARTNER_KEYS:
+        raise ValueError(f"not a partner list: {key!r}")
+    stored = load_catalog(engine, facility_code)
+    new = {k: v for k, v in stored.items() if k not in ("version", "v", key)}
+    if items:
+        new[key] = items
+    return import_catalog(engine, new, base_url).version
+
+
+def store_product_photo(
+    engine: Engine, storage: BlobStorage, facility_code: str, data: bytes
+) -> str:
+    """Keep an uploaded product photo (JPEG) in the blob store like the devices' photos and
+    return its sha256, which the catalog names. It is registered as a public file of the office
+    (dev_id ``office:{facility}``), so the public ``/blobs/…`` route serves it."""
+    if not data.startswith(JPEG_MAGIC):
+        raise RegistryError("photo: must be a JPEG file")
+    if len(data) > PHOTO_MAX_BYTES:
+        raise RegistryError(f"photo: at most {PHOTO_MAX_BYTES // 1000} kB")
+    sha = hashlib.sha256(data).hexdigest()
+    if not storage.has(sha):
+        storage.append(sha, storage.offset(sha), data[storage.offset(sha) :])
+        if not storage.finish(sha):
+            raise RegistryError("photo: the file could not be stored")
+    owner = f"office:{facility_code}"
+    with engine.begin() as conn:
+        known = conn.execute(
+            select(blob_refs.c.sha256).where(blob_refs.c.dev_id == owner, blob_refs.c.sha256 == sha)
+        ).first()
+        if known is None:
+            conn.execute(
+                insert(blob_refs).values(
+                    sha256=sha,
+                    dev_id=owner,
+                    kind="public",
+                    seq=0,
+                    camera="office",
+                    purpose="product",
+                    batch_id=None,
+                    received_at=time.time(),
+                )
+            )
+    return sha
 
 
 def facility_devices(engine: Engine, facility_code: str) -> list[str]:

@@ -8,7 +8,14 @@ until the office acts) when it:
   is registered for, or whose lot starts with another registered facility's code;
 - ``lot_taken``: opens a lot that a batch already holds (another device's, or another of this
   device's batches), or whose lot letter is not this device's;
-- ``unknown_batch``: names (``body.batch``) a batch that this device did not open.
+- ``unknown_batch``: names (``body.batch``) a batch that this device did not open (a shipment:
+  a batch of another facility, or none its facility's lots could be);
+- supply events (issue 15): a receipt's receiving lot must carry the facility's code and this
+  device's lot letter (``wrong_facility``, ``lot_taken``) and be new (``lot_taken``); a use must
+  name a receipt of the device's facility (``wrong_facility``) with that receipt's lot; a
+  correction must name an earlier event of this device by its seq, id and type (``bad_body``).
+  A receipt or batch another device of the facility has not sent yet is judged by its lot's
+  prefix, so arrival order across devices never decides.
 
 Checked in seq order over a verified run, before anything of it is committed; the batches that
 the run itself opens count as opened.
@@ -18,11 +25,13 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, RowMapping, select
 
-from sync_server.store.db import batches, facilities
+from sync_server.store.db import batches, events, facilities
+from sync_server.store.supply_tables import receipts, shipments
 from trace_protocol import envelope as ev
+from trace_protocol import supply_events as se
 from trace_protocol.chain import Problem
 from trace_protocol.envelope import Event
-from trace_protocol.links import lot_letter, parse_lot
+from trace_protocol.links import is_receipt_lot, lot_letter, lot_prefix, parse_lot
 
 WRONG_FACILITY = "wrong_facility"
 LOT_TAKEN = "lot_taken"
@@ -41,15 +50,137 @@ class RunBinding:
         self._lot_index: int | None = device["lot_index"]
         self._own: set[str] = set()  # batch ids of this device seen so far
         self._run_lots: set[str] = set()  # lots opened earlier in this run
+        self._run_receipts: dict[str, str] = {}  # receipt id -> receiving lot, in this run
+        self._run_shipments: set[str] = set()
+        self._run_events: dict[int, tuple[str, str]] = {}  # seq -> (id, type), in this run
 
     def problem(self, e: Event) -> Problem | None:
         """Why ``e`` is not this device's to write, or None (then it counts as applied)."""
-        reason = self._opened(e) if e.type == ev.BATCH_OPENED else self._names_own_batch(e)
+        if e.type == ev.BATCH_OPENED:
+            reason = self._opened(e)
+        elif e.type in se.SUPPLY_TYPES:
+            reason = self._supply(e)
+        else:
+            reason = self._names_own_batch(e)
         if reason is not None:
             return Problem(reason[0], e.seq, reason[1])
+        b = e.body
         if e.type == ev.BATCH_OPENED:
-            self._own.add(str(e.body["batch"]))
-            self._run_lots.add(str(e.body["lot"]))
+            self._own.add(str(b["batch"]))
+            self._run_lots.add(str(b["lot"]))
+        elif e.type == se.INPUT_RECEIVED:
+            self._run_receipts[str(b["receipt"])] = str(b["lot"])
+        elif e.type == se.LOT_SHIPPED:
+            self._run_shipments.add(str(b["shipment"]))
+        self._run_events[e.seq] = (e.id, e.type)
+        return None
+
+    def _supply(self, e: Event) -> tuple[str, str] | None:
+        b = e.body
+        if e.type == se.INPUT_RECEIVED:
+            return self._received(str(b["receipt"]), str(b["lot"]))
+        if e.type == se.INPUT_ADDED:
+            return self._names_own_batch(e) or self._uses(str(b["receipt"]), str(b["lot"]))
+        if e.type == se.LOT_SHIPPED:
+            return self._ships(e)
+        if e.type == se.RECORD_CORRECTED:
+            return self._corrects(e)
+        return self._names_own_batch(e)  # batch.voided
+
+    def _received(self, receipt: str, lot: str) -> tuple[str, str] | None:
+        if lot_prefix(lot) != self._facility or not is_receipt_lot(lot):
+            return WRONG_FACILITY, (
+                f"receiving lot {lot!r} is not a {self._facility}-NL-… code of this facility"
+            )
+        parsed = parse_lot(lot)
+        if parsed is not None and parsed.index is not None and parsed.index != self._lot_index:
+            mine = lot_letter(self._lot_index) if self._lot_index else "none"
+            return LOT_TAKEN, (
+                f"lot {lot!r} has lot letter {lot_letter(parsed.index)}; this device's is {mine}"
+            )
+        if (
+            receipt in self._run_receipts
+            or self._conn.execute(
+                select(receipts.c.receipt_id).where(receipts.c.receipt_id == receipt)
+            ).first()
+        ):
+            return BAD_BODY, f"receipt {receipt} was already received"
+        taken = (
+            lot in self._run_receipts.values()
+            or self._conn.execute(select(receipts.c.lot).where(receipts.c.lot == lot)).first()
+        )
+        if taken:
+            return LOT_TAKEN, f"receiving lot {lot!r} was already given to another receipt"
+        return None
+
+    def _uses(self, receipt: str, lot: str) -> tuple[str, str] | None:
+        if receipt in self._run_receipts:
+            known: tuple[str, str] | None = (self._facility, self._run_receipts[receipt])
+        else:
+            row = self._conn.execute(
+                select(receipts.c.facility_code, receipts.c.lot).where(
+                    receipts.c.receipt_id == receipt
+                )
+            ).first()
+            known = None if row is None else (str(row[0]), str(row[1]))
+        if known is None:  # received on another device of the facility, not here yet
+            if lot_prefix(lot) != self._facility or not is_receipt_lot(lot):
+                return (
+                    WRONG_FACILITY,
+                    f"input.added uses lot {lot!r}, not a receipt of this facility",
+                )
+            return None
+        if known[0] != self._facility:
+            return WRONG_FACILITY, f"receipt {receipt} is facility {known[0]}'s"
+        if known[1] != lot:
+            return BAD_BODY, f"receipt {receipt} has lot {known[1]!r}, not {lot!r}"
+        return None
+
+    def _ships(self, e: Event) -> tuple[str, str] | None:
+        shipment, batch, lot = str(e.body["shipment"]), str(e.body["batch"]), str(e.body["lot"])
+        if (
+            shipment in self._run_shipments
+            or self._conn.execute(
+                select(shipments.c.shipment_id).where(shipments.c.shipment_id == shipment)
+            ).first()
+        ):
+            return BAD_BODY, f"shipment {shipment} was already recorded"
+        rows = self._conn.execute(
+            select(batches.c.facility_code, batches.c.lot).where(batches.c.batch_id == batch)
+        ).all()
+        if self._is_own(batch) and not rows:  # opened earlier in this run
+            return None
+        if not rows:  # opened on another device of the facility, not here yet
+            if lot_prefix(lot) != self._facility:
+                return (
+                    UNKNOWN_BATCH,
+                    f"lot.shipped names batch {batch[:36]!r}, not of this facility",
+                )
+            return None
+        if all(str(r[0]) != self._facility for r in rows):
+            return UNKNOWN_BATCH, f"lot.shipped names batch {batch[:36]!r} of another facility"
+        if all(str(r[1]) != lot for r in rows if str(r[0]) == self._facility):
+            return BAD_BODY, f"batch {batch[:36]} does not have lot {lot!r}"
+        return None
+
+    def _corrects(self, e: Event) -> tuple[str, str] | None:
+        target = e.body["corrects"]
+        seq, kind = int(target["seq"]), str(target["type"])
+        if seq >= e.seq:
+            return BAD_BODY, f"record.corrected corrects seq {seq}, not an earlier event"
+        found = self._run_events.get(seq)
+        if found is None:
+            row = self._conn.execute(
+                select(events.c.id, events.c.type).where(
+                    events.c.dev_id == self._dev, events.c.seq == seq
+                )
+            ).first()
+            found = None if row is None else (str(row[0]), str(row[1]))
+        if found != (str(target["id"]), kind):
+            return (
+                BAD_BODY,
+                f"record.corrected: event {seq} of this device is not {kind} {target['id']}",
+            )
         return None
 
     def _opened(self, e: Event) -> tuple[str, str] | None:

@@ -1,4 +1,5 @@
-"""Server-side projection: the batches table, derived from committed events only."""
+"""Server-side projection: the batches table, derived from committed events only, and the
+supply tables through sync_server/ingest/supply_projection.py."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ import time
 
 from sqlalchemy import Connection, select, update
 
+from sync_server.ingest.supply_projection import project_supply
 from sync_server.store.blobs import SHA256_RE
 from sync_server.store.db import batches, blob_refs, devices
 from trace_protocol import envelope as ev
+from trace_protocol import supply_events as se
 from trace_protocol.envelope import Event
 
 _REQUIRED: dict[str, dict[str, type | tuple[type, ...]]] = {
@@ -28,6 +31,8 @@ _BLOB_KINDS = (
 
 def body_problem(e: Event) -> str | None:
     """Why this (authentic) event's body cannot be projected, or None when it can."""
+    if e.type in se.SUPPLY_TYPES:
+        return se.body_problem(e.type, e.body)
     for key, kind in _REQUIRED.get(e.type, {}).items():
         if not isinstance(e.body.get(key), kind) or isinstance(e.body.get(key), bool):
             return f"{e.type} body needs {key!r}"
@@ -81,6 +86,8 @@ def project(conn: Connection, e: Event) -> None:
                 expiry_date=b.get("expiry_date"),
             )
         )
+    elif e.type in se.SUPPLY_TYPES:
+        project_supply(conn, e)
 
 
 def _snapshot_taken(conn: Connection, e: Event) -> None:

@@ -137,3 +137,12 @@ recall_lots = Table(
     PrimaryKeyConstraint("recall_id", "lot"),
     Index("recall_lots_lot", "lot"),
 )
+
+projection_versions = Table(
+    "projection_versions",
+    metadata,
+    # What each replayable projection's code was when it last rebuilt its tables from
+    # ``events`` (sync_server/ingest/replay.py): a server whose code is newer replays once.
+    Column("name", String(32), primary_key=True),
+    Column("version", Integer, nullable=False),
+)

@@ -63,6 +63,8 @@ RUNTIME_IDS = (
     N_("open"),
     # TRANSLATORS: a batch's status in the office's tables: finished, its output recorded.
     N_("closed"),
+    # TRANSLATORS: a batch's status in the office's tables: opened by mistake, voided (issue 15).
+    N_("voided"),
     # TRANSLATORS: alert kinds on the dashboard ('alert_' + the kind stored by the server).
     N_("alert_silent"),
     N_("alert_camera"),

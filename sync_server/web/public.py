@@ -20,7 +20,7 @@ from sync_server.consumer.scans import (
     place_of,
     scan_row,
 )
-from sync_server.consumer.unit_check import GENUINE, check_unit
+from sync_server.consumer.unit_check import GENUINE, check_batch_code, check_unit
 from sync_server.store.db import reading
 from sync_server.web.context import config as app_config
 from sync_server.web.context import engine
@@ -122,6 +122,12 @@ def _batch_page(lot: str, gtin: str | None) -> tuple[str, int]:
         return render_template("batch.html", b=batch, unit=None, today=vn_today()), 200
 
     page, status = cache.get_or_render(("batch", lot, gtin or "", current_lang()), render)
+    if status == 404 and request.args.get(SIG_PARAM):
+        # Not synced yet, never cached: a signed batch label gets the honest page (issue 15).
+        pending = _pending_batch_page(lot, gtin, request.args[SIG_PARAM])
+        if pending is not None:
+            page, status = pending
+            found = []
     # Every view is a scan, cached page or not: the batch's registered facility, or (a cached
     # page) the lot's prefix.
     facility = found[0].facility.get("code") if found and found[0] else lot_prefix(lot)
@@ -134,6 +140,22 @@ def _batch_page(lot: str, gtin: str | None) -> tuple[str, int]:
         None,
     )
     return page, status
+
+
+def _pending_batch_page(lot: str, gtin: str | None, mac: str) -> tuple[str, int] | None:
+    """A genuine batch label whose batch has not synced: what the code itself tells."""
+    with reading(engine()) as conn:
+        verdict = check_batch_code(conn, lot, gtin, mac)
+        code = verdict.facility_code if verdict else None
+        facility = find_facility(conn, code) if code else None
+    if verdict is None:
+        return None
+    parsed = parse_lot(lot)
+    product = facility.product(parsed.product) if facility and parsed else None
+    page = render_template(
+        "batch_pending.html", unit=verdict, lot=lot, f=facility, p=product, today=vn_today()
+    )
+    return page, 200
 
 
 def _unit_page(lot: str, serial: str, gtin: str | None) -> tuple[str, int]:

@@ -23,9 +23,15 @@ MANAGED_KEYS = frozenset(
         "certificate",
         "origins",
         "steps",
+        # issue 15
+        "materials",
+        "standards",
+        "expected_yield",
+        "photo",
     )
 )
 EXTRA_STEPS = 2
+EXTRA_MATERIALS = 2
 EXTRA_FIELDS = 2
 
 
@@ -124,7 +130,45 @@ def product_from_form(form: MultiDict[str, str]) -> dict[str, Any]:
             }
         )
     product["steps"] = steps
+    product.update(_supply_from_form(form))
     return product
+
+
+def material_rows(form: MultiDict[str, str]) -> list[int]:
+    """The form rows of the materials kept (a row with a blank code is dropped)."""
+    return [i for i in _indices(form, "materials-") if form.get(f"materials-{i}-code", "").strip()]
+
+
+def _supply_from_form(form: MultiDict[str, str]) -> dict[str, Any]:
+    """Issue 15's product fields: raw materials, standards, expected yield, photo."""
+    out: dict[str, Any] = {}
+    materials = [
+        {
+            "code": form.get(f"materials-{i}-code", "").strip(),
+            "name": _text(
+                form.get(f"materials-{i}-name_vi", ""), form.get(f"materials-{i}-name_en", "")
+            ),
+            "unit": form.get(f"materials-{i}-unit", "").strip() or "kg",
+        }
+        for i in material_rows(form)
+    ]
+    if materials:
+        out["materials"] = materials
+    standards = [line.strip() for line in form.get("standards", "").splitlines() if line.strip()]
+    if standards:
+        out["standards"] = standards
+    lo = _opt_float(form.get("yield_min", ""), "expected_yield.min")
+    hi = _opt_float(form.get("yield_max", ""), "expected_yield.max")
+    if lo is not None or hi is not None:
+        # One bound alone stands for both; the contract checks positive and min <= max.
+        out["expected_yield"] = {
+            "min": lo if lo is not None else hi,
+            "max": hi if hi is not None else lo,
+        }
+    photo = form.get("photo", "").strip()
+    if photo:
+        out["photo"] = photo
+    return out
 
 
 def _t(value: Any, lang: str) -> str:
@@ -185,4 +229,26 @@ def form_from_product(product: dict[str, Any]) -> dict[str, Any]:
             for o in product.get("origins", []) or []
         ),
         "steps": steps,
+        **_supply_values(product),
+    }
+
+
+def _supply_values(product: dict[str, Any]) -> dict[str, Any]:
+    blank = {"code": "", "name_vi": "", "name_en": "", "unit": "kg"}
+    materials = [
+        {
+            "code": m.get("code", ""),
+            "name_vi": _t(m.get("name"), "vi"),
+            "name_en": _t(m.get("name"), "en") or str(m.get("name_en") or ""),
+            "unit": m.get("unit", "kg"),
+        }
+        for m in product.get("materials", []) or []
+    ]
+    expected = product.get("expected_yield") or {}
+    return {
+        "materials": materials + [dict(blank) for _ in range(EXTRA_MATERIALS)],
+        "standards": "\n".join(product.get("standards", []) or []),
+        "yield_min": "" if expected.get("min") is None else f"{expected['min']:g}",
+        "yield_max": "" if expected.get("max") is None else f"{expected['max']:g}",
+        "photo": product.get("photo", ""),
     }

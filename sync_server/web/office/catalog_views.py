@@ -13,19 +13,27 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from sync_server.devices.catalog_edit import load_catalog, publish_pending, save_product
+from sync_server.devices.catalog_edit import (
+    load_catalog,
+    publish_pending,
+    save_product,
+    store_product_photo,
+)
 from sync_server.devices.registry import RegistryError
 from sync_server.store.db import facilities, reading
 from sync_server.web.auth import login_required
-from sync_server.web.context import config, engine
+from sync_server.web.context import config, engine, storage
 from sync_server.web.i18n import N_
 from sync_server.web.office import add_nav, bp
 from sync_server.web.office.catalog_form import (
     MANAGED_KEYS,
     FormError,
     form_from_product,
+    material_rows,
     product_from_form,
 )
+from sync_server.web.office.partners_form import field_of, reason_id
+from trace_protocol.supply import UNITS
 
 add_nav("office.catalog", N_("catalog"))
 
@@ -84,12 +92,17 @@ def _form(
     facility_code: str, values: dict[str, Any], product_code: str | None, error: str | None
 ) -> ResponseReturnValue:
     status = 400 if error else 200
+    # Issue 15's fields get their message beside them; the others keep it at the top.
+    name = field_of(error, material_rows(request.form)) if error else ""
+    beside = name.startswith(("materials-", "standards", "yield_", "photo"))
     page = render_template(
         "office/product_form.html",
         facility_code=facility_code,
         product_code=product_code,
         v=values,
-        error=error,
+        error=None if beside else error,
+        errors={name: (reason_id(error), error)} if beside and error else {},
+        units=UNITS,
     )
     return page, status
 
@@ -97,6 +110,10 @@ def _form(
 def _save(facility_code: str, replaces: str | None) -> ResponseReturnValue:
     try:
         product = product_from_form(request.form)
+        upload = request.files.get("photo_file")
+        if upload is not None and upload.filename:
+            data = upload.read()
+            product["photo"] = store_product_photo(engine(), storage(), facility_code, data)
         save_product(
             engine(),
             facility_code,

@@ -11,6 +11,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import Connection, or_, select
 
 from sync_server.devices.liveness import device_state, facility_states
+from sync_server.ingest.mass_balance import batch_balance
 from sync_server.ingest.rejects import rejects_of
 from sync_server.store.alerts import open_alerts
 from sync_server.store.db import (
@@ -136,8 +137,15 @@ def batch(dev: str, batch_id: str) -> ResponseReturnValue:
         photos = _photos(
             conn, blob_refs.c.dev_id == dev, blob_refs.c.batch_id == batch_id, limit=200
         )
+        balance = batch_balance(conn, row)
     return render_template(
-        "office/batch.html", b=row, journal=journal, runs=runs, scans=scan_rows, photos=photos
+        "office/batch.html",
+        b=row,
+        journal=journal,
+        runs=runs,
+        scans=scan_rows,
+        photos=photos,
+        balance=balance,
     )
 
 

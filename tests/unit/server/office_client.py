@@ -44,20 +44,33 @@ def officer_client(app: Flask, engine: Engine, username: str = "officer1") -> Fl
 
 
 class FormFields(HTMLParser):
-    """What a browser would submit: every input's and textarea's name and current value."""
+    """What a browser would submit: every input's, textarea's and select's name and current
+    value; a checkbox only when checked, a file input not at all."""
 
     def __init__(self) -> None:
         super().__init__()
         self.fields: dict[str, str] = {}
         self._textarea: str | None = None
+        self._select: str | None = None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = dict(attrs)
         if tag == "input" and a.get("name"):
+            if a.get("type") == "file" or (a.get("type") == "checkbox" and "checked" not in a):
+                return
             self.fields[str(a["name"])] = a.get("value") or ""
         elif tag == "textarea" and a.get("name"):
             self._textarea = str(a["name"])
             self.fields[self._textarea] = ""
+        elif tag == "select" and a.get("name"):
+            self._select = str(a["name"])
+        elif (
+            tag == "option"
+            and self._select
+            and (self._select not in self.fields or "selected" in a)
+        ):
+            # The first option unless one is selected, as a browser submits.
+            self.fields[self._select] = a.get("value") or ""
 
     def handle_data(self, data: str) -> None:
         if self._textarea:
@@ -66,11 +79,21 @@ class FormFields(HTMLParser):
     def handle_endtag(self, tag: str) -> None:
         if tag == "textarea":
             self._textarea = None
+        elif tag == "select":
+            self._select = None
 
 
 def product_form(client: FlaskClient) -> dict[str, str]:
     """The fields of the office's product form for KC's NM, as a browser would submit them."""
     parser = FormFields()
     parser.feed(client.get("/office/catalog/KC/NM").get_data(as_text=True))
+    parser.fields.pop("q", None)  # the header's search box is another form
+    return parser.fields
+
+
+def page_form(client: FlaskClient, path: str) -> dict[str, str]:
+    """The fields of the office form at ``path``, as a browser would submit them."""
+    parser = FormFields()
+    parser.feed(client.get(path).get_data(as_text=True))
     parser.fields.pop("q", None)  # the header's search box is another form
     return parser.fields

@@ -1,0 +1,177 @@
+"""What a consumer page tells of a batch's actual raw-material sources and of its corrections.
+
+Issue 15: the sources are the receipts the batch recorded using (``input_uses`` joined to
+``receipts``), not the catalog's fixed "origins" text; a supplier's name shows only where the
+facility's current catalog marks it public (a farmer is private unless it says so), its place
+always. Corrections are shown honestly: when, why and what changed; the original stays in the
+journal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, select
+
+from sync_server.store.db import corrections, events, facilities, input_uses, receipts
+from trace_protocol import envelope as ev
+from trace_protocol import supply_events as se
+from trace_protocol.supply import SupplyError, parse_suppliers
+
+# What a consumer may see corrected: the record's steps, its close and its inputs (never a
+# shipment, whose customer is the office's business), and never a note (private, DESIGN.md §5).
+PUBLIC_CORRECTIONS = (ev.STEP_RECORDED, ev.BATCH_CLOSED, se.INPUT_ADDED)
+PRIVATE_CHANGES = frozenset(("note",))
+
+
+@dataclass(frozen=True)
+class SourceView:
+    """One received lot a batch used: what, from where, when received, how much went in."""
+
+    material: str
+    material_en: str
+    supplier_name: str  # "" when the supplier's name is not public
+    supplier_kind: str
+    place: str
+    received_on: str
+    receipt_lot: str
+    quantity: float
+    unit: str
+    # Another kit facility's labelled lot this was received as: the chain goes on there.
+    source_lot: str = ""
+    certification: str = ""
+
+
+@dataclass(frozen=True)
+class CorrectionView:
+    """A ``record.corrected`` of one of the batch's events."""
+
+    at: str
+    reason: str
+    corrects_seq: int
+    corrects_type: str
+    changes: dict[str, Any] = field(default_factory=dict)
+
+
+def _public_names(conn: Connection, facility_code: str) -> dict[str, bool]:
+    """Supplier id → may its name be shown, as the facility's current catalog says."""
+    row = conn.execute(
+        select(facilities.c.catalog).where(facilities.c.code == facility_code)
+    ).first()
+    raw = row[0].get("suppliers") if row and isinstance(row[0], dict) else None
+    try:
+        return {s.id: s.public_name for s in parse_suppliers(raw)}
+    except SupplyError:
+        return {}
+
+
+def _place(supplier: dict[str, Any]) -> str:
+    parts = (supplier.get("commune"), supplier.get("district"), supplier.get("province"))
+    return ", ".join(str(p) for p in parts if p)
+
+
+def _certification(supplier: dict[str, Any]) -> str:
+    cert = supplier.get("certification")
+    if not isinstance(cert, dict) or not cert.get("scheme"):
+        return ""
+    return " ".join(str(cert[k]) for k in ("scheme", "code") if cert.get(k))
+
+
+def batch_sources(
+    conn: Connection, dev_id: str, batch_id: str, facility_code: str
+) -> list[SourceView]:
+    """The receipts the batch used, one entry per receipt (its uses summed), oldest first."""
+    used = func.sum(input_uses.c.quantity).label("used")
+    rows = conn.execute(
+        select(
+            receipts.c.supplier_id,
+            receipts.c.supplier,
+            receipts.c.material,
+            receipts.c.received_on,
+            receipts.c.lot,
+            receipts.c.source_lot,
+            input_uses.c.unit,
+            used,
+        )
+        .select_from(input_uses.join(receipts, receipts.c.receipt_id == input_uses.c.receipt_id))
+        .where(input_uses.c.dev_id == dev_id, input_uses.c.batch_id == batch_id)
+        .group_by(
+            receipts.c.receipt_id,
+            receipts.c.supplier_id,
+            receipts.c.supplier,
+            receipts.c.material,
+            receipts.c.received_on,
+            receipts.c.lot,
+            receipts.c.source_lot,
+            input_uses.c.unit,
+        )
+        .order_by(receipts.c.received_on, receipts.c.lot)
+    ).all()
+    if not rows:
+        return []
+    public = _public_names(conn, facility_code)
+    out = []
+    for r in rows:
+        supplier = r.supplier if isinstance(r.supplier, dict) else {}
+        material = r.material if isinstance(r.material, dict) else {}
+        # The current catalog decides (a farmer may withdraw consent); the snapshot otherwise.
+        shown = public.get(r.supplier_id, bool(supplier.get("public_name")))
+        out.append(
+            SourceView(
+                material=str(material.get("name", "")),
+                material_en=str(material.get("name_en", "")),
+                supplier_name=str(supplier.get("name", "")) if shown else "",
+                supplier_kind=str(supplier.get("kind", "")),
+                place=_place(supplier),
+                received_on=r.received_on,
+                receipt_lot=r.lot,
+                quantity=float(r.used or 0),
+                unit=r.unit,
+                source_lot=r.source_lot or "",
+                certification=_certification(supplier),
+            )
+        )
+    return out
+
+
+def batch_corrections(conn: Connection, dev_id: str, batch_id: str) -> list[CorrectionView]:
+    """Corrections of any of the batch's own events (steps, uses, its close), oldest first."""
+    rows = conn.execute(
+        select(
+            corrections.c.at,
+            corrections.c.reason,
+            corrections.c.corrects_seq,
+            corrections.c.corrects_type,
+            corrections.c.changes,
+        )
+        .select_from(
+            corrections.join(
+                events,
+                and_(
+                    events.c.dev_id == corrections.c.dev_id,
+                    events.c.seq == corrections.c.corrects_seq,
+                ),
+            )
+        )
+        .where(
+            corrections.c.dev_id == dev_id,
+            events.c.batch_id == batch_id,
+            corrections.c.corrects_type.in_(PUBLIC_CORRECTIONS),
+        )
+        .order_by(corrections.c.seq)
+    ).all()
+    return [
+        CorrectionView(
+            at=r.at,
+            reason=r.reason,
+            corrects_seq=r.corrects_seq,
+            corrects_type=r.corrects_type,
+            changes={
+                k: v
+                for k, v in (r.changes.items() if isinstance(r.changes, dict) else ())
+                if k not in PRIVATE_CHANGES
+            },
+        )
+        for r in rows
+    ]
