@@ -42,6 +42,7 @@ R1, R2 = "KC-NL-240301A01", "KC-NL-240301A02"
 LOT_CLASS = f"https://id.gs1.org/01/{GTIN}/10/{LOT}"
 R1_CLASS, R2_CLASS = f"{BASE}/l/{R1}", f"{BASE}/l/{R2}"
 HT_LOT = "HT-XY-240305-01"
+WORKER = "Nguyễn Văn Worker-Q9"
 CONTEXT = json.loads((EXAMPLES / "context" / "epcis-context.jsonld").read_text(encoding="utf-8"))
 CONTEXT_URL = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
 
@@ -60,6 +61,7 @@ def _received(receipt: str, lot: str, supplier: dict[str, Any], **more: Any) -> 
         "quantity": 500.0,
         "unit": "kg",
         "received_on": "2024-03-01",
+        "by": {"id": "wq9", "name": WORKER},  # the signed-in worker: for the office only
         **more,
     }
 
@@ -237,6 +239,8 @@ def test_every_kind_is_valid_in_the_export_and_the_query(
         assert any("errorDeclaration" in e for e in found)
         ids = {_key(e) for e in found}
         assert scenario.uuid(12) not in ids  # a body the projections refuse is not exported
+        assert WORKER not in json.dumps(found, ensure_ascii=False)
+        assert "wq9" not in json.dumps(found)
     # The document holds one step back (receipts), the batch, its corrections and recalls.
     assert [_key(e) for e in exported[:2]] == [scenario.uuid(2), scenario.uuid(3)]
     # seq 2-8 and the opening, 3 corrections of two events each, a recall, its lifting, a recall
