@@ -81,6 +81,10 @@ def register(parser: argparse.ArgumentParser) -> SubParsers:
 
     register_accounts(sub, _config)
 
+    from sync_server.trace.cli import register_trace
+
+    register_trace(sub, _config)
+
     p = sub.add_parser("backup", help="snapshot the SQLite database and copy new blobs")
     p.add_argument("--to", required=True, type=Path, help="backup folder")
     p.add_argument("--keep", type=int, help="keep only the newest N snapshots")

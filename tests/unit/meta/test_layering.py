@@ -63,7 +63,18 @@ SERVER_PARTS: dict[str, set[str]] = {
     "ingest": {"store", "config"},
     "consumer": {"store", "config"},
     "devices": {"store", "config", "ingest"},
-    "web": {"store", "config", "vn_time", "accounts", "consumer", "devices", "epcis", "ingest"},
+    "trace": {"store", "config"},
+    "web": {
+        "store",
+        "config",
+        "vn_time",
+        "accounts",
+        "consumer",
+        "devices",
+        "epcis",
+        "ingest",
+        "trace",
+    },
 }
 SERVER_LEAVES = {"config", "vn_time"}
 
