@@ -102,11 +102,13 @@ def test_receive_use_ship_correct_void_and_recall(edge: EdgeEnv, tmp_path: Path)
     saved = s.post(
         "/receipts",
         {**fields, "supplier": "THT", "material": "LUA", "supplier_lot": SUPPLIER_LOT,
-         "quantity": "1.500", "day": ""},
+         "quantity": "1.500", "day": "", "photo": "1"},
     )  # fmt: skip
     assert saved.status_code == 303, saved.text
     (receipt,) = _events(edge, "input.received")
     assert receipt["supplier_lot"] == SUPPLIER_LOT and receipt["quantity"] == 1500
+    (note_photo,) = _events(edge, "snapshot.taken")  # the delivery note, its own event
+    assert receipt["photo"] == note_photo["sha256"]
     assert receipt["source"]["gtin"] == "08936123450014"
     assert receipt["lot"].startswith("KC-NL-")
     assert "1.500 kg" in s.get("/receipts").text
