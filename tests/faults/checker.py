@@ -4,7 +4,8 @@ In the spirit of Jepsen's total-queue checker: every event the journal holds (an
 touchscreen confirmed) must be committed on the server exactly once, at its own seq, with its own
 hash. Definitions, per device:
 
-- lost: journal seqs with no server row, plus confirmed saves (step notes, opened batches) that
+- lost: journal seqs with no server row, plus confirmed saves (step notes, opened batches,
+  receipts) that
   are on the server at no seq (a confirmed save missing from the journal is lost too)
 - duplicated: an event id committed at more than one seq, a seq committed more than once, or a
   confirmed step note committed in more than one event
@@ -76,13 +77,17 @@ def server_rows(engine: Engine, dev: str) -> list[Row]:
 
 
 def _key(row: Row) -> str | None:
-    """What a confirmed save is known by: its step note, or the batch it opened."""
+    """What a confirmed save is known by: its step note, the batch it opened, or the
+    receiving lot of a receipt (issue 15)."""
     if row.type == "step.recorded":
         note = row.body.get("note")
         return f"note:{note}" if isinstance(note, str) and note else None
     if row.type == "batch.opened":
         batch = row.body.get("batch")
         return f"batch:{batch}" if isinstance(batch, str) else None
+    if row.type == "input.received":
+        lot = row.body.get("lot")
+        return f"receipt:{lot}" if isinstance(lot, str) else None
     return None
 
 

@@ -5,6 +5,10 @@ Every step carries a unique note (``<dev>/<n>``), so the checker can follow each
 that fails (the agent is being killed, its clock jumped and waitress dropped the connection …)
 is retried with a new note: the failed one may or may not have been written, so it is
 "indeterminate", never required. Every loop is bounded in count and in time.
+
+Between the steps, each batch gets supply actions (issue 15, tests/faults/supply_load.py):
+receipts, uses, a correction, and at its end a close and a shipment. A confirmed receipt is
+required on the server like a confirmed step.
 """
 
 from __future__ import annotations
@@ -16,11 +20,13 @@ from dataclasses import dataclass, field
 
 import requests
 
+from tests.faults import supply_load
+from tests.faults.supply_load import SupplyState
 from tests.integration.touchscreen import Touchscreen
 
 STEP = "XAT"  # "Xay xát, đánh bóng": a step with no measured fields
 PRODUCT = "NM"
-STEPS_PER_BATCH = 500
+STEPS_PER_BATCH = 200
 RETRY_PAUSE_S = 0.2
 
 
@@ -71,6 +77,7 @@ class AgentLoad:
     confirmed_batches: set[str] = field(default_factory=set)
     failures: int = 0
     attempts: int = 0
+    supply: SupplyState = field(default_factory=SupplyState)
 
 
 def _new_batch(touch: Touchscreen) -> str | None:
@@ -87,15 +94,34 @@ def run_load(load: AgentLoad, pacer: Pacer, max_attempts: int) -> None:
     batch: str | None = None
     in_batch = 0
     n = 0
+    acted = -1  # the step after which this batch's supply action was last tried
     while load.attempts < max_attempts and pacer.acquire():
         load.attempts += 1
         try:
+            if (
+                batch is not None
+                and acted != in_batch
+                and (in_batch in supply_load.ACTIONS or in_batch >= STEPS_PER_BATCH)
+            ):
+                acted = in_batch
+                if in_batch >= STEPS_PER_BATCH:
+                    done = supply_load.close_and_ship(touch, batch)
+                    if done is not None and done.status_code == 303:
+                        load.supply.done("ship")
+                else:
+                    done = supply_load.act(touch, load.supply, batch, in_batch, n)
+                if done is not None and done.status_code == 303:
+                    pacer.confirm()
+                elif done is not None:
+                    load.failures += 1
+                continue
             if batch is None or in_batch >= STEPS_PER_BATCH:
                 batch = _new_batch(touch)
                 if batch is None:
                     load.failures += 1
                     time.sleep(RETRY_PAUSE_S)
                     continue
+                acted = -1
                 load.confirmed_batches.add(batch)
                 pacer.confirm()
                 in_batch = 0

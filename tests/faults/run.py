@@ -26,7 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ocop_cli.broker import wait_for_port
 from sync_server.store.db import devices, reading
-from tests.faults.checker import check_all
+from tests.faults.checker import check_all, journal_rows
 from tests.faults.cluster import Agent, Cluster
 from tests.faults.injectors import Scheduler, open_timeline
 from tests.faults.load import AgentLoad, Pacer, start_load
@@ -37,6 +37,7 @@ from tests.faults.report import (
     print_kinds,
     totals,
 )
+from tests.faults.supply_check import check_supply
 from tests.postgres import PostgresServer, bin_path
 
 MEAN_FAULT_INTERVAL_S = 1.5
@@ -180,13 +181,20 @@ def _run(args: argparse.Namespace, database_url: str) -> int:
         t3 = time.monotonic()
         cluster.stop_all()
         confirmed = [
-            {f"note:{n}" for n in ld.confirmed_notes} | {f"batch:{b}" for b in ld.confirmed_batches}
+            {f"note:{n}" for n in ld.confirmed_notes}
+            | {f"batch:{b}" for b in ld.confirmed_batches}
+            | {f"receipt:{lot}" for lot in ld.supply.receipt_lots}
             for ld in loads
         ]
         reports = check_all(
             [(a.dev, a.journal, c) for a, c in zip(cluster.agents, confirmed, strict=True)],
             cluster.server.engine,
         )
+        supply, mismatches = check_supply(
+            cluster.server.engine, {a.dev: journal_rows(a.journal) for a in cluster.agents}
+        )
+        problems += [f"supply projection: {m}" for m in mismatches[:10]]
+        problems += [f"no {kind} in the journals" for kind, n in supply.items() if n == 0]
         timings.add("check", time.monotonic() - t3)
     except BaseException:
         cluster.stop_all()
@@ -208,6 +216,11 @@ def _run(args: argparse.Namespace, database_url: str) -> int:
         f"protocol: {count_in_logs(agent_logs, 'acks stalled')} ack-stall resends,"
         f" {count_in_logs(agent_logs, 'connected to')} agent connects,"
         f" {count_in_logs(logs, 'being dropped')} broker queue-overflow drop notices"
+    )
+    print(
+        "supply: "
+        + ", ".join(f"{n} {kind}" for kind, n in supply.items())
+        + f" in the journals; {len(mismatches)} projection mismatches"
     )
     print_devices(reports)
     tot = totals(sched.injected, reports)
