@@ -38,7 +38,7 @@ from trace_protocol.digital_link import parse_link
 from trace_protocol.envelope import Event
 from trace_protocol.messages import encode_chunk
 
-R1, R2 = "KC-NL-240301A01", "KC-NL-240301A02"
+R1, R2 = "KC-NL-240301-01", "KC-NL-240301-02"  # build_receipt_lot("KC", 2024-03-01, n)
 LOT_CLASS = f"https://id.gs1.org/01/{GTIN}/10/{LOT}"
 R1_CLASS, R2_CLASS = f"{BASE}/l/{R1}", f"{BASE}/l/{R2}"
 HT_LOT = "HT-XY-240305-01"
@@ -445,6 +445,38 @@ def test_pages_hold_every_new_event_exactly_once(
     assert len(seen) == len(set(seen)) == 17
     # Recalls and the lifting take their place in record order: after every device event here.
     assert [("ocop:recalledLot" in e) for e in full][-4:] == [False, True, True, True]
+
+
+def test_events_ingested_and_projected_for_real_export_and_query(
+    engine: Engine, device: str, chain: ChainBuilder, tmp_path: Path
+) -> None:
+    """The same kinds through ingest_chunk: the real binding and projections fill receipts and
+    corrections, and the documents still hold the receipt and the error declaration."""
+    b, receipt = new_batch_id(), new_batch_id()
+    chain.next("batch.opened", opened_body(b, LOT))
+    chain.next("input.received", _received(receipt, R1, _supplier("S1")))
+    use = chain.next(
+        "input.added", {"batch": b, "receipt": receipt, "lot": R1, "quantity": 3.0, "unit": "kg"}
+    )
+    fix = {"corrects": {"seq": 3, "id": use.id, "type": use.type}, "changes": {"quantity": 2.5}}
+    chain.next("record.corrected", {**fix, "reason": "cân sai"})
+    chain.next("batch.closed", {"batch": b, "quantity": 2.0, "unit": "kg"})
+    result = ingest_chunk(engine, DEV, encode_chunk(DEV, chain.events))
+    assert (result.committed, result.quarantined) == (5, 0)
+    exported = _export(engine)
+    assert validation_errors(exported) == []
+    app = create_app(ServerConfig(data_dir=tmp_path, public_base_url=BASE), engine)
+    queried = _query(app.test_client(), engine)
+    # One step back comes first in the batch's document; the query keeps record (seq) order.
+    assert exported["epcisBody"]["eventList"][0]["bizStep"] == "receiving"
+    assert [e.get("bizStep") for e in queried][:2] == ["commissioning", "receiving"]
+    for found in (exported["epcisBody"]["eventList"], queried):
+        declared = [e for e in found if "errorDeclaration" in e]
+        assert [e["eventID"] for e in declared] == [f"urn:uuid:{use.id}"]
+        quantities = [
+            e["inputQuantityList"][0]["quantity"] for e in found if "inputQuantityList" in e
+        ]
+        assert quantities == [3.0, 3.0, 2.5]
 
 
 def _loader(url: str, options: Any = None) -> dict[str, Any]:
