@@ -310,3 +310,20 @@ def test_correcting_a_shipment_and_a_finished_quantity(journal: Journal, cat: Ca
     with journal.store.read() as db:
         fixed = get_batch(db, batch)
     assert fixed is not None and (fixed.quantity, fixed.expiry_date) == (550, "2025-03-01")
+
+
+def test_a_recalled_supplier_lot_is_not_received_and_a_voided_batch_not_shipped(
+    journal: Journal, cat: Catalog
+) -> None:
+    with pytest.raises(DomainError) as err:
+        receive(
+            journal, supply_catalog(recalled=["THT-0301"]), "", supplier_id="THT",
+            material_code="LUA", supplier_lot="THT-0301", quantity_text="5",
+        )  # fmt: skip
+    assert (err.value.code, err.value.params["lot"]) == ("lot_recalled", "THT-0301")
+    batch = str(open_batch(journal, cat, "NM", "").body["batch"])
+    void_batch(journal, batch, "nhầm")
+    head = journal.head()
+    with pytest.raises(DomainError, match="batch_voided"):
+        ship(journal, cat, batch, customer_id="OCOP1", quantity_text="1", override=True)
+    assert journal.head() == head
