@@ -75,6 +75,7 @@ from sync_server.web.office import (  # noqa: E402
     pages,
     partners_views,
     reports_views,
+    trace_views,
     users_views,
     workers_views,
 )
@@ -90,6 +91,7 @@ __all__ = [
     "pages",
     "partners_views",
     "reports_views",
+    "trace_views",
     "users_views",
     "workers_views",
 ]
