@@ -178,6 +178,13 @@ def test_receive_use_ship_correct_void_and_recall(edge: EdgeEnv, tmp_path: Path)
                        {"customer": "NPP", "quantity": "1"})  # fmt: skip
     assert refused.status_code == 400 and f"Lô {SUPPLIER_LOT} đang bị thu hồi" in refused.text
     assert edge.head() == head
+
+    # English second: the same screens name everything in English.
+    s.get("/lang/en")
+    assert "Lots recalled or made from a recalled lot" in s.get("/").text
+    receive_page = s.get("/receipts/new").text
+    assert "Receive raw material" in receive_page and "Supplier&#39;s lot code" in receive_page
+    assert "Customer" in s.get(f"{batch_path}/ship").text
     s.close()
 
 
