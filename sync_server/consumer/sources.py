@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, select
+from sqlalchemy import Connection, and_, select
 
 from sync_server.store.db import corrections, events, facilities, input_uses, receipts
 from trace_protocol import envelope as ev
@@ -81,22 +81,11 @@ def _certification(supplier: dict[str, Any]) -> str:
 def batch_sources(
     conn: Connection, dev_id: str, batch_id: str, facility_code: str
 ) -> list[SourceView]:
-    """The receipts the batch used, one entry per receipt (its uses summed), oldest first."""
-    used = func.sum(input_uses.c.quantity).label("used")
+    """The receipts the batch used, one entry per receipt (its uses summed), oldest first.
+
+    Summed here, not in SQL: PostgreSQL cannot group by the JSON snapshot columns."""
     rows = conn.execute(
         select(
-            receipts.c.supplier_id,
-            receipts.c.supplier,
-            receipts.c.material,
-            receipts.c.received_on,
-            receipts.c.lot,
-            receipts.c.source_lot,
-            input_uses.c.unit,
-            used,
-        )
-        .select_from(input_uses.join(receipts, receipts.c.receipt_id == input_uses.c.receipt_id))
-        .where(input_uses.c.dev_id == dev_id, input_uses.c.batch_id == batch_id)
-        .group_by(
             receipts.c.receipt_id,
             receipts.c.supplier_id,
             receipts.c.supplier,
@@ -105,14 +94,22 @@ def batch_sources(
             receipts.c.lot,
             receipts.c.source_lot,
             input_uses.c.unit,
+            input_uses.c.quantity,
         )
-        .order_by(receipts.c.received_on, receipts.c.lot)
+        .select_from(input_uses.join(receipts, receipts.c.receipt_id == input_uses.c.receipt_id))
+        .where(input_uses.c.dev_id == dev_id, input_uses.c.batch_id == batch_id)
+        .order_by(receipts.c.received_on, receipts.c.lot, input_uses.c.seq)
     ).all()
     if not rows:
         return []
+    used: dict[str, float] = {}
+    first: dict[str, Any] = {}
+    for r in rows:
+        used[r.receipt_id] = used.get(r.receipt_id, 0.0) + float(r.quantity or 0)
+        first.setdefault(r.receipt_id, r)
     public = _public_names(conn, facility_code)
     out = []
-    for r in rows:
+    for receipt_id, r in first.items():
         supplier = r.supplier if isinstance(r.supplier, dict) else {}
         material = r.material if isinstance(r.material, dict) else {}
         # The current catalog decides (a farmer may withdraw consent); the snapshot otherwise.
@@ -126,7 +123,7 @@ def batch_sources(
                 place=_place(supplier),
                 received_on=r.received_on,
                 receipt_lot=r.lot,
-                quantity=float(r.used or 0),
+                quantity=used[receipt_id],
                 unit=r.unit,
                 source_lot=r.source_lot or "",
                 certification=_certification(supplier),
