@@ -73,7 +73,7 @@ def trace_backward(conn: Connection, lot: str, supplier_id: str | None = None) -
     """Where ``lot`` came from: the receipts used in it, their suppliers' lots, and through a
     receipt scanned from another facility's label, that facility's batch and its inputs."""
     walk = _Walk(conn)
-    roots = walk.resolve(lot, supplier_id)
+    roots = walk.resolve(lot, supplier_id, backward=True)
     found = closure(roots, walk.upstream)
     return walk.trace(lot, "backward", roots, found.nodes, reverse(found.edges))
 
@@ -196,14 +196,18 @@ class _Walk:
     def _rows(self, query: Any) -> Sequence[Row[Any]]:
         return self.conn.execute(query).all()
 
-    def resolve(self, lot: str, supplier_id: str | None) -> list[Key]:
-        """The lots a code names: an output lot, a receiving lot, suppliers' lots."""
+    def resolve(self, lot: str, supplier_id: str | None, *, backward: bool = False) -> list[Key]:
+        """The lots a code names: an output lot, a receiving lot, suppliers' lots. Backward, a
+        code that is a lot of the kit is only that lot: a supplier's lot is a leaf, with nothing
+        behind it to find (the consumer pages' recall check traces every page view)."""
         roots: list[Key] = []
         if supplier_id is None:
             query = select(*_BATCH).where(batches.c.public_lot == lot)
             roots += [self._batch(r) for r in self._rows(query)]
             query = select(*_RECEIPT).where(receipts.c.lot == lot)
             roots += [self._receipt(r) for r in self._rows(query)]
+            if backward and roots:
+                return sorted(set(roots))
         ids = [supplier_id] if supplier_id is not None else self._supplier_ids()
         for chunk in _chunks(ids):
             query = select(*_RECEIPT).where(

@@ -270,3 +270,19 @@ def test_every_query_uses_an_index(tmp_path: Path) -> None:
             ]
     engine.dispose()
     assert not full_scans
+
+
+def test_backward_from_a_kit_lot_skips_the_supplier_search(
+    engine: Engine, chain: Chain, statements: list[str]
+) -> None:
+    """A consumer page's recall check traces its lot backward on every view: an output or
+    receiving lot resolves by its unique index alone, never by searching suppliers' lots."""
+    with engine.connect() as conn:
+        statements.clear()
+        t = trace_backward(conn, BK_OUT)
+        assert t.found
+        searches = [s for s in statements if "receipts.supplier_lot =" in s or "WITH" in s]
+        assert t.roots == (BK_OUT,) and statements and not searches
+        statements.clear()
+        assert trace_backward(conn, SUPPLIER_LOT).roots == (S01, S07)
+        assert any(s.lstrip().upper().startswith("WITH") for s in statements)
