@@ -155,6 +155,12 @@ def _corrected(b: dict[str, Any]) -> str | None:
             return f"{key} must be a date YYYY-MM-DD"
     if "serials" in changes and not _serials(changes["serials"]):
         return "serials must be [first, last]"
+    if "supplier_lot" in changes and not _is_text(
+        changes["supplier_lot"], MAX_SUPPLIER_LOT, empty=True
+    ):
+        return f"supplier_lot is at most {MAX_SUPPLIER_LOT} characters"
+    if "note" in changes and not _is_text(changes["note"], MAX_NOTE, empty=True):
+        return f"note is at most {MAX_NOTE} characters"
     if not _is_text(b.get("reason"), MAX_REASON):
         return f"reason is required, at most {MAX_REASON} characters"
     return None

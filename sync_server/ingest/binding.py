@@ -38,6 +38,7 @@ LOT_TAKEN = "lot_taken"
 UNKNOWN_BATCH = "unknown_batch"
 # sync_server.ingest.commit.BAD_BODY: a batch id opened twice cannot be projected
 BAD_BODY = "bad_body"
+BATCH_ID_MAX = 36  # batches.batch_id: a batch id no device opened may still not be longer
 
 
 class RunBinding:
@@ -151,7 +152,7 @@ class RunBinding:
         if self._is_own(batch) and not rows:  # opened earlier in this run
             return None
         if not rows:  # opened on another device of the facility, not here yet
-            if lot_prefix(lot) != self._facility:
+            if lot_prefix(lot) != self._facility or len(batch) > BATCH_ID_MAX:
                 return (
                     UNKNOWN_BATCH,
                     f"lot.shipped names batch {batch[:36]!r}, not of this facility",

@@ -212,3 +212,23 @@ def test_a_receipt_and_its_use_in_one_chunk_bind(
     assert held(engine, DEV) == []
     with engine.connect() as conn:
         assert conn.execute(select(receipts.c.quantity)).scalar() == 4
+
+
+def test_a_correction_too_long_for_its_column_is_a_bad_body_not_a_stall(
+    engine: Engine, device: str, chain: ChainBuilder
+) -> None:
+    first = chain.next(se.INPUT_RECEIVED, received(uid(), "KC-NL-240301-01", 5))
+    send(engine, DEV, [first])
+    ack = send(
+        engine, DEV, [chain.next(se.RECORD_CORRECTED, corrected(first, supplier_lot="x" * 41))]
+    )
+    assert ack.upto == 1 and ack.error is not None and ack.error.code == BAD_BODY
+    assert "supplier_lot is at most 40 characters" in ack.error.detail
+
+
+def test_a_shipment_of_a_batch_id_longer_than_any_batch_is_unknown(
+    engine: Engine, device: str, chain: ChainBuilder
+) -> None:
+    body = shipped(uid(), "b" * 40, "KC-NM-240301-01", 3)
+    ack = send(engine, DEV, [chain.next(se.LOT_SHIPPED, body)])
+    assert ack.error is not None and ack.error.code == UNKNOWN_BATCH
