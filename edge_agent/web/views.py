@@ -310,6 +310,9 @@ def snapshot(batch_id: str) -> BaseResponse | tuple[str, int]:
         found = queries.get_batch(db, batch_id)
     if found is None:
         return _error_page(domain.DomainError("batch_not_found"))
+    if found.status == "voided":  # issue 15: nothing more is recorded on a voided batch
+        error = _message(domain.DomainError("batch_voided", lot=found.lot))
+        return render_batch(batch_id, error, None, 400)
     try:
         event = agent.cameras.capture(request.form.get("camera", ""), MANUAL, batch_id)
     except CameraError as exc:

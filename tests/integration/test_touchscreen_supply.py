@@ -166,6 +166,7 @@ def test_receive_use_ship_correct_void_and_recall(edge: EdgeEnv, tmp_path: Path)
     refused = s.post(f"{other_path}/steps", NHAP)
     assert refused.status_code == 400 and "đã bị huỷ" in refused.text
     assert s.post(f"{other_path}/labels", {"copies": "1"}).status_code == 400
+    assert s.post(f"{other_path}/snapshot", {"camera": "cua-kho"}).status_code == 400
     assert edge.head() == head
 
     # The office recalls the supplier's lot: the catalog says so; banners and a refused shipment.
