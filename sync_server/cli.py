@@ -85,6 +85,21 @@ def register(parser: argparse.ArgumentParser) -> SubParsers:
 
     register_trace(sub, _config)
 
+    p = sub.add_parser("recall", help="recall a lot and every lot derived from it")
+    p.add_argument("lot", help="output lot, receiving lot or a supplier's lot code")
+    p.add_argument("--reason", required=True, help="why (shown on the consumer pages)")
+    p.add_argument("--supplier", help="the supplier id, for a supplier's lot code")
+    p.set_defaults(func=cmd_recall)
+
+    p = sub.add_parser("recalls", help="list recalls (one JSON object per line)")
+    p.add_argument("--active", action="store_true", help="only recalls not lifted")
+    p.set_defaults(func=cmd_recalls)
+
+    p = sub.add_parser("lift-recall", help="lift a recall (recorded: who, when, why)")
+    p.add_argument("id", type=int, help="the recall's number, as `recalls` lists it")
+    p.add_argument("--reason", required=True)
+    p.set_defaults(func=cmd_lift_recall)
+
     p = sub.add_parser("backup", help="snapshot the SQLite database and copy new blobs")
     p.add_argument("--to", required=True, type=Path, help="backup folder")
     p.add_argument("--keep", type=int, help="keep only the newest N snapshots")
@@ -283,6 +298,74 @@ def cmd_export_epcis(args: argparse.Namespace) -> int:
         print(f"error: no batch with {which} on this server", file=sys.stderr)
         return 2
     print(json.dumps(doc, ensure_ascii=False, indent=2))
+    return 0
+
+
+def cmd_recall(args: argparse.Namespace) -> int:
+    from sync_server.service import open_server_engine
+    from sync_server.trace.recalls import RecallError, call_back_list, recall
+
+    cfg = _config(args)
+    engine = open_server_engine(cfg)
+    try:
+        with engine.begin() as conn:
+            made = recall(conn, args.lot, args.reason, _operator(), args.supplier)
+            calls = call_back_list(conn, made).shipments
+    except RecallError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"recall #{made.id}: {made.lot} and {len(made.lots)} lot(s) it covers")
+    for s in calls:
+        print(f"call back: {s.customer_name} {s.phone} ({s.shipped_on}, {s.quantity:g} {s.unit})")
+    return _tell_devices(engine, cfg)
+
+
+def cmd_recalls(args: argparse.Namespace) -> int:
+    from sync_server.service import open_server_engine
+    from sync_server.trace.recalls import list_recalls
+
+    with open_server_engine(_config(args)).connect() as conn:
+        for r in list_recalls(conn, active_only=args.active):
+            print(json.dumps(dataclasses.asdict(r), ensure_ascii=False))
+    return 0
+
+
+def cmd_lift_recall(args: argparse.Namespace) -> int:
+    from sync_server.service import open_server_engine
+    from sync_server.trace.recalls import RecallError, lift
+
+    cfg = _config(args)
+    engine = open_server_engine(cfg)
+    try:
+        with engine.begin() as conn:
+            lifted = lift(conn, args.id, args.reason, _operator())
+    except RecallError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"recall #{lifted.id} of {lifted.lot} lifted")
+    return _tell_devices(engine, cfg)
+
+
+def _operator() -> str:
+    """Who recalls or lifts from the command line, for the audit trail."""
+    import getpass
+
+    return f"cli:{getpass.getuser()}"
+
+
+def _tell_devices(engine: Any, cfg: Any) -> int:
+    """Put the facilities' recalled lots in their catalogs and publish them (web workers see
+    the recall by themselves within a second: sync_server/web/recall_state.py)."""
+    from sync_server.devices.catalog_edit import publish_pending
+    from sync_server.devices.recalled_lots import update_recalled_lots
+
+    changed = update_recalled_lots(engine, cfg.public_base_url)
+    published = publish_pending(engine, cfg, timeout_s=5.0)
+    late = [code for code in changed if code not in published]
+    if late:
+        print(f"devices of {', '.join(late)} not told yet: the server retries once a minute")
+    elif changed:
+        print(f"devices told: {', '.join(changed)}")
     return 0
 
 

@@ -12,10 +12,12 @@ from sqlalchemy import Engine
 from sync_server.config import ServerConfig
 from sync_server.devices.catalog_edit import publish_pending
 from sync_server.devices.liveness import sweep_silent
+from sync_server.devices.recalled_lots import update_recalled_lots
 from sync_server.http_server import open_http_server
 from sync_server.ingest.replay import reproject_if_stale
 from sync_server.ingest.worker import IngestWorker
 from sync_server.store.db import create_schema, open_engine
+from sync_server.trace.recalls import grow_recalls
 from sync_server.web import MAX_BODY_BYTES, create_app
 
 log = logging.getLogger(__name__)
@@ -32,12 +34,16 @@ def open_server_engine(config: ServerConfig) -> Engine:
 
 
 def _sweep_loop(engine: Engine, config: ServerConfig, stop: threading.Event) -> None:
-    """Once a minute: raise 'silent' alerts for devices quiet past office.offline_after_s, and
-    publish catalogs edited while the broker was unreachable."""
+    """Once a minute: raise 'silent' alerts for devices quiet past office.offline_after_s, grow
+    active recalls by the lots derived since (issue 15) and publish catalogs edited while the
+    broker was unreachable."""
     while not stop.wait(SWEEP_INTERVAL_S):
         try:
             with engine.begin() as conn:
                 sweep_silent(conn, config.office)
+            with engine.begin() as conn:
+                grow_recalls(conn)
+            update_recalled_lots(engine, config.public_base_url)
             publish_pending(engine, config)
         except Exception:  # the database or broker may be briefly away: try next time
             log.exception("housekeeping failed")

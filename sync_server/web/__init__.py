@@ -22,6 +22,7 @@ from sync_server.web.i18n import N_, install_i18n
 from sync_server.web.office import bp as office_bp
 from sync_server.web.page_cache import PageCache
 from sync_server.web.public import bp as public_bp
+from sync_server.web.recall_state import RecallGeneration
 from sync_server.web.report_views import bp as report_bp
 from trace_protocol.blobs import MAX_CHUNK_BYTES
 
@@ -43,6 +44,7 @@ def create_app(config: ServerConfig, engine: Engine) -> Flask:
     app.extensions["ocop_scan_writer"] = ScanWriter(engine)
     app.extensions["ocop_scan_budget"] = ScanBudget(config.scans.per_network_hour)
     app.extensions["ocop_page_cache"] = PageCache(config.http.page_cache_s)
+    app.extensions["ocop_recall_generation"] = RecallGeneration(engine)
     install_i18n(app)
     install_auth(app, config)
     install_security_headers(app)

@@ -44,3 +44,8 @@ class PageCache:
             while len(self._pages) > self.max_entries:
                 self._pages.popitem(last=False)
         return body, status
+
+    def clear(self) -> None:
+        """Forget every page: a recall or its lift changed them (web/recall_state.py)."""
+        with self._lock:
+            self._pages.clear()

@@ -22,10 +22,12 @@ from sync_server.consumer.scans import (
 )
 from sync_server.consumer.unit_check import GENUINE, check_batch_code, check_unit
 from sync_server.store.db import reading
+from sync_server.trace.recalls import is_recalled
 from sync_server.web.context import config as app_config
 from sync_server.web.context import engine
 from sync_server.web.i18n import current_lang, vn_today
 from sync_server.web.page_cache import PageCache
+from sync_server.web.recall_state import generation
 from sync_server.web.report_views import report_form
 from trace_protocol.links import check_gtin, lot_prefix, parse_lot
 from trace_protocol.unit_codes import SIG_PARAM
@@ -116,12 +118,17 @@ def _batch_page(lot: str, gtin: str | None) -> tuple[str, int]:
     def render() -> tuple[str, int]:
         with reading(engine()) as conn:
             batch = find_batch(conn, lot, gtin)
+            recall = is_recalled(conn, lot) if batch is not None else None
         found.append(batch)
         if batch is None:
             return render_template("not_found.html", lot=lot), 404
-        return render_template("batch.html", b=batch, unit=None, today=vn_today()), 200
+        return render_template(
+            "batch.html", b=batch, unit=None, recall=recall, today=vn_today()
+        ), 200
 
-    page, status = cache.get_or_render(("batch", lot, gtin or "", current_lang()), render)
+    # The recall generation in the key: a recall or lift anywhere shows within a second.
+    key = ("batch", lot, gtin or "", current_lang(), generation())
+    page, status = cache.get_or_render(key, render)
     if status == 404 and request.args.get(SIG_PARAM):
         # Not synced yet, never cached: a signed batch label gets the honest page (issue 15).
         pending = _pending_batch_page(lot, gtin, request.args[SIG_PARAM])
@@ -165,6 +172,7 @@ def _unit_page(lot: str, serial: str, gtin: str | None) -> tuple[str, int]:
         verdict = check_unit(conn, lot, serial, gtin, mac)
         facility_code = verdict.facility_code
         batch = find_batch(conn, lot, gtin) if verdict.state == GENUINE else None
+        recall = is_recalled(conn, lot) if verdict.state == GENUINE else None
         facility = (
             batch.facility_now
             if batch is not None
@@ -180,6 +188,7 @@ def _unit_page(lot: str, serial: str, gtin: str | None) -> tuple[str, int]:
             serial=serial,
             scans=scans,
             report=report,
+            recall=recall,
             today=vn_today(),
         ), 200
     # Genuine but not synced yet: an honest page, never a 404 (DESIGN.md §6).
@@ -194,6 +203,7 @@ def _unit_page(lot: str, serial: str, gtin: str | None) -> tuple[str, int]:
         f=facility if verdict.state == GENUINE else None,
         p=facility.product(product_code) if facility and verdict.state == GENUINE else None,
         report=report,
+        recall=recall,
         today=vn_today(),
     ), 200
 
