@@ -144,6 +144,11 @@ def test_shipments_csv(client: FlaskClient) -> None:
     assert client.get("/office/trace/shipments.csv").status_code == 400
 
 
+def test_the_batch_page_links_to_its_trace(client: FlaskClient, chain: Chain) -> None:
+    html = client.get(f"/office/batches/bk-1/{chain.bk_batch}").get_data(as_text=True)
+    assert f'<a href="/office/trace?lot={BK_OUT}">{BK_OUT}</a>' in html
+
+
 def test_login_required(engine: Engine, tmp_path: Path) -> None:
     anonymous = make_app(engine, tmp_path).test_client()
     resp = anonymous.get(f"/office/trace?lot={KC_OUT}")
