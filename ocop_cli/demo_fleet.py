@@ -20,10 +20,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
 from trace_protocol.catalog import Catalog
+
+if TYPE_CHECKING:
+    from edge_agent.journal import Journal
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,10 @@ class DemoDevice:
     product: str
     steps: tuple[tuple[str, dict[str, str], str], ...]
     quantity: str
+    # Issue 15: raw material received (supplier, material, supplier's lot, received, used in the
+    # batch) and shipments of the finished lot (customer, quantity), from the catalog's lists.
+    receipts: tuple[tuple[str, str, str, str, str], ...] = ()
+    shipments: tuple[tuple[str, str], ...] = ()
 
 
 KC_LINE = DemoDevice(
@@ -42,12 +50,16 @@ KC_LINE = DemoDevice(
     "edge",
     "NM",
     (
-        ("NHAP", {"do_am": "14", "khoi_luong": "1200"}, "Lúa Ngọc Mầm vụ Đông Xuân"),
+        ("NHAP", {"do_am": "14", "khoi_luong": "1500"}, "Lúa Ngọc Mầm vụ Đông Xuân"),
         ("SAY", {"nhiet_do": "42"}, ""),
         ("XAT", {}, ""),
         ("DONG", {"so_tui": "190"}, "Túi 5 kg hút chân không"),
     ),
     "950",
+    # Paddy from contract farmer groups and a farmer of Thạch Đài (seed 000): 950 kg of rice
+    # from 1,500 kg of paddy, inside the catalog's expected yield (0.55-0.7).
+    receipts=(("THT-DH", "LUA", "DH-DX-03", "1000", "1000"), ("ND-HOA", "LUA", "", "600", "500")),
+    shipments=(("OCOP-HT", "200"), ("NPP-VINH", "500")),
 )
 HONEY = DemoDevice(
     "cn-mat-ong-1",
@@ -61,6 +73,10 @@ HONEY = DemoDevice(
         ("CHAI", {}, "Chai thủy tinh 500 ml"),
     ),
     "120",
+    # Honey from member beekeepers; part of the lot goes to Hương Sơn, a facility of the kit
+    # whose catalog makes antler in honey from it (a trace that crosses facilities).
+    receipts=(("XV-AN", "MAT", "", "80", "80"), ("XV-BINH", "MAT", "SK2-11", "60", "50")),
+    shipments=(("OCOP-HT", "40"), ("HS", "20")),
 )
 ANTLER_DEVICE, ANTLER_FACILITY = "hs-nhung-1", "HS"
 LABEL_COPIES = 3
@@ -77,7 +93,7 @@ def run_ocop(*args: str) -> str:
 
 def seed_batch(edge_toml: Path, device: DemoDevice) -> None:
     """Record one finished batch in an empty journal (the agent not running yet)."""
-    from edge_agent import batches
+    from edge_agent import batches, supply
     from edge_agent.agent import open_agent
     from edge_agent.clock import ask_server_time
     from edge_agent.config import load_config
@@ -90,11 +106,34 @@ def seed_batch(edge_toml: Path, device: DemoDevice) -> None:
         # The server's clock vouches for ours, so the seeded events honestly say "synced".
         ask_server_time(agent.journal.clock.server, agent.upload_base_url())
         batch_id = batches.open_batch(agent.journal, catalog, device.product, "").body["batch"]
+        _record_inputs(agent.journal, catalog, batch_id, device)
         for step, values, note in device.steps:
             batches.record_step(agent.journal, catalog, batch_id, step, values, note)
         batches.close_batch(agent.journal, catalog, batch_id, device.quantity)
+        for customer, quantity in device.shipments:
+            supply.ship(
+                agent.journal, catalog, batch_id, customer_id=customer, quantity_text=quantity
+            )
     finally:
         agent.close()
+
+
+def _record_inputs(journal: Journal, catalog: Catalog, batch_id: str, device: DemoDevice) -> None:
+    """Receive the device's raw material and use it in the open batch, through the edge's own
+    domain functions (edge_agent/supply.py), as the touchscreen does."""
+    from edge_agent import supply
+
+    for supplier, material, supplier_lot, received, used in device.receipts:
+        receipt = supply.receive(
+            journal,
+            catalog,
+            "",
+            supplier_id=supplier,
+            material_code=material,
+            supplier_lot=supplier_lot,
+            quantity_text=received,
+        )
+        supply.use_input(journal, catalog, batch_id, receipt.body["receipt"], used)
 
 
 def _edge_db(edge_toml: Path) -> sqlite3.Connection:

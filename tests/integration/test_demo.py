@@ -132,6 +132,12 @@ def test_demo_serves_server_and_touchscreen_then_stops_on_ctrl_c(tmp_path: Path)
         assert "chưa đồng bộ" not in unit.text
         lot_page = requests.get(url.split("/21/")[0], timeout=5)
         assert lot_page.status_code == 200 and "chưa đồng bộ" not in lot_page.text
+        # Issue 15: the seeded batch's actual paddy, received through the edge's own paths from
+        # the catalog's contract farmers (a farmer private: the place, not the name).
+        assert "Nguồn nguyên liệu của lô" in lot_page.text
+        assert "Tổ hợp tác lúa Ngọc Mầm thôn Đông Hà" in lot_page.text
+        assert "Nông dân, xã Thạch Đài" in lot_page.text and "Nguyễn Văn Hòa" not in lot_page.text
+        assert "TCVN 11888:2017" in lot_page.text
 
         office = _office(base, tmp_path)
         dash = office.get(f"{base}/office/", timeout=5)
@@ -153,7 +159,22 @@ def test_demo_serves_server_and_touchscreen_then_stops_on_ctrl_c(tmp_path: Path)
             page = office.get(f"{base}/office/devices/{dev}", timeout=5).text
             assert re.search(rf'<h1>.*data-state="{state}"', page), (dev, state)
         # The honey device synced its history before it went quiet.
-        assert "CN-MO-" in office.get(f"{base}/office/facilities/CN", timeout=5).text
+        cn_page = office.get(f"{base}/office/facilities/CN", timeout=5).text
+        assert "CN-MO-" in cn_page
+        # Issue 15: the honey lot's trace, both ways: member beekeepers' honey in, and out to an
+        # OCOP shop and to Hương Sơn, another facility of the kit.
+        honey_lot = re.search(r"CN-MO-\w+", cn_page)
+        assert honey_lot is not None
+        ocop = [sys.executable, "-m", "ocop_cli.main", "server", "--config", config]
+        trace = subprocess.run(
+            [*ocop, "trace", honey_lot.group(0)],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        assert "XV-BINH/SK2-11" in trace and "Mật ong thô" in trace
+        assert "Cửa hàng giới thiệu sản phẩm OCOP Hà Tĩnh" in trace
+        assert "Công ty CP Nông nghiệp Hương Sơn" in trace
 
         # The office names the scan's verdict in words and labels the journal's values.
         batch_link = re.search(r'href="(/office/batches/kc-line-1/[^"]+)"', dash.text) or re.search(
