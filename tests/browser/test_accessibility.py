@@ -32,6 +32,8 @@ from tests.integration.harness import (
 )
 from trace_protocol.catalog import parse_catalog
 from trace_protocol.unit_codes import (
+    batch_mac,
+    build_signed_batch_url,
     build_unit_url,
     unit_mac,
 )
@@ -182,6 +184,9 @@ def test_every_public_page_passes_axe(tmp_path: Path, browser: Browser, procs: P
     a.audit(f"{base}/p/KC/NM")
     a.audit(f"{base}/f/KC")
     a.audit(f"{base}/l/NOPE-0000", status=404)
+    # A signed batch label of a batch that has not synced (issue 15): the honest page.
+    pending = lot[:-2] + "09"
+    a.audit(build_signed_batch_url(base, pending, batch_mac(label_key, pending, GTIN), GTIN))
     a.check()
 
 
@@ -212,6 +217,8 @@ def test_every_office_page_passes_axe(tmp_path: Path, browser: Browser, procs: P
         "/catalog/KC/NM",
         "/catalog/KC/new",
         "/catalog/KC/workers",
+        "/catalog/KC/suppliers",
+        "/catalog/KC/customers",
         "/users",
         "/exports",
         "/map",
