@@ -64,11 +64,14 @@ def _old_server(tmp: Path) -> Path:
     """The server's code as it was at OLD_SERVER, in a folder of its own."""
     folder = tmp / "old"
     folder.mkdir()
-    archive = subprocess.run(
+    got = subprocess.run(
         ["git", "-C", str(REPO), "archive", OLD_SERVER, "sync_server", "trace_protocol"],
         capture_output=True,
-        check=True,
-    ).stdout
+    )
+    assert got.returncode == 0, (
+        f"commit {OLD_SERVER} is not in this clone (a shallow clone?): {got.stderr.decode()}"
+    )
+    archive = got.stdout
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         tar.extractall(folder, filter="data")
     return folder
