@@ -77,6 +77,34 @@ class ShipmentRow:
     dev_id: str = ""
     batch_id: str = ""
 
+    def cells(self) -> list[object]:
+        """One row of a shipments CSV, in :data:`SHIPMENT_COLUMNS`' order."""
+        return [
+            self.lot,
+            self.facility_code,
+            self.customer_id,
+            self.customer_name,
+            self.phone,
+            self.address,
+            self.shipped_on,
+            self.quantity,
+            self.unit,
+        ]
+
+
+# The columns of a shipments CSV (the office's trace and recall call-back lists).
+SHIPMENT_COLUMNS = (
+    "lot",
+    "facility",
+    "customer_id",
+    "customer",
+    "phone",
+    "address",
+    "shipped_on",
+    "quantity",
+    "unit",
+)
+
 
 @dataclass(frozen=True)
 class SupplierRow:

@@ -77,7 +77,7 @@ def batches_csv() -> ResponseReturnValue:
         conditions.append(batches.c.production_date <= last.isoformat())
     query = select(batches).where(*conditions).order_by(*_BATCH_KEY).limit(CHUNK)
     rows = _keyset(engine(), query, _batch_after)
-    return _csv_response("batches.csv", BATCH_COLUMNS, (_batch_cells(r) for r in rows))
+    return csv_response("batches.csv", BATCH_COLUMNS, (_batch_cells(r) for r in rows))
 
 
 @bp.get("/exports/scans.csv")
@@ -95,7 +95,7 @@ def scans_csv() -> ResponseReturnValue:
         conditions.append(scans.c.at < end.timestamp())
     query = select(scans).where(*conditions).order_by(scans.c.id).limit(CHUNK)
     rows = _keyset(engine(), query, lambda r: [scans.c.id > r["id"]])
-    return _csv_response("scans.csv", SCAN_COLUMNS, (_scan_cells(r) for r in rows))
+    return csv_response("scans.csv", SCAN_COLUMNS, (_scan_cells(r) for r in rows))
 
 
 def _date_arg(name: str) -> date | None:
@@ -190,7 +190,7 @@ def _drain(buffer: io.StringIO) -> str:
     return text
 
 
-def _csv_response(
+def csv_response(
     name: str, header: Sequence[str], rows: Iterable[Sequence[Any]]
 ) -> ResponseReturnValue:
     stamp = datetime.now(VN_TZ).strftime("%Y%m%d")

@@ -12,12 +12,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from sync_server.devices.catalog_edit import publish_pending
 from sync_server.devices.recalled_lots import update_recalled_lots
 from sync_server.store.db import reading
+from sync_server.trace.model import SHIPMENT_COLUMNS
 from sync_server.trace.recalls import (
     Recall,
     RecallError,
@@ -31,7 +32,7 @@ from sync_server.web.auth import current_user, login_required
 from sync_server.web.context import config, engine
 from sync_server.web.i18n import N_, translate
 from sync_server.web.office import add_nav, bp
-from sync_server.web.office.exports import csv_lines
+from sync_server.web.office.exports import csv_response
 from sync_server.web.recall_state import recalls_changed
 
 log = logging.getLogger(__name__)
@@ -54,17 +55,6 @@ RUN_TIME_IDS = (
     N_("recall_err_reason_long"),
     N_("recall_err_unknown"),
     N_("recall_err_lifted"),
-)
-CALL_BACK_COLUMNS = (
-    "lot",
-    "facility",
-    "customer_id",
-    "customer",
-    "phone",
-    "address",
-    "shipped_on",
-    "quantity",
-    "unit",
 )
 
 
@@ -115,25 +105,9 @@ def lift_recall(recall_id: int) -> ResponseReturnValue:
 @login_required()
 def call_back_csv(recall_id: int) -> ResponseReturnValue:
     found, shipments = _load(recall_id)
-    rows = (
-        [
-            s.lot,
-            s.facility_code,
-            s.customer_id,
-            s.customer_name,
-            s.phone,
-            s.address,
-            s.shipped_on,
-            s.quantity,
-            s.unit,
-        ]
-        for s in shipments
+    return csv_response(
+        f"recall-{found.id}-call-back.csv", SHIPMENT_COLUMNS, (s.cells() for s in shipments)
     )
-    response = Response(csv_lines(CALL_BACK_COLUMNS, rows), mimetype="text/csv")
-    name = f"recall-{found.id}-call-back.csv"
-    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
-    response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 def _detail(recall_id: int, errors: dict[str, str], lift_reason: str) -> str:

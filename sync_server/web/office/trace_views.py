@@ -2,36 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from flask import Response, abort, render_template, request
+from flask import abort, render_template, request
 from flask.typing import ResponseReturnValue
 
 from sync_server.store.db import reading
 from sync_server.trace.lots import trace_backward, trace_forward
-from sync_server.trace.model import Trace
+from sync_server.trace.model import SHIPMENT_COLUMNS, Trace
 from sync_server.trace.tree import build_tree
 from sync_server.web.auth import login_required
 from sync_server.web.context import engine
-from sync_server.web.i18n import N_, VN_TZ
+from sync_server.web.i18n import N_
 from sync_server.web.office import add_nav, bp
-from sync_server.web.office.exports import csv_lines
+from sync_server.web.office.exports import csv_response
 
 MAX_LOT = 40  # a supplier's lot code (trace_protocol.supply_events.MAX_SUPPLIER_LOT)
 MAX_SUPPLIER = 16
-SHIPMENT_COLUMNS = (
-    "lot",
-    "facility",
-    "customer_id",
-    "customer",
-    "phone",
-    "address",
-    "shipped_on",
-    "quantity",
-    "unit",
-    "device",
-    "batch",
-)
 
 add_nav("office.trace", N_("trace"))
 # The template names a lot's kind as t("trace_kind_" ~ kind).
@@ -93,25 +78,9 @@ def trace_shipments_csv() -> ResponseReturnValue:
         forward = trace_forward(conn, lot, supplier or None)
     if not forward.found:
         abort(404)
-    rows = (
-        [
-            s.lot,
-            s.facility_code,
-            s.customer_id,
-            s.customer_name,
-            s.phone,
-            s.address,
-            s.shipped_on,
-            s.quantity,
-            s.unit,
-            s.dev_id,
-            s.batch_id,
-        ]
-        for s in forward.shipments
-    )
-    stamp = datetime.now(VN_TZ).strftime("%Y%m%d")
     safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in lot)
-    response = Response(csv_lines(SHIPMENT_COLUMNS, rows), mimetype="text/csv")
-    response.headers["Content-Disposition"] = f'attachment; filename="shipments-{safe}-{stamp}.csv"'
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return csv_response(
+        f"shipments-{safe}.csv",
+        (*SHIPMENT_COLUMNS, "device", "batch"),
+        ([*s.cells(), s.dev_id, s.batch_id] for s in forward.shipments),
+    )
