@@ -261,3 +261,55 @@ def test_recall_drill_two_facilities_one_supplier_lot(
         assert edge.head() == head
     kc_s.close()
     cn_s.close()
+
+
+def _seq(edge: EdgeEnv, type_: str) -> int:
+    rows = edge.journal_rows("SELECT seq FROM events WHERE type = ? ORDER BY seq", type_)
+    return int(rows[-1][0])
+
+
+def test_corrections_and_a_void_on_the_public_and_office_pages(
+    tmp_path: Path, browser: Browser, procs: Processes, broker: Mosquitto
+) -> None:
+    server, kc, _ = _setup(tmp_path, broker, procs)
+    s = kc.touchscreen()
+    receipt = _receive(kc, s, scan=False)
+    fix = {"quantity": "480", "reason": "Đếm lại số túi"}
+    r = s.post(f"/records/{_seq(kc, 'input.received')}/correct", fix)
+    assert r.status_code == 303, r.text
+    r = s.submit("/batches/new?product=NM", "/batches", {"product": "NM"})
+    batch = r.headers["Location"].removeprefix(kc.url)
+    assert s.post(f"{batch}/inputs", {"receipt": receipt, "quantity": "200"}).status_code == 303
+    nhap = {"step": "NHAP", "v_do_am": "14,5", "v_khoi_luong": "1000", "note": ""}
+    assert s.post(f"{batch}/steps", nhap).status_code == 303
+    step_fix = {"v_do_am": "13,8", "v_khoi_luong": "1000", "reason": "Đọc nhầm máy đo ẩm"}
+    r = s.post(f"/records/{_seq(kc, 'step.recorded')}/correct", step_fix)
+    assert r.status_code == 303, r.text
+    assert s.post(f"{batch}/close", {"quantity": "300"}).status_code == 303
+    r = s.submit("/batches/new?product=NM", "/batches", {"product": "NM"})
+    other = r.headers["Location"].removeprefix(kc.url)
+    assert s.post(f"{other}/void", {"reason": "Mở lô nhầm"}).status_code == 303
+    s.close()
+    _synced(server, kc)
+    lot, voided = _lot(kc, batch), _lot(kc, other)
+    base = server.base_url
+
+    # The consumer's batch page: the value as recorded, and its correction beside it.
+    page = browser.new_page(viewport={"width": 360, "height": 640}, is_mobile=True)
+    page.goto(f"{base}/01/{KC_GTIN}/10/{lot}")
+    fixed = page.locator("p.fix").inner_text()
+    assert re.search(r"Sửa lúc \d\d/\d\d/\d{4} \d\d:\d\d vì Đọc nhầm máy đo ẩm", fixed), fixed
+    assert "13,8" in fixed
+    assert "Độ ẩm: 14,5 %" in page.locator("main").inner_text()
+    page.goto(f"{base}/l/{voided}")
+    assert re.search(r"Lô này đã bị hủy lúc .+: Mở lô nhầm", page.locator("#voided").inner_text())
+
+    # The office: the correction in the batch's journal; the receipt's current quantity.
+    office = _office(browser, server)
+    office.goto(f"{base}/office/batches/{kc.dev}/{batch.rsplit('/', 1)[-1]}")
+    row = office.locator("table.journal tr", has_text="record.corrected")
+    assert row.count() == 1
+    assert "Đọc nhầm máy đo ẩm" in row.inner_text() and "13.8" in row.inner_text()
+    (received,) = kc.journal_rows("SELECT lot FROM receipts")[0]
+    office.goto(f"{base}/office/trace?lot={received}")
+    assert f"Lô nhập {received} · Túi đóng gói · 480 cai" in office.locator("main").inner_text()

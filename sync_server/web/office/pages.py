@@ -17,6 +17,7 @@ from sync_server.store.alerts import open_alerts
 from sync_server.store.db import (
     batches,
     blob_refs,
+    corrections,
     devices,
     events,
     facilities,
@@ -116,11 +117,20 @@ def batch(dev: str, batch_id: str) -> ResponseReturnValue:
         )
         if row is None:
             abort(404)
+        # The batch's events and the corrections of them (a record.corrected names the event
+        # it corrects, not the batch).
+        own = select(events.c.seq).where(events.c.dev_id == dev, events.c.batch_id == batch_id)
+        fixes = select(corrections.c.seq).where(
+            corrections.c.dev_id == dev, corrections.c.corrects_seq.in_(own)
+        )
         journal = [
             _event_view(r)
             for r in conn.execute(
                 select(events)
-                .where(events.c.dev_id == dev, events.c.batch_id == batch_id)
+                .where(
+                    events.c.dev_id == dev,
+                    or_(events.c.batch_id == batch_id, events.c.seq.in_(fixes)),
+                )
                 .order_by(events.c.seq)
             ).mappings()
         ]
