@@ -21,6 +21,7 @@ import requests
 from PIL import Image
 
 from ocop_cli.broker import free_port, wait_for_port
+from sync_server.epcis.document import validation_errors
 from tests.conftest import require_program
 from tests.integration.harness import wait_until
 from tests.unit.label_printer.qr_decode import decode
@@ -89,6 +90,25 @@ def _states(html: str, attribute: str) -> dict[str, str]:
     """``{code: state}`` of the dashboard's facility rows (or a device page's heading)."""
     rows = re.findall(rf'{attribute}="([^"]+)">.*?data-state="(\w+)"', html, re.DOTALL)
     return dict(rows)
+
+
+def _epcis_kinds(office: requests.Session, url: str) -> set[str]:
+    """Each page of ``GET /epcis/events`` validated (sync_server/epcis/document.py); returns
+    the events' bizSteps and types seen."""
+    kinds: set[str] = set()
+    for _ in range(100):
+        resp = office.get(url, timeout=10)
+        assert resp.status_code == 200, resp.text
+        document = resp.json()
+        assert validation_errors(document) == [], validation_errors(document)[:5]
+        for event in document["epcisBody"]["queryResults"]["resultsBody"]["eventList"]:
+            kinds.add(str(event["type"]))
+            kinds.add(str(event.get("bizStep", "")))
+        found = re.search(r'<([^>]+)>; rel="next"', resp.headers.get("Link", ""))
+        if found is None:
+            return kinds
+        url = found.group(1)
+    raise AssertionError("more than 100 pages of EPCIS events")
 
 
 def _label_url(png: Path) -> str:
@@ -175,6 +195,10 @@ def test_demo_serves_server_and_touchscreen_then_stops_on_ctrl_c(tmp_path: Path)
         assert "XV-BINH/SK2-11" in trace and "Mật ong thô" in trace
         assert "Cửa hàng giới thiệu sản phẩm OCOP Hà Tĩnh" in trace
         assert "Công ty CP Nông nghiệp Hương Sơn" in trace
+        # Issue 15: the demo chain's EPCIS events, every page of the query interface, validate
+        # against the official schema with format checking, receiving to shipping.
+        kinds = _epcis_kinds(office, f"{base}/epcis/events?perPage=50")
+        assert {"receiving", "TransformationEvent", "shipping"} <= kinds, kinds
 
         # The office names the scan's verdict in words and labels the journal's values.
         batch_link = re.search(r'href="(/office/batches/kc-line-1/[^"]+)"', dash.text) or re.search(
