@@ -2,7 +2,7 @@
 
 :func:`build_events` turns one committed device event (a :class:`Source`) into its EPCIS
 events; it is the one builder behind both :func:`build_document` (an ``EPCISDocument`` of one
-batch with its receipts, corrections and recalls, for ``ocop server export-epcis``) and
+batch with its receipts, corrections, void and recalls, for ``ocop server export-epcis``) and
 :func:`build_query_document` (an ``EPCISQueryDocument`` for ``GET /epcis/events``). Both are
 pure; the supply events' builders are in :mod:`sync_server.epcis.supply`. :func:`export_lot`
 reads (:mod:`sync_server.epcis.loading`) and builds. :func:`validator` checks a document
@@ -50,7 +50,13 @@ SCHEMA_PATH = Path(__file__).parent / "schema" / "EPCIS-JSON-Schema.json"
 _GS1_MEASURES: dict[str, str] = {"°C": "Temperature", "kg": "Mass", "g": "Mass"}
 # The device event types that become EPCIS events; the rest are not exported.
 BATCH_TYPES = (ev.BATCH_OPENED, ev.STEP_RECORDED, ev.BATCH_CLOSED, ev.LABELS_PRINTED)
-SUPPLY_TYPES = (se.INPUT_RECEIVED, se.INPUT_ADDED, se.LOT_SHIPPED, se.RECORD_CORRECTED)
+SUPPLY_TYPES = (
+    se.INPUT_RECEIVED,
+    se.INPUT_ADDED,
+    se.LOT_SHIPPED,
+    se.RECORD_CORRECTED,
+    se.BATCH_VOIDED,
+)
 EXPORTED_TYPES = (*BATCH_TYPES, *SUPPLY_TYPES)
 
 
@@ -132,13 +138,16 @@ def build_events(
     ids: Ids, item: Source | Recall, *, record_time: bool = False
 ) -> list[dict[str, Any]]:
     """The EPCIS events of one device event or recall: none for types not exported, two for a
-    correction (the error declaration of the corrected version and the new version)."""
+    correction (the error declaration of the corrected version and the new version), one error
+    declaration per withdrawn event for a void."""
     if isinstance(item, Recall):
         classes = list(dict.fromkeys(ids.lot_class(gtin, lot) for lot, gtin, _ in item.lots))
         both = supply.recall_events(ids, item.row, classes, record_time=record_time)
         return {"recall": both[:1], "lift": both[1:], None: both}[item.only]
     if item.row["type"] == se.RECORD_CORRECTED:
         return _correction(ids, item, record_time)
+    if item.row["type"] == se.BATCH_VOIDED:
+        return [event for _, event in void_declarations(ids, item, record_time=record_time)]
     event = build_event(ids, item, item.row["body"], record_time=record_time)
     return [] if event is None else [event]
 
@@ -180,11 +189,7 @@ def _correction(ids: Ids, source: Source, record_time: bool) -> list[dict[str, A
     named = body["corrects"]
     if (named["id"], named["type"]) != (target.row["id"], target.row["type"]):
         return []  # names another event than the one at that seq: nothing to declare
-    prior_row: Mapping[str, Any] = target.row
-    prior_body: dict[str, Any] = dict(target.row["body"])
-    for earlier in source.earlier:
-        prior_body.update(earlier["body"]["changes"])
-        prior_row = earlier
+    prior_row, prior_body = _current_version(target, source.earlier)
     declared = build_event(ids, target, prior_body)
     corrected = build_event(ids, target, {**prior_body, **body["changes"]})
     if declared is None or corrected is None:
@@ -204,6 +209,48 @@ def _correction(ids: Ids, source: Source, record_time: bool) -> list[dict[str, A
         for event in (declared, corrected):
             event["recordTime"] = utc_time(float(source.row["received_at"]))
     return [declared, corrected]
+
+
+def _current_version(
+    target: Source, earlier: Sequence[Mapping[str, Any]]
+) -> tuple[Mapping[str, Any], dict[str, Any]]:
+    """The row that signed ``target``'s current version (it or its last correction in
+    ``earlier``) and that version's body."""
+    row: Mapping[str, Any] = target.row
+    body: dict[str, Any] = dict(target.row["body"])
+    for correction in earlier:
+        body.update(correction["body"]["changes"])
+        row = correction
+    return row, body
+
+
+def void_declarations(
+    ids: Ids, source: Source, *, record_time: bool = False
+) -> list[tuple[Source, dict[str, Any]]]:
+    """``batch.voided``: the current version of each of the batch's events, repeated with an
+    ``errorDeclaration`` (reason ``did_not_occur``, no corrective events: nothing replaces a
+    batch opened by mistake), each with the event it withdraws (docs/epcis.md, "Voided batches").
+    """
+    body: Mapping[str, Any] = source.row["body"]
+    if source.batch is None or se.body_problem(se.BATCH_VOIDED, dict(body)) is not None:
+        return []
+    out: list[tuple[Source, dict[str, Any]]] = []
+    for withdrawn in source.declared:
+        row, current = _current_version(withdrawn, withdrawn.earlier)
+        event = build_event(ids, withdrawn, current)
+        if event is None:
+            continue  # a type not exported, or a body the projections refused
+        _signed_as(event, row)
+        event["errorDeclaration"] = {
+            "declarationTime": str(source.row["at"]),
+            "reason": "did_not_occur",
+            "ocop:reason": str(body["reason"]),
+            "ocop:voidedBy": f"urn:uuid:{source.row['id']}",
+        }
+        if record_time:
+            event["recordTime"] = utc_time(float(source.row["received_at"]))
+        out.append((withdrawn, event))
+    return out
 
 
 def _signed_as(event: dict[str, Any], row: Mapping[str, Any]) -> None:

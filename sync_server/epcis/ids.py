@@ -105,7 +105,9 @@ class Source:
     ``facility`` has ``code``, ``name``, ``commune``, ``district``, ``province`` (the batch's
     snapshot, or the facilities row); ``batch`` is the ``batches`` row of the event's batch;
     for a ``record.corrected``, ``target`` is the corrected event and ``earlier`` the ``events``
-    rows of the corrections of the same target before this one, oldest first.
+    rows of the corrections of the same target before this one, oldest first. For a
+    ``batch.voided``, ``declared`` are the batch's own events before it, each with every
+    correction of it in ``earlier``.
     """
 
     row: Mapping[str, Any]
@@ -113,6 +115,7 @@ class Source:
     batch: Mapping[str, Any] | None = None
     target: Source | None = None
     earlier: Sequence[Mapping[str, Any]] = field(default=())
+    declared: Sequence[Source] = field(default=())
 
 
 @dataclass(frozen=True)

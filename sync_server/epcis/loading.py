@@ -1,5 +1,6 @@
 """Reads what the EPCIS builders need: committed events with their batch and facility, the
-events corrections correct, and recalls with the lots they cover (docs/epcis.md).
+events corrections correct and voids withdraw, and recalls with the lots they cover
+(docs/epcis.md).
 
 :func:`load_batch_sources` gathers one batch's document: its receipts (one step back), its own
 events, their corrections, and the recalls covering it. :func:`source_of` and
@@ -47,6 +48,8 @@ def source_of(conn: Connection, r: Mapping[Any, Any]) -> Source:
     """The :class:`Source` of one :func:`joined_events` row; a correction gets its target."""
     row, batch, facility = split_row(r)
     place = batch["facility"] if batch is not None else facility
+    if row["type"] == se.BATCH_VOIDED:
+        return Source(row, place, batch, declared=_voided_events(conn, row, batch))
     if row["type"] != se.RECORD_CORRECTED:
         return Source(row, place, batch)
     target_seq = _target_seq(row["body"])
@@ -62,21 +65,71 @@ def source_of(conn: Connection, r: Mapping[Any, Any]) -> Source:
     if found is None:
         return Source(row, place, batch)
     target = source_of(conn, found)
-    earlier = conn.execute(
+    earlier = _corrections_before(conn, str(row["dev_id"]), target_seq, int(row["seq"]))
+    return Source(row, target.facility, target.batch, target=target, earlier=earlier)
+
+
+def _corrections_before(conn: Connection, dev: str, target_seq: int, seq: int) -> list[Any]:
+    """The usable corrections of ``dev``'s event ``target_seq`` made before ``seq``, oldest
+    first (``events`` rows)."""
+    found = conn.execute(
         select(events)
         .join(
             corrections,
             and_(corrections.c.dev_id == events.c.dev_id, corrections.c.seq == events.c.seq),
         )
         .where(
-            corrections.c.dev_id == row["dev_id"],
+            corrections.c.dev_id == dev,
             corrections.c.corrects_seq == target_seq,
-            corrections.c.seq < row["seq"],
+            corrections.c.seq < seq,
         )
         .order_by(corrections.c.seq)
     ).mappings()
-    good = [dict(e) for e in earlier if se.body_problem(se.RECORD_CORRECTED, e["body"]) is None]
-    return Source(row, target.facility, target.batch, target=target, earlier=good)
+    return [dict(e) for e in found if se.body_problem(se.RECORD_CORRECTED, e["body"]) is None]
+
+
+def _voided_events(
+    conn: Connection, row: Mapping[str, Any], batch: Mapping[str, Any] | None
+) -> list[Source]:
+    """The events a ``batch.voided`` withdraws: its batch's own events before it (by seq), each
+    with every correction of it before the void in ``earlier`` (its current version)."""
+    if batch is None:
+        return []
+    own = conn.execute(
+        joined_events()
+        .where(
+            events.c.dev_id == row["dev_id"],
+            events.c.batch_id == batch["batch_id"],
+            events.c.seq < row["seq"],
+            events.c.type.not_in((se.RECORD_CORRECTED, se.BATCH_VOIDED)),
+        )
+        .order_by(events.c.seq)
+    ).mappings()
+    rows = [split_row(r) for r in own]
+    fixes: dict[int, list[dict[str, Any]]] = {}
+    if rows:
+        found = conn.execute(
+            select(events, corrections.c.corrects_seq)
+            .join(
+                corrections,
+                and_(corrections.c.dev_id == events.c.dev_id, corrections.c.seq == events.c.seq),
+            )
+            .where(
+                corrections.c.dev_id == row["dev_id"],
+                corrections.c.corrects_seq.in_([int(t["seq"]) for t, _, _ in rows]),
+                corrections.c.seq < row["seq"],
+            )
+            .order_by(corrections.c.seq)
+        ).mappings()
+        for e in found:
+            if se.body_problem(se.RECORD_CORRECTED, e["body"]) is None:
+                fixes.setdefault(int(e["corrects_seq"]), []).append(
+                    {c.name: e[c.name] for c in events.c}
+                )
+    return [
+        Source(t, b["facility"] if b is not None else f, b, earlier=fixes.get(int(t["seq"]), []))
+        for t, b, f in rows
+    ]
 
 
 def _target_seq(body: Any) -> int | None:

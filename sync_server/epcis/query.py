@@ -20,7 +20,15 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, or_, select
 
-from sync_server.epcis.document import EXPORTED_TYPES, Ids, Picked, Recall, Source, build_events
+from sync_server.epcis.document import (
+    EXPORTED_TYPES,
+    Ids,
+    Picked,
+    Recall,
+    Source,
+    build_events,
+    void_declarations,
+)
 from sync_server.epcis.filters import EventQuery, QueryParameterError, parse_query
 from sync_server.epcis.loading import joined_events, recall_of, source_of
 from sync_server.store.db import batches, devices, events
@@ -98,10 +106,19 @@ def run_query(
         _recall_candidates(conn, query, after),
     ]
     for position, item in heapq.merge(*streams, key=lambda pair: pair[0]):
-        if not _subjects_match(query, item):
+        if isinstance(item, Source) and item.row["type"] == se.BATCH_VOIDED:
+            # Each declaration matches as the event it withdraws, as a correction does.
+            pairs = void_declarations(ids, item, record_time=True)
+            keep = tuple(
+                i
+                for i, (withdrawn, event) in enumerate(pairs)
+                if _subjects_match(query, withdrawn) and query.matches(event)
+            )
+        elif _subjects_match(query, item):
+            built = build_events(ids, item, record_time=True)
+            keep = tuple(i for i, event in enumerate(built) if query.matches(event))
+        else:
             continue
-        built = build_events(ids, item, record_time=True)
-        keep = tuple(i for i, event in enumerate(built) if query.matches(event))
         if not keep:
             continue
         if len(found) == query.per_page:
@@ -187,9 +204,10 @@ def _subjects_match(query: EventQuery, item: Source | Recall) -> bool:
 
 def _sql_conditions(query: EventQuery) -> list[Any]:
     conditions: list[Any] = [events.c.type.in_(EXPORTED_TYPES)]
-    # Receipts and corrections have no batch of their own: _subjects_match checks them.
+    # Receipts and corrections have no batch of their own, uses and voids (of uses) a second
+    # lot: _subjects_match checks them.
     if query.lots:
-        unbatched = (se.INPUT_RECEIVED, se.INPUT_ADDED, se.RECORD_CORRECTED)
+        unbatched = (se.INPUT_RECEIVED, se.INPUT_ADDED, se.RECORD_CORRECTED, se.BATCH_VOIDED)
         conditions.append(or_(batches.c.lot.in_(sorted(query.lots)), events.c.type.in_(unbatched)))
     if query.gtins:
         conditions.append(
