@@ -14,7 +14,7 @@ import time
 import traceback
 from collections.abc import Callable
 
-from bench import drain, footprint, ingest, web
+from bench import drain, footprint, ingest, trace, web
 from bench import labels as label_bench
 from bench.report import (
     MIN_RATIO,
@@ -28,7 +28,7 @@ from bench.report import (
 )
 
 RESULTS = pathlib.Path(__file__).with_name("results.json")
-NAMES = ("ingest", "drain", "web", "labels", "footprint")
+NAMES = ("ingest", "drain", "web", "labels", "footprint", "trace")
 
 
 def run_labels(workdir: pathlib.Path, *, quick: bool) -> BenchResult:
@@ -86,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         "web": lambda d: web.run(d, quick=args.quick),
         "labels": lambda d: run_labels(d, quick=args.quick),
         "footprint": lambda d: footprint.run(d, quick=args.quick),
+        "trace": lambda d: trace.run(d, quick=args.quick),
     }
     chosen = args.only or list(NAMES)
     results: dict[str, BenchResult] = {}
