@@ -14,6 +14,8 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Mapping
+from functools import partial
 from importlib import resources
 from pathlib import Path
 from types import FrameType
@@ -150,17 +152,53 @@ def _start(args: list[str], log: Path) -> subprocess.Popen[bytes]:
         return subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
 
 
-def _start_honey_once(
-    data: Path, server_toml: Path, server_url: str, broker_port: int
+def _start_once(
+    data: Path,
+    server_toml: Path,
+    server_url: str,
+    broker_port: int,
+    device: fleet.DemoDevice,
+    scanned: Mapping[str, dict[str, str]] | None = None,
 ) -> subprocess.Popen[bytes] | None:
-    """The honey facility's agent, only until its seeded history has synced (first start)."""
+    """A facility's agent that only runs until its seeded history has synced (first start)."""
     edge_toml = _enrol_device(
-        data, server_toml, server_url, fleet.HONEY, broker_port, free_port(), camera=False
+        data, server_toml, server_url, device, broker_port, free_port(), camera=False
     )
-    fleet.seed_batch(edge_toml, fleet.HONEY)
-    if fleet.server_device(server_toml, fleet.HONEY.dev_id)[1] >= fleet.journal_head(edge_toml):
+    fleet.seed_batch(edge_toml, device, scanned)
+    if _synced(server_toml, data, device):
         return None  # synced on an earlier start; it stays quiet
-    return _start(_ocop("edge", "--config", str(edge_toml), "run"), data / "edge-cuong-nga.log")
+    return _start(_ocop("edge", "--config", str(edge_toml), "run"), data / f"{device.folder}.log")
+
+
+def _start_quiet_sites(
+    data: Path, server_toml: Path, server_url: str, public_url: str, broker_port: int
+) -> list[tuple[fleet.DemoDevice, subprocess.Popen[bytes]]]:
+    """Cường Nga's agent, and Hương Sơn's, whose honey is Cường Nga's lot scanned from its
+    label (issue 15): each runs until its seeded history has synced."""
+    running = []
+    honey = _start_once(data, server_toml, server_url, broker_port, fleet.HONEY)
+    if honey is not None:
+        running.append((fleet.HONEY, honey))
+    label = fleet.label_source(public_url, data / f"{fleet.HONEY.folder}.toml")
+    scanned = {fleet.HONEY.facility: label} if label else None
+    antler = _start_once(data, server_toml, server_url, broker_port, fleet.ANTLER, scanned)
+    if antler is not None:
+        running.append((fleet.ANTLER, antler))
+    return running
+
+
+def _synced(server_toml: Path, data: Path, device: fleet.DemoDevice) -> bool:
+    edge_toml = data / f"{device.folder}.toml"
+    return fleet.server_device(server_toml, device.dev_id)[1] >= fleet.journal_head(edge_toml)
+
+
+def _stop_once_synced(
+    data: Path, server_toml: Path, running: list[tuple[fleet.DemoDevice, subprocess.Popen[bytes]]]
+) -> None:
+    """Each site's history reaches the server, then the site goes quiet (its agent stops)."""
+    for device, child in running:
+        fleet.wait_for(partial(_synced, server_toml, data, device), 30)
+        _stop([child])
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -199,7 +237,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         fleet.register_unenrolled(server_toml)
         _run("server", "--config", str(server_toml), "publish-config")
         children.append(_start(_ocop("edge", "--config", str(edge_toml), "run"), data / "edge.log"))
-        honey = _start_honey_once(data, server_toml, server_url, broker.port)
+        quiet = _start_quiet_sites(data, server_toml, server_url, public_url, broker.port)
         if not wait_for_port(args.edge_port, 45):
             print(f"error: the edge agent did not start; see {data}/edge.log", file=sys.stderr)
             return 1
@@ -207,17 +245,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         synced = labels is not None and fleet.wait_for(
             lambda: fleet.server_has_lot(server_toml, labels.lot), 30
         )
-        if honey is not None:
-            # Its history reaches the server, then the site goes quiet (its agent stops).
-            honey_toml = data / f"{fleet.HONEY.folder}.toml"
-            fleet.wait_for(
-                lambda: (
-                    fleet.server_device(server_toml, fleet.HONEY.dev_id)[1]
-                    >= fleet.journal_head(honey_toml)
-                ),
-                30,
-            )
-            _stop([honey])
+        _stop_once_synced(data, server_toml, quiet)
         _print_banner(data, args, server_url, broker, labels, synced)
         while not stop.wait(1):
             for child in children:
@@ -259,7 +287,8 @@ def _print_banner(
     )
     print(
         f"  devices: {fleet.KC_LINE.dev_id} (KC, running), {fleet.HONEY.dev_id} (Cường Nga, "
-        f"synced a batch, then stopped), {fleet.ANTLER_DEVICE} (Hương Sơn, never enrolled)"
+        f"synced a batch, then stopped), {fleet.ANTLER.dev_id} (Hương Sơn, synced antler in "
+        f"Cường Nga's honey, then stopped), {fleet.UNENROLLED_DEVICE} (Hương Sơn, never enrolled)"
     )
     if labels is None:
         print(f"  labels: none printed; see {data}/edge.log")

@@ -14,7 +14,8 @@ from urllib.parse import urlsplit
 DESCRIPTION = (
     "Run a local Mosquitto (per-device logins, no anonymous clients), the sync server and the "
     "KC rice facility's edge agent with demo data until Ctrl-C. The honey facility gets a "
-    "device that synced a batch and went quiet, the antler facility one that never enrolled. "
+    "device that synced a batch and went quiet; the antler facility one that synced antler in "
+    "that honey and went quiet, and one that never enrolled. "
     "Unit labels of the seeded rice batch are printed to files at start."
 )
 EPILOG = (

@@ -5,8 +5,10 @@ Three facilities, three honest states on the office dashboard, each made by real
 - KC's ``kc-line-1`` runs for the whole demo (online);
 - Cường Nga's ``cn-mat-ong-1`` enrols, syncs one honey batch through its own agent and stops
   (stale, then offline once ``office.offline_after_s`` has passed): a site that went quiet;
-- Hương Sơn's ``hs-nhung-1`` is registered by the office but never enrolled (offline, never
-  heard from).
+- Hương Sơn's ``hs-nhung-1`` does the same with a batch of antler in honey made from Cường Nga's
+  lot, received as if scanned from its label (issue 15: a trace that crosses facilities);
+  ``hs-nhung-2`` is registered by the office but never enrolled (offline, never heard from),
+  which makes the facility offline.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -78,7 +80,19 @@ HONEY = DemoDevice(
     receipts=(("XV-AN", "MAT", "", "80", "80"), ("XV-BINH", "MAT", "SK2-11", "60", "50")),
     shipments=(("OCOP-HT", "40"), ("HS", "20")),
 )
-ANTLER_DEVICE, ANTLER_FACILITY = "hs-nhung-1", "HS"
+ANTLER = DemoDevice(
+    "hs-nhung-1",
+    "HS",
+    "edge-huong-son",
+    "NHMO",
+    (("TRON", {"ngay": "30"}, "Nhung sấy thái lát ngâm mật ong"), ("DONG", {}, "Hũ 250 ml")),
+    "60",
+    # Dried antler from the deer farmers of Sơn Giang; honey from Cường Nga, a facility of the
+    # kit: its receipt names Cường Nga's lot as scanned from its label (seed_batch's `scanned`).
+    receipts=(("HN-SG", "NHUNG", "SG-0312", "1500", "1200"), ("CN", "MAT", "", "20", "18")),
+)
+# Registered by the office, its one-time token never used: the office's "never enrolled" state.
+UNENROLLED_DEVICE, UNENROLLED_FACILITY = "hs-nhung-2", "HS"
 LABEL_COPIES = 3
 MANIFEST = "demo-labels.json"
 
@@ -91,8 +105,11 @@ def run_ocop(*args: str) -> str:
     return subprocess.run(ocop(*args), check=True, capture_output=True, text=True).stdout
 
 
-def seed_batch(edge_toml: Path, device: DemoDevice) -> None:
-    """Record one finished batch in an empty journal (the agent not running yet)."""
+def seed_batch(
+    edge_toml: Path, device: DemoDevice, scanned: Mapping[str, dict[str, str]] | None = None
+) -> None:
+    """Record one finished batch in an empty journal (the agent not running yet). ``scanned``
+    maps a supplier id to the lot label its delivery was scanned from (``parse_lot_label``)."""
     from edge_agent import batches, supply
     from edge_agent.agent import open_agent
     from edge_agent.clock import ask_server_time
@@ -106,7 +123,7 @@ def seed_batch(edge_toml: Path, device: DemoDevice) -> None:
         # The server's clock vouches for ours, so the seeded events honestly say "synced".
         ask_server_time(agent.journal.clock.server, agent.upload_base_url())
         batch_id = batches.open_batch(agent.journal, catalog, device.product, "").body["batch"]
-        _record_inputs(agent.journal, catalog, batch_id, device)
+        _record_inputs(agent.journal, catalog, batch_id, device, scanned or {})
         for step, values, note in device.steps:
             batches.record_step(agent.journal, catalog, batch_id, step, values, note)
         batches.close_batch(agent.journal, catalog, batch_id, device.quantity)
@@ -118,20 +135,29 @@ def seed_batch(edge_toml: Path, device: DemoDevice) -> None:
         agent.close()
 
 
-def _record_inputs(journal: Journal, catalog: Catalog, batch_id: str, device: DemoDevice) -> None:
+def _record_inputs(
+    journal: Journal,
+    catalog: Catalog,
+    batch_id: str,
+    device: DemoDevice,
+    scanned: Mapping[str, dict[str, str]],
+) -> None:
     """Receive the device's raw material and use it in the open batch, through the edge's own
-    domain functions (edge_agent/supply.py), as the touchscreen does."""
+    domain functions (edge_agent/supply.py), as the touchscreen does; a scanned label fills the
+    supplier's lot and the receipt's ``source``, as the touchscreen's "Quét mã" does."""
     from edge_agent import supply
 
     for supplier, material, supplier_lot, received, used in device.receipts:
+        source = scanned.get(supplier)
         receipt = supply.receive(
             journal,
             catalog,
             "",
             supplier_id=supplier,
             material_code=material,
-            supplier_lot=supplier_lot,
+            supplier_lot=source["lot"] if source else supplier_lot,
             quantity_text=received,
+            source=source,
         )
         supply.use_input(journal, catalog, batch_id, receipt.body["receipt"], used)
 
@@ -204,9 +230,23 @@ def server_has_lot(server_toml: Path, lot: str) -> bool:
         engine.dispose()
 
 
+def label_source(base_url: str, edge_toml: Path) -> dict[str, str] | None:
+    """What scanning the batch label of the agent's seeded lot gives the receiving form (the
+    touchscreen's "Quét mã", edge_agent/qr_scan.py); None before the agent has a closed batch."""
+    from edge_agent.qr_scan import parse_lot_label
+    from trace_protocol.links import build_batch_url
+
+    seeded = seeded_lot(edge_toml)
+    if seeded is None:
+        return None
+    catalog = edge_catalog(edge_toml)
+    product = catalog.product(seeded[1]) if catalog else None
+    return parse_lot_label(build_batch_url(base_url, seeded[0], product.gtin if product else None))
+
+
 def register_unenrolled(server_toml: Path) -> None:
-    """The antler facility's device: created by the office, its token never used."""
-    if server_device(server_toml, ANTLER_DEVICE)[0]:
+    """Hương Sơn's second device: created by the office, its token never used."""
+    if server_device(server_toml, UNENROLLED_DEVICE)[0]:
         return
     # The one-time token goes nowhere: nobody enrols this device (it is a secret; not shown).
     run_ocop(
@@ -215,9 +255,9 @@ def register_unenrolled(server_toml: Path) -> None:
         str(server_toml),
         "add-device",
         "--device",
-        ANTLER_DEVICE,
+        UNENROLLED_DEVICE,
         "--facility",
-        ANTLER_FACILITY,
+        UNENROLLED_FACILITY,
     )
 
 

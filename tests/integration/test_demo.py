@@ -3,10 +3,13 @@
 Issue 13: it prints a label file and the consumer URL on it (a genuine unit page once the batch
 has synced), gives three facilities devices in three liveness states that `ocop server devices`
 reports exactly as the office does, and with `--public-url` serves and prints labels there.
+Issue 15: Hương Sơn's antler in honey is made from Cường Nga's labelled honey lot, so its
+backward trace crosses two facilities to the beekeepers' lot; the EPCIS export validates.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import socket
@@ -111,6 +114,29 @@ def _epcis_kinds(office: requests.Session, url: str) -> set[str]:
     raise AssertionError("more than 100 pages of EPCIS events")
 
 
+def _assert_crosses_facilities(ocop: list[str], antler_lot: str, honey_lot: str) -> None:
+    """``ocop server trace ANTLER --backward --json`` reaches beekeeper XV-BINH's lot through
+    Cường Nga's honey batch and its receipt at Hương Sơn (two facilities)."""
+    done = subprocess.run(
+        [*ocop, "trace", antler_lot, "--backward", "--json"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    trace = json.loads(done.stdout)
+    assert trace["direction"] == "backward" and trace["roots"] == [antler_lot]
+    lots = {n["key"]: n for n in trace["lots"]}
+    edges = {(frm, to) for frm, to in trace["edges"]}  # the way the material flowed
+    # XV-BINH/SK2-11 -> Cường Nga's receipt -> honey lot (CN) -> Hương Sơn's receipt -> antler
+    (hs_receipt,) = [r for r, to in edges if to == antler_lot and (honey_lot, r) in edges]
+    (cn_receipt,) = [r for r, to in edges if to == honey_lot and ("XV-BINH/SK2-11", r) in edges]
+    assert (lots[hs_receipt]["kind"], lots[hs_receipt]["facility_code"]) == ("receipt", "HS")
+    assert (lots[honey_lot]["kind"], lots[honey_lot]["facility_code"]) == ("output", "CN")
+    assert (lots[cn_receipt]["kind"], lots[cn_receipt]["facility_code"]) == ("receipt", "CN")
+    assert lots["XV-BINH/SK2-11"]["kind"] == "supplier"
+    assert lots[antler_lot]["facility_code"] == "HS"
+
+
 def _label_url(png: Path) -> str:
     with Image.open(png) as image:
         return decode(image)
@@ -174,7 +200,12 @@ def test_demo_serves_server_and_touchscreen_then_stops_on_ctrl_c(tmp_path: Path)
             text=True,
         ).stdout
         cli = dict(re.findall(r'"device": "([^"]+)".*?"state": "(\w+)"', listed))
-        assert cli == {"kc-line-1": "online", "cn-mat-ong-1": "stale", "hs-nhung-1": "offline"}
+        assert cli == {
+            "kc-line-1": "online",
+            "cn-mat-ong-1": "stale",
+            "hs-nhung-1": "stale",  # synced its antler batch, then stopped
+            "hs-nhung-2": "offline",  # never enrolled: Hương Sơn is offline
+        }
         for dev, state in cli.items():
             page = office.get(f"{base}/office/devices/{dev}", timeout=5).text
             assert re.search(rf'<h1>.*data-state="{state}"', page), (dev, state)
@@ -195,10 +226,23 @@ def test_demo_serves_server_and_touchscreen_then_stops_on_ctrl_c(tmp_path: Path)
         assert "XV-BINH/SK2-11" in trace and "Mật ong thô" in trace
         assert "Cửa hàng giới thiệu sản phẩm OCOP Hà Tĩnh" in trace
         assert "Công ty CP Nông nghiệp Hương Sơn" in trace
+        # Issue 15: antler in honey at Hương Sơn, from Cường Nga's labelled lot: the backward
+        # trace crosses both facilities to the beekeeper's own lot.
+        hs_page = office.get(f"{base}/office/facilities/HS", timeout=5).text
+        antler_lot = re.search(r"HS-NHMO-\w+", hs_page)
+        assert antler_lot is not None, hs_page
+        _assert_crosses_facilities(ocop, antler_lot.group(0), honey_lot.group(0))
         # Issue 15: the demo chain's EPCIS events, every page of the query interface, validate
         # against the official schema with format checking, receiving to shipping.
         kinds = _epcis_kinds(office, f"{base}/epcis/events?perPage=50")
         assert {"receiving", "TransformationEvent", "shipping"} <= kinds, kinds
+        received = office.get(
+            f"{base}/epcis/events",
+            params={"facility": "HS", "EQ_bizStep": "receiving"},
+            timeout=10,
+        ).json()["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+        scanned = {e["ilmd"].get("ocop:supplierEPCClass") for e in received}
+        assert f"{base}/l/{honey_lot.group(0)}" in scanned, received
 
         # The office names the scan's verdict in words and labels the journal's values.
         batch_link = re.search(r'href="(/office/batches/kc-line-1/[^"]+)"', dash.text) or re.search(
