@@ -7,12 +7,8 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from sync_server.consumer.sources import (
-    CorrectionView,
-    SourceView,
-    batch_corrections,
-    batch_sources,
-)
+from sync_server.consumer.corrections import CorrectionView, batch_corrections
+from sync_server.consumer.sources import SourceView, batch_sources
 from sync_server.store.db import batches, blob_refs, devices, events, facilities
 from trace_protocol import envelope as ev
 from trace_protocol.catalog import CatalogError, Product, parse_product

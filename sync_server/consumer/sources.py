@@ -1,28 +1,20 @@
-"""What a consumer page tells of a batch's actual raw-material sources and of its corrections.
+"""What a consumer page tells of a batch's actual raw-material sources.
 
 Issue 15: the sources are the receipts the batch recorded using (``input_uses`` joined to
 ``receipts``), not the catalog's fixed "origins" text; a supplier's name shows only where the
 facility's current catalog marks it public (a farmer is private unless it says so), its place
-always. Corrections are shown honestly: when, why and what changed; the original stays in the
-journal.
+always. Its corrections are :mod:`sync_server.consumer.corrections`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, select
+from sqlalchemy import Connection, select
 
-from sync_server.store.db import corrections, events, facilities, input_uses, receipts
-from trace_protocol import envelope as ev
-from trace_protocol import supply_events as se
+from sync_server.store.db import facilities, input_uses, receipts
 from trace_protocol.supply import SupplyError, parse_suppliers
-
-# What a consumer may see corrected: the record's steps, its close and its inputs (never a
-# shipment, whose customer is the office's business), and never a note (private, DESIGN.md §5).
-PUBLIC_CORRECTIONS = (ev.STEP_RECORDED, ev.BATCH_CLOSED, se.INPUT_ADDED)
-PRIVATE_CHANGES = frozenset(("note",))
 
 
 @dataclass(frozen=True)
@@ -41,17 +33,6 @@ class SourceView:
     # Another kit facility's labelled lot this was received as: the chain goes on there.
     source_lot: str = ""
     certification: str = ""
-
-
-@dataclass(frozen=True)
-class CorrectionView:
-    """A ``record.corrected`` of one of the batch's events."""
-
-    at: str
-    reason: str
-    corrects_seq: int
-    corrects_type: str
-    changes: dict[str, Any] = field(default_factory=dict)
 
 
 def _public_names(conn: Connection, facility_code: str) -> dict[str, bool]:
@@ -130,45 +111,3 @@ def batch_sources(
             )
         )
     return out
-
-
-def batch_corrections(conn: Connection, dev_id: str, batch_id: str) -> list[CorrectionView]:
-    """Corrections of any of the batch's own events (steps, uses, its close), oldest first."""
-    rows = conn.execute(
-        select(
-            corrections.c.at,
-            corrections.c.reason,
-            corrections.c.corrects_seq,
-            corrections.c.corrects_type,
-            corrections.c.changes,
-        )
-        .select_from(
-            corrections.join(
-                events,
-                and_(
-                    events.c.dev_id == corrections.c.dev_id,
-                    events.c.seq == corrections.c.corrects_seq,
-                ),
-            )
-        )
-        .where(
-            corrections.c.dev_id == dev_id,
-            events.c.batch_id == batch_id,
-            corrections.c.corrects_type.in_(PUBLIC_CORRECTIONS),
-        )
-        .order_by(corrections.c.seq)
-    ).all()
-    return [
-        CorrectionView(
-            at=r.at,
-            reason=r.reason,
-            corrects_seq=r.corrects_seq,
-            corrects_type=r.corrects_type,
-            changes={
-                k: v
-                for k, v in (r.changes.items() if isinstance(r.changes, dict) else ())
-                if k not in PRIVATE_CHANGES
-            },
-        )
-        for r in rows
-    ]

@@ -15,6 +15,7 @@ from sync_server.store.blobs import FileBlobStorage
 from sync_server.web.api import bp as api_bp
 from sync_server.web.auth import install_auth
 from sync_server.web.blobs_api import bp as blobs_bp
+from sync_server.web.describe import install_describe
 from sync_server.web.epcis_api import bp as epcis_bp
 from sync_server.web.headers import install_security_headers
 from sync_server.web.http_extras import install_http_extras
@@ -46,6 +47,7 @@ def create_app(config: ServerConfig, engine: Engine) -> Flask:
     app.extensions["ocop_page_cache"] = PageCache(config.http.page_cache_s)
     app.extensions["ocop_recall_generation"] = RecallGeneration(engine)
     install_i18n(app)
+    install_describe(app)
     install_auth(app, config)
     install_security_headers(app)
     app.register_blueprint(public_bp)

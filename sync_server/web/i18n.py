@@ -39,6 +39,7 @@ __all__ = [
     "duration",
     "install_i18n",
     "number",
+    "page_lang",
     "switch_lang_url",
     "translate",
     "translate_in",
@@ -123,7 +124,8 @@ def translate_plural(singular: str, plural: str, n: int, **params: Any) -> str:
     return MESSAGES.plural(current_lang(), singular, plural, n, **params)
 
 
-def _page_lang() -> str:
+def page_lang() -> str:
+    """The page's language in a request, else Vietnamese (a format called outside a page)."""
     return current_lang() if has_request_context() else LOCALES[0]
 
 
@@ -150,18 +152,18 @@ def _as_given(value: object) -> str:
 def vndate(value: str | float | None, lang: str | None = None) -> str:
     """An ISO date (``2026-11-22``) or a moment's Vietnam date: ``22/11/2026``."""
     day = vn_day(value)
-    return _as_given(value) if day is None else format_date(day, lang or _page_lang())
+    return _as_given(value) if day is None else format_date(day, lang or page_lang())
 
 
 def vntime(value: str | float | None) -> str:
     """A device event's ISO time or a server timestamp in Vietnam time: ``22/11/2026 14:05``."""
     moment = to_vn(value)
-    return _as_given(value) if moment is None else format_datetime(moment, _page_lang())
+    return _as_given(value) if moment is None else format_datetime(moment, page_lang())
 
 
 def number(value: float | None, lang: str | None = None) -> str:
     """A quantity or count with the language's separators: vi ``1.234,5``, en ``1,234.5``."""
-    return "" if value is None else format_decimal(value, lang or _page_lang())
+    return "" if value is None else format_decimal(value, lang or page_lang())
 
 
 def duration(seconds: float | None) -> str:

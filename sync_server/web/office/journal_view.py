@@ -11,7 +11,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from sync_server.web.i18n import N_, number, translate_in, vndate
+from sync_server.web.describe import quantity, unit_name
+from sync_server.web.i18n import N_, translate_in, vndate
 
 # Each body key's label, as a message id of the server's catalog (translations/); the table's
 # order is the rows' order.
@@ -81,13 +82,11 @@ def _word(value: Any, lang: str) -> str:
 
 
 def _measure(value: Any, unit: Any, lang: str) -> str:
-    """A measured value and its unit, the number written the language's way (vi ``1.200,5``)."""
-    amount = (
-        number(value, lang)
-        if isinstance(value, (int, float)) and not isinstance(value, bool)
-        else _text(value)
-    )
-    return f"{amount} {unit or ''}".strip()
+    """A measured value and its unit's name, the number written the language's way (vi
+    ``1.200,5 cái``)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return quantity(value, unit, lang)
+    return f"{_text(value)} {unit_name(unit, lang)}".strip()
 
 
 def _text(value: Any) -> str:
@@ -135,6 +134,8 @@ def event_fields(body: Any, lang: str = "vi") -> list[tuple[str, str]]:
             shown = vndate(value, lang)
         elif key == "quantity":
             shown = _measure(value, body.get("unit"), lang)
+        elif key == "corrects" and isinstance(value, Mapping):
+            shown = f"#{value.get('seq')} ({value.get('type')})"
         elif key == "photos" and isinstance(value, list):
             shown = str(len(value))
         elif key in ("kind", "purpose"):

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from flask import abort, render_template, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import Connection, or_, select
 
+from sync_server.consumer.corrections import FieldChange, changes_by_seq
 from sync_server.devices.liveness import device_state, facility_states
 from sync_server.ingest.mass_balance import batch_balance
 from sync_server.ingest.rejects import rejects_of
@@ -76,7 +78,7 @@ def device(dev: str) -> ResponseReturnValue:
         )
         if before is not None:
             query = query.where(events.c.seq < before)
-        journal = [_event_view(r) for r in conn.execute(query).mappings()]
+        journal = _journal(conn, dev, conn.execute(query).mappings())
         held = [
             dict(r)
             for r in conn.execute(
@@ -123,17 +125,18 @@ def batch(dev: str, batch_id: str) -> ResponseReturnValue:
         fixes = select(corrections.c.seq).where(
             corrections.c.dev_id == dev, corrections.c.corrects_seq.in_(own)
         )
-        journal = [
-            _event_view(r)
-            for r in conn.execute(
+        journal = _journal(
+            conn,
+            dev,
+            conn.execute(
                 select(events)
                 .where(
                     events.c.dev_id == dev,
                     or_(events.c.batch_id == batch_id, events.c.seq.in_(fixes)),
                 )
                 .order_by(events.c.seq)
-            ).mappings()
-        ]
+            ).mappings(),
+        )
         runs = [e for e in journal if e["type"] == ev.LABELS_PRINTED]
         scan_rows = [
             dict(r)
@@ -214,7 +217,18 @@ def _by_product_name(conn: Connection, q: str) -> list[dict[str, Any]]:
     return out
 
 
-def _event_view(r: Any) -> dict[str, Any]:
+def _journal(conn: Connection, dev: str, rows: Iterable[Any]) -> list[dict[str, Any]]:
+    """Journal rows as the office reads them; a correction with the fields it actually changed
+    (sync_server/consumer/corrections.py) rather than the values the edge resent."""
+    rows = list(rows)
+    fixed = changes_by_seq(conn, dev, (r["seq"] for r in rows if r["type"] == ev.RECORD_CORRECTED))
+    return [_event_view(r, fixed.get(r["seq"])) for r in rows]
+
+
+def _event_view(r: Any, changes: tuple[FieldChange, ...] | None = None) -> dict[str, Any]:
+    body = r["body"]
+    if changes is not None and isinstance(body, dict):
+        body = {k: v for k, v in body.items() if k != "changes"}
     return {
         "seq": r["seq"],
         "type": r["type"],
@@ -224,7 +238,9 @@ def _event_view(r: Any) -> dict[str, Any]:
         "body": r["body"],
         "by": _worker_name(r["body"]),
         # Labelled values, measured values first; text as the worker typed it (escaped by Jinja).
-        "fields": event_fields(r["body"], current_lang()),
+        "fields": event_fields(body, current_lang()),
+        # A correction's changed fields (None: not a correction the server projected).
+        "changes": changes,
     }
 
 

@@ -175,8 +175,9 @@ def test_corrections_are_shown_honestly(client: FlaskClient, engine: Engine, bat
             ],
         )
     html = client.get(f"/l/{LOT}").text
-    assert "Sửa lúc 22/11/2026 10:15 vì nhập nhầm nhiệt độ: nhiet_do → 43" in html
-    assert "Sửa lúc 22/11/2026 11:00 vì cân lại: Sản lượng lô → 118,5" in html
+    # What changed, labelled, before → after (tests/unit/server/test_correction_display.py).
+    assert "Sửa lúc 22/11/2026 10:15 vì nhập nhầm nhiệt độ: Nhiệt độ sấy 40 °C → 43 °C" in html
+    assert "Sửa lúc 22/11/2026 11:00 vì cân lại: Sản lượng lô 120 kg → 118,5 kg" in html
     english = client.get(f"/l/{LOT}?lang=en").text
     assert "Corrected at" in english and "because cân lại" in english
 
