@@ -298,18 +298,26 @@ def test_corrections_and_a_void_on_the_public_and_office_pages(
     page = browser.new_page(viewport={"width": 360, "height": 640}, is_mobile=True)
     page.goto(f"{base}/01/{KC_GTIN}/10/{lot}")
     fixed = page.locator("p.fix").inner_text()
-    assert re.search(r"Sửa lúc \d\d/\d\d/\d{4} \d\d:\d\d vì Đọc nhầm máy đo ẩm", fixed), fixed
-    assert "13,8" in fixed
+    # Only what changed (the weight was resent unchanged), labelled, before → after.
+    assert re.search(
+        r"Sửa lúc \d\d/\d\d/\d{4} \d\d:\d\d vì Đọc nhầm máy đo ẩm: Độ ẩm 14,5 % → 13,8 %$", fixed
+    ), fixed
+    assert "Khối lượng" not in fixed and "do_am" not in fixed
     assert "Độ ẩm: 14,5 %" in page.locator("main").inner_text()
     page.goto(f"{base}/l/{voided}")
     assert re.search(r"Lô này đã bị hủy lúc .+: Mở lô nhầm", page.locator("#voided").inner_text())
+    assert "đang sản xuất" not in page.locator("main").inner_text()
 
     # The office: the correction in the batch's journal; the receipt's current quantity.
     office = _office(browser, server)
     office.goto(f"{base}/office/batches/{kc.dev}/{batch.rsplit('/', 1)[-1]}")
     row = office.locator("table.journal tr", has_text="record.corrected")
     assert row.count() == 1
-    assert "Đọc nhầm máy đo ẩm" in row.inner_text() and "13.8" in row.inner_text()
+    assert "Đọc nhầm máy đo ẩm" in row.inner_text()
+    changes = row.locator("table.changes tr").all_inner_texts()
+    assert [re.split(r"\s*\t\s*", c.strip()) for c in changes[1:]] == [
+        ["Độ ẩm", "14,5 %", "13,8 %"]
+    ]
     (received,) = kc.journal_rows("SELECT lot FROM receipts")[0]
     office.goto(f"{base}/office/trace?lot={received}")
-    assert f"Lô nhập {received} · Túi đóng gói · 480 cai" in office.locator("main").inner_text()
+    assert f"Lô nhập {received} · Túi đóng gói · 480 cái" in office.locator("main").inner_text()
