@@ -14,12 +14,15 @@ import pytest
 
 from bench.run import NAMES, main
 from ocop_cli.broker import find_mosquitto
+from tests.conftest import require_program
+from tests.postgres import bin_path
 
 pytestmark = pytest.mark.integration
 
 
 def test_every_benchmark_runs_and_reports_its_figures(tmp_path: Path) -> None:
     find_mosquitto()  # fails (not skips) without Mosquitto
+    require_program("initdb", bin_path())  # the trace bench runs on PostgreSQL too
     out = tmp_path / "results.json"
     assert main(["--quick", "--out", str(out), "--workdir", str(tmp_path / "work")]) == 0
     report = json.loads(out.read_text(encoding="utf-8"))
@@ -36,3 +39,16 @@ def test_every_benchmark_runs_and_reports_its_figures(tmp_path: Path) -> None:
             assert isinstance(figure["passed"], bool) and figure["goal_text"], figure
     table = out.with_suffix(".md").read_text(encoding="utf-8")
     assert table.startswith("| bench |") and "Machine:" in table
+    # The trace bench (issue 15): trace and recall on both databases, beside a single-lot
+    # lookup, with the recall's goal judged.
+    trace = {f["name"]: f for f in report["figures"] if f["bench"] == "trace"}
+    for db in ("sqlite", "postgresql"):
+        mine = {name: f for name, f in trace.items() if name.startswith(f"{db}: ")}
+        assert any("trace forward" in name for name in mine), mine
+        assert any("trace backward" in name for name in mine), mine
+        closure = mine[f"{db}: recall closure + store"]
+        assert closure["baseline_name"] == "single-lot lookup" and closure["goal"] == 1000.0
+        assert any(name.startswith(f"{db}: recall → banner on page") for name in mine), mine
+        assert f"{db}: batch page, recall active, lot outside" in mine
+    details = report["details"]["trace"]
+    assert details["rows"]["events"] > 0 and details["sqlite"]["lots"]["closure"] > 1
