@@ -8,8 +8,9 @@ import time
 from sqlalchemy import Connection, select, update
 
 from sync_server.ingest.supply_projection import project_supply
+from sync_server.store.alerts import raise_alert
 from sync_server.store.blobs import SHA256_RE
-from sync_server.store.db import batches, blob_refs, devices
+from sync_server.store.db import batches, blob_refs, devices, events
 from trace_protocol import envelope as ev
 from trace_protocol import supply_events as se
 from trace_protocol.envelope import Event
@@ -88,6 +89,52 @@ def project(conn: Connection, e: Event) -> None:
         )
     elif e.type in se.SUPPLY_TYPES:
         project_supply(conn, e)
+        _flag_override(conn, e)
+
+
+# Alert kinds for a use of more than a receipt had left, and a shipment of more than a lot made,
+# that the worker confirmed on the touchscreen (issue 15: never block a worker for good, but tell
+# the office). One open alert per device and lot.
+OVERRIDE_KINDS = {se.INPUT_ADDED: "stock_override", se.LOT_SHIPPED: "ship_override"}
+
+
+def _flag_override(conn: Connection, e: Event) -> None:
+    b = e.body
+    target = e.type
+    if e.type == se.RECORD_CORRECTED and isinstance(b.get("corrects"), dict):
+        target = str(b["corrects"].get("type", ""))  # a correction past the stock left
+        if target == se.INPUT_RECEIVED:
+            target = se.INPUT_ADDED  # less received than was already used
+    kind = OVERRIDE_KINDS.get(target)
+    if kind is None or b.get("override") is not True:
+        return
+    lot = str(b.get("lot", "") or _corrected_lot(conn, e))
+    facility = conn.execute(
+        select(devices.c.facility_code).where(devices.c.dev_id == e.dev)
+    ).scalar()
+    if e.type == se.RECORD_CORRECTED:
+        what = f"a correction of event #{b['corrects'].get('seq')} took lot {lot}"
+    else:
+        verb = "used from receipt" if e.type == se.INPUT_ADDED else "shipped from lot"
+        what = f"{b.get('quantity')} {b.get('unit')} {verb} {lot}"
+    raise_alert(
+        conn,
+        e.dev,
+        facility,
+        kind,
+        f"event #{e.seq}: {what} past what was left; the worker confirmed it on the touchscreen",
+        subject=lot,
+    )
+
+
+def _corrected_lot(conn: Connection, e: Event) -> str:
+    """The lot a correction's target event names (its body's ``lot``), or ""."""
+    seq = e.body["corrects"].get("seq")
+    body = conn.execute(
+        select(events.c.body).where(events.c.dev_id == e.dev, events.c.seq == seq)
+    ).scalar()
+    lot = body.get("lot") if isinstance(body, dict) else None
+    return lot if isinstance(lot, str) else ""
 
 
 def _snapshot_taken(conn: Connection, e: Event) -> None:

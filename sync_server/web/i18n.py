@@ -86,6 +86,10 @@ RUNTIME_IDS = (
     N_("alert_unknown_batch"),
     N_("alert_consumer_report"),
     N_("alert_doubtful_scan"),
+    # TRANSLATORS: issue 15: the worker confirmed using more of a raw-material lot than was left.
+    N_("alert_stock_override"),
+    # TRANSLATORS: issue 15: the worker confirmed shipping more of a lot than was produced.
+    N_("alert_ship_override"),
     # TRANSLATORS: a scan's verdict in the office ('verdict_' + sync_server/consumer/scans.py).
     N_("verdict_genuine"),
     N_("verdict_forged"),

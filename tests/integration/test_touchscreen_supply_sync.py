@@ -4,6 +4,8 @@ shipment, correction, void) syncs to a real server, which acks every event and n
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -84,4 +86,17 @@ def test_supply_events_recorded_offline_are_acked_by_the_server(
         for (b,) in edge.journal_rows("SELECT body FROM events WHERE type = 'input.added'")
     ]
     assert bodies[0]["override"] is True
+    # The confirmed override never blocked anything, and the office is told once.
+    cli = [sys.executable, "-m", "ocop_cli.main", "server", "--config", str(server.config_path)]
+    out = subprocess.run(
+        [*cli, "alerts"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    alerts = [json.loads(line) for line in out.splitlines()]
+    (receipt_lot,) = edge.journal_rows("SELECT lot FROM receipts")[0]
+    flagged = [(a["dev_id"], a["kind"], a["subject"]) for a in alerts]
+    assert flagged == [(edge.dev, "stock_override", receipt_lot)]
+    assert "600" in alerts[0]["detail"] and receipt_lot in alerts[0]["detail"]
     assert requests.get(f"{edge.url}/api/status", timeout=5).json()["backlog"] == 0

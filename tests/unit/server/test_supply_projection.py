@@ -15,6 +15,7 @@ from sync_server.devices.registry import register_device
 from sync_server.ingest.commit import ingest_chunks
 from sync_server.ingest.replay import reproject, reproject_if_stale, stored_version
 from sync_server.ingest.supply_projection import PROJECTION_VERSION, source_lot
+from sync_server.store.alerts import open_alerts
 from sync_server.store.db import batches
 from sync_server.store.supply_tables import (
     corrections,
@@ -24,9 +25,23 @@ from sync_server.store.supply_tables import (
     shipments,
 )
 from tests.unit.protocol.builders import ChainBuilder
+from tests.unit.server.bodies import opened_body
 from tests.unit.server.conftest import DEV
 from tests.unit.server.office_client import make_app, officer_client
-from tests.unit.server.supply_chain import LINE2, Scenario, deliver, snapshot
+from tests.unit.server.supply_chain import (
+    LINE2,
+    Scenario,
+    added,
+    closed,
+    corrected,
+    deliver,
+    received,
+    shipped,
+    snapshot,
+    uid,
+)
+from trace_protocol import envelope as ev
+from trace_protocol import supply_events as se
 from trace_protocol.envelope import Event
 from trace_protocol.messages import encode_chunk
 from trace_protocol.signing import DeviceKey
@@ -180,3 +195,42 @@ def test_ocop_server_reproject_rebuilds_and_says_how_many_events(
     assert main(["server", "--config", str(toml), "reproject"]) == 0
     assert "supply projections rebuilt from 14 events" in capsys.readouterr().out
     assert snapshot(engine) == expected
+
+
+def test_confirmed_overrides_raise_one_office_alert_per_lot(
+    engine: Engine, device: str, chain: ChainBuilder
+) -> None:
+    """Issue 15: the worker is never blocked for good, but the office is told: a use past a
+    receipt's stock, a shipment past what was made, and a correction that goes past either."""
+    r1, ba, s1 = uid(), uid(), uid()
+    chain.next(se.INPUT_RECEIVED, received(r1, "KC-NL-240301-01", 100))
+    chain.next(ev.BATCH_OPENED, opened_body(ba, "KC-NM-240301-01"))
+    chain.next(se.INPUT_ADDED, added(ba, r1, "KC-NL-240301-01", 80))
+    chain.next(ev.BATCH_CLOSED, closed(ba, 50))
+    ship = chain.next(se.LOT_SHIPPED, {**shipped(s1, ba, "KC-NM-240301-01", 60), "override": True})
+    chain.next(se.RECORD_CORRECTED, {**corrected(ship, quantity=70), "override": True})
+    use = chain.next(se.INPUT_ADDED, {**added(ba, r1, "KC-NL-240301-01", 40), "override": True})
+    chain.next(se.RECORD_CORRECTED, {**corrected(use, quantity=45), "override": True})
+    in_order(engine, {chain.dev: chain.events})
+    with engine.connect() as conn:
+        found = [(a["kind"], a["subject"]) for a in open_alerts(conn, dev=chain.dev)]
+    # One open alert per kind and lot: the corrections add nothing the office does not know.
+    assert sorted(found) == [
+        ("ship_override", "KC-NM-240301-01"),
+        ("stock_override", "KC-NL-240301-01"),
+    ]
+
+
+def test_a_correction_past_the_stock_alone_is_flagged(
+    engine: Engine, device: str, chain: ChainBuilder
+) -> None:
+    r1, ba = uid(), uid()
+    receipt = chain.next(se.INPUT_RECEIVED, received(r1, "KC-NL-240301-01", 100))
+    chain.next(ev.BATCH_OPENED, opened_body(ba, "KC-NM-240301-01"))
+    chain.next(se.INPUT_ADDED, added(ba, r1, "KC-NL-240301-01", 80))
+    chain.next(se.RECORD_CORRECTED, {**corrected(receipt, quantity=60), "override": True})
+    in_order(engine, {chain.dev: chain.events})
+    with engine.connect() as conn:
+        (alert,) = open_alerts(conn, dev=chain.dev)
+    assert (alert["kind"], alert["subject"]) == ("stock_override", "KC-NL-240301-01")
+    assert "correction of event #1" in alert["detail"]
