@@ -38,6 +38,16 @@ UNIT_NAMES: dict[str, str] = {
     "con": N_("unit_con"),
 }
 
+# Units of a step's measured values that the catalogs write in Vietnamese (``ngày``): named in
+# the page's language too. Symbols (``°C``, ``%``, ``kg``) read the same in both.
+MEASURE_UNITS: dict[str, str] = {
+    "ngày": N_("unit_days"),
+    "giờ": N_("unit_hours"),
+    "phút": N_("unit_minutes"),
+    "tháng": N_("unit_months"),
+    "lần": N_("unit_times"),
+}
+
 # A corrected field's label; ``quantity`` says what quantity the corrected event counts.
 CHANGE_LABELS: dict[str, str] = {
     "quantity": N_("change_quantity"),
@@ -82,9 +92,10 @@ def unit_name(unit: object, lang: str | None = None) -> str:
     catalog's ``hũ`` → ``jars`` in English; an unknown unit as entered; nothing for none."""
     text = unit if isinstance(unit, str) else ""
     code = _code_of(text) if text else None
-    if code is None:
-        return text
-    return translate_in(lang or page_lang(), UNIT_NAMES[code])
+    if code is not None:
+        return translate_in(lang or page_lang(), UNIT_NAMES[code])
+    measure = MEASURE_UNITS.get(text.strip().casefold())
+    return text if measure is None else translate_in(lang or page_lang(), measure)
 
 
 def quantity(value: object, unit: object = "", lang: str | None = None) -> str:

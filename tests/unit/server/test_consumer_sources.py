@@ -129,7 +129,7 @@ def test_the_batchs_actual_sources_replace_the_catalog_origins(
     sources = html.split('id="sources"', 1)[1].split("</section>", 1)[0]
     assert "Tổ hợp tác lúa Ngọc Mầm thôn Đông Hà" in sources and "VietGAP VG-DEMO-0117" in sources
     assert "xã Thạch Đài, huyện Thạch Hà, Hà Tĩnh" in sources
-    assert "Nhận ngày 21/11/2026" in sources and "600 kg" in sources  # two uses summed
+    assert "Nhận ngày 21/11/2026" in sources and "đã dùng 600 kg" in sources  # two uses summed
     # The farmer is private in the current catalog: the place, never the name.
     assert "Nguyễn Văn Hòa" not in html and "Nông dân, xã Thạch Đài" in sources
     assert 'href="/l/CN-MO-261101-01"' in sources

@@ -165,3 +165,10 @@ def test_every_supply_unit_has_a_name_in_both_languages() -> None:
         "túi",
         "",
     )
+
+
+def test_a_steps_time_units_are_named_in_the_pages_language() -> None:
+    """A catalog writes a step's unit in Vietnamese ("Số ngày ngâm: 30 ngày"): the English page
+    says "30 days", never the Vietnamese word."""
+    assert (unit_name("ngày", "vi"), unit_name("ngày", "en")) == ("ngày", "days")
+    assert (unit_name("giờ", "en"), unit_name("phút", "en")) == ("hours", "minutes")
