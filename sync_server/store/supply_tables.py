@@ -46,6 +46,8 @@ receipts = Table(
     Column("received_at", Float, nullable=False),
     Index("receipts_lot", "lot", unique=True),
     Index("receipts_supplier_lot", "supplier_id", "supplier_lot"),
+    # A supplier's lot code typed without its supplier (migration 0008).
+    Index("receipts_by_supplier_lot", "supplier_lot"),
     Index("receipts_source_lot", "source_lot"),
     Index("receipts_dev_seq", "dev_id", "seq"),
 )

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, func, or_, select
+from sqlalchemy import Connection, Row, and_, or_, select
 
 from sync_server.store.db import batches, input_uses, receipts, shipments
 from sync_server.trace.graph import closure, reverse
@@ -208,28 +208,19 @@ class _Walk:
             roots += [self._receipt(r) for r in self._rows(query)]
             if backward and roots:
                 return sorted(set(roots))
-        ids = [supplier_id] if supplier_id is not None else self._supplier_ids()
-        for chunk in _chunks(ids):
-            query = select(*_RECEIPT).where(
-                receipts.c.supplier_id.in_(chunk), receipts.c.supplier_lot == lot
-            )
-            # A receipt scanned from this kit lot's label names it as its supplier's lot too:
-            # the output lot already leads to that receipt (source_lot), so it is not a root.
-            roots += [
-                self._supplier(r)
-                for r in self._rows(query)
-                if r.supplier_lot and not (r.source_lot == lot and (OUTPUT, lot) in roots)
-            ]
+        # One index probe either way: receipts_supplier_lot with the supplier, or
+        # receipts_by_supplier_lot (the code alone, every supplier's lot of that code).
+        query = select(*_RECEIPT).where(receipts.c.supplier_lot == lot)
+        if supplier_id is not None:
+            query = query.where(receipts.c.supplier_id == supplier_id)
+        # A receipt scanned from this kit lot's label names it as its supplier's lot too: the
+        # output lot already leads to that receipt (source_lot), so it is not a root.
+        roots += [
+            self._supplier(r)
+            for r in self._rows(query)
+            if r.supplier_lot and not (r.source_lot == lot and (OUTPUT, lot) in roots)
+        ]
         return sorted(set(roots))
-
-    def _supplier_ids(self) -> list[str]:
-        """Every supplier id that has receipts, by a loose index scan of
-        ``receipts_supplier_lot`` (one index probe per id, not a scan of every receipt)."""
-        col = receipts.c.supplier_id
-        ids = select(func.min(col).label("s")).cte("ids", recursive=True)
-        after = select(func.min(col)).where(col > ids.c.s).scalar_subquery()
-        ids = ids.union_all(select(after).where(ids.c.s.is_not(None)))
-        return [s for s in self.conn.execute(select(ids.c.s)).scalars() if s is not None]
 
     def downstream(self, frontier: frozenset[Key]) -> list[tuple[Key, Key]]:
         """Edges leaving ``frontier`` in the direction the material flows."""

@@ -285,4 +285,8 @@ def test_backward_from_a_kit_lot_skips_the_supplier_search(
         assert t.roots == (BK_OUT,) and statements and not searches
         statements.clear()
         assert trace_backward(conn, SUPPLIER_LOT).roots == (S01, S07)
-        assert any(s.lstrip().upper().startswith("WITH") for s in statements)
+        # A supplier's lot code alone: one probe of receipts_by_supplier_lot (migration 0008),
+        # not a walk over every supplier id.
+        searches = [s for s in statements if "receipts.supplier_lot =" in s]
+        assert len(searches) == 1 and "supplier_id" not in searches[0].split("WHERE")[1]
+        assert not any(s.lstrip().upper().startswith("WITH") for s in statements)
