@@ -112,23 +112,23 @@ def _over_limit(
         receipt = sq.get_receipt(db, str(event.body["receipt"]))
         used = receipt.quantity - receipt.left if receipt else 0.0
         if new < used - EPSILON:
-            return DomainError("below_used", used=format_number(used), unit=event.body["unit"])
+            return DomainError("below_used", used=float(used), unit=event.body["unit"])
     elif event.type == se.INPUT_ADDED:
         current = _current_quantity(db, event, old)
         left = sq.stock_left(db, str(event.body["receipt"])) + current
         if new > left + EPSILON:
-            return DomainError("stock_exceeded", left=format_number(left), unit=event.body["unit"])
+            return DomainError("stock_exceeded", left=float(left), unit=event.body["unit"])
     elif event.type == se.LOT_SHIPPED:
         batch = get_batch(db, str(event.body["batch"]))
         current = _current_quantity(db, event, old)
         produced = (batch.quantity or 0.0) if batch else 0.0
         left = produced - sq.shipped_total(db, str(event.body["batch"])) + current
         if new > left + EPSILON:
-            return DomainError("stock_exceeded", left=format_number(left), unit=event.body["unit"])
+            return DomainError("stock_exceeded", left=float(left), unit=event.body["unit"])
     elif event.type == ev.BATCH_CLOSED:
         shipped = sq.shipped_total(db, str(event.body["batch"]))
         if new < shipped - EPSILON:
-            return DomainError("below_used", used=format_number(shipped), unit=event.body["unit"])
+            return DomainError("below_used", used=float(shipped), unit=event.body["unit"])
     return None
 
 

@@ -20,7 +20,7 @@ from edge_agent import supply_queries as sq
 from edge_agent.batches import After, DomainError, _put_by
 from edge_agent.journal import Journal
 from edge_agent.lot_letter import load_lot_index
-from edge_agent.numbers import NumberError, format_number, parse_number
+from edge_agent.numbers import NumberError, parse_number
 from edge_agent.queries import BatchRow, get_batch
 from trace_protocol import supply_events as se
 from trace_protocol.catalog import Catalog
@@ -180,9 +180,7 @@ def use_input(
                 raise DomainError("lot_recalled", lot=lot)
         left = sq.stock_left(db, receipt_id)
         if quantity > left + EPSILON and not override:
-            raise DomainError(
-                "stock_exceeded", left=format_number(max(left, 0.0)), unit=receipt.unit
-            )
+            raise DomainError("stock_exceeded", left=float(max(left, 0.0)), unit=receipt.unit)
         body.update(lot=receipt.lot, unit=receipt.unit)
         if quantity > left + EPSILON:
             body["override"] = True
@@ -265,9 +263,7 @@ def ship(
             raise DomainError("lot_recalled", lot=tainted)
         left = (batch.quantity or 0.0) - sq.shipped_total(db, batch_id)
         if quantity > left + EPSILON and not override:
-            raise DomainError(
-                "stock_exceeded", left=format_number(max(left, 0.0)), unit=batch.unit or ""
-            )
+            raise DomainError("stock_exceeded", left=float(max(left, 0.0)), unit=batch.unit or "")
         body.update(lot=batch.lot, unit=batch.unit or "kg")
         if quantity > left + EPSILON:
             body["override"] = True

@@ -13,6 +13,7 @@ from edge_agent import queries
 from edge_agent import supply_queries as sq
 from edge_agent.batches import After, DomainError
 from edge_agent.numbers import format_number
+from edge_agent.web.display import unit_name
 from edge_agent.web.i18n import N_, translate
 from edge_agent.web.supply_context import correction_notes
 from edge_agent.web.supply_views import _submit
@@ -50,7 +51,7 @@ def _fields(event: sq.RecordedEvent, product_code: str | None) -> list[dict[str,
                     {
                         "name": f"v_{f.key}",
                         "label": f.label.get(_lang()),
-                        "unit": f.unit,
+                        "unit": unit_name(f.unit, _lang()),
                         "current": "" if current is None else format_number(current, _lang()),
                         "kind": "number",
                     }
@@ -66,11 +67,12 @@ def _fields(event: sq.RecordedEvent, product_code: str | None) -> list[dict[str,
             value = body.get(key, "")
             kind = {"quantity": "number", "note": "text", "supplier_lot": "text"}.get(key, "date")
             current = format_number(value, _lang()) if key == "quantity" and value else value
+            unit = str(body.get("unit", "")) if key == "quantity" else ""
             out.append(
                 {
                     "name": key,
                     "label": translate(f"field_{key}", _lang()),
-                    "unit": body.get("unit", "") if key == "quantity" else "",
+                    "unit": unit_name(unit, _lang()),
                     "current": str(current or ""),
                     "kind": kind,
                 }

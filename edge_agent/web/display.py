@@ -4,7 +4,8 @@ Times are Vietnam time (UTC+7: Vietnam has had no daylight saving since 1975, so
 is exact and needs no tz database on the Pi), ``HH:MM`` for today and ``dd/mm/yyyy HH:MM``
 otherwise; dates are ``dd/mm/yyyy`` everywhere (issue 13), both through trace_protocol.locales
 (issue 14). Names come from the catalog in the screen's language, falling back to the Vietnamese
-name the journal kept.
+name the journal kept. Supply units stay codes in the journal (``cai``, ``hu``) and are shown by
+their name (``cái``/``pcs``), as the office and consumer pages name them.
 """
 
 from __future__ import annotations
@@ -14,10 +15,29 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from flask import Flask
 
 from edge_agent.numbers import format_number
+from edge_agent.web.i18n import N_, translate
 from trace_protocol.catalog import Catalog
 from trace_protocol.locales import format_date, format_datetime
 
 VN_TZ = timezone(timedelta(hours=7), "ICT")
+
+# A supply unit code → its name's message id (trace_protocol.supply.UNITS; a test keeps the two
+# in step). The words are those of sync_server/web/describe.py, so a worker and the office read
+# the same name.
+UNIT_NAMES: dict[str, str] = {
+    "kg": N_("unit_kg"),
+    "g": N_("unit_g"),
+    "tan": N_("unit_tan"),
+    "l": N_("unit_l"),
+    "ml": N_("unit_ml"),
+    "cai": N_("unit_cai"),
+    "hop": N_("unit_hop"),
+    "chai": N_("unit_chai"),
+    "hu": N_("unit_hu"),
+    "goi": N_("unit_goi"),
+    "qua": N_("unit_qua"),
+    "con": N_("unit_con"),
+}
 
 
 def vn_datetime(at: str) -> datetime | None:
@@ -61,11 +81,41 @@ def product_name(catalog: Catalog | None, code: str, kept: str, lang: str) -> st
     return product.name.get(lang) if product else kept
 
 
+def _unit_code(unit: str) -> str | None:
+    if unit in UNIT_NAMES:
+        return unit
+    # A product's own unit is free text in the catalog, usually the Vietnamese name (``hũ``).
+    folded = unit.strip().casefold()
+    for code, message in UNIT_NAMES.items():
+        if folded in (code, translate(message, "vi").casefold()):
+            return code
+    return None
+
+
+def unit_name(unit: str | None, lang: str) -> str:
+    """A unit as ``lang`` names it: ``cai`` → ``cái`` / ``pcs``, a product's ``hũ`` → ``jars``
+    in English; any other unit (``°C``, ``%``, ``túi``) as entered; nothing for none."""
+    if not unit:
+        return ""
+    code = _unit_code(unit)
+    return unit if code is None else translate(UNIT_NAMES[code], lang)
+
+
+def quantity(value: float | None, unit: str | None, lang: str) -> str:
+    """``1.500 cái`` (vi) / ``1,500 pcs`` (en): a number and its unit's name."""
+    if value is None:
+        return ""
+    return f"{format_number(value, lang)} {unit_name(unit, lang)}".strip()
+
+
 def install_display(app: Flask) -> None:
-    """Template filters: ``short_time``, ``long_time``, ``vn_date``, ``num``."""
+    """Template filters: ``short_time``, ``long_time``, ``vn_date``, ``num``, ``unit``
+    (``{{ r.unit | unit(lang) }}``) and ``qty`` (``{{ r.quantity | qty(r.unit, lang) }}``)."""
     app.jinja_env.filters.update(
         short_time=short_time,
         long_time=long_time,
         vn_date=vn_date,
         num=format_number,
+        unit=unit_name,
+        qty=quantity,
     )

@@ -9,8 +9,7 @@ from flask import Flask
 from sqlite_utils import Database
 
 from edge_agent import supply_queries as sq
-from edge_agent.numbers import format_number
-from edge_agent.web.display import short_time
+from edge_agent.web.display import quantity, short_time
 from edge_agent.web.i18n import translate
 
 
@@ -36,7 +35,7 @@ def batch_supply(
         "uses": [
             {
                 "seq": u.seq,
-                "text": f"{u.material_name} · {u.lot} · {format_number(u.quantity, lang)} {u.unit}",
+                "text": f"{u.material_name} · {u.lot} · {quantity(u.quantity, u.unit, lang)}",
                 "supplier": u.supplier_name,
                 "override": u.override,
             }
@@ -46,7 +45,7 @@ def batch_supply(
             {
                 "seq": s.seq,
                 "customer": s.customer_name,
-                "text": f"{format_number(s.quantity, lang)} {s.unit}"
+                "text": quantity(s.quantity, s.unit, lang)
                 + (f" · No. {s.serial_from}–{s.serial_to}" if s.serial_from else ""),
                 "day": s.shipped_on,
                 "note": s.note,

@@ -18,6 +18,7 @@ from edge_agent import supply_queries as sq
 from edge_agent.batches import After, DomainError
 from edge_agent.camera_service import MANUAL
 from edge_agent.numbers import format_number
+from edge_agent.web.display import quantity, unit_name
 from edge_agent.web.i18n import N_
 from edge_agent.web.supply_context import correction_notes
 from edge_agent.web.views import _agent, _error_page, _lang, _message, bp, once
@@ -117,7 +118,6 @@ def receipts() -> str:
         "receipts.html",
         rows=rows,
         notes=notes,
-        num=lambda v: format_number(v, lang),
         saved=request.args.get("saved"),
     )
 
@@ -144,7 +144,7 @@ def render_receive(
             if catalog
             else [],
             material_options=[
-                (m.code, m.name_en or m.name if lang == "en" else m.name, m.unit)
+                (m.code, m.name_en or m.name if lang == "en" else m.name, unit_name(m.unit, lang))
                 for m in domain.materials(catalog)
             ]
             if catalog
@@ -227,7 +227,7 @@ def render_use(
                 (
                     r.receipt_id,
                     f"{r.material_name} · {r.lot}",
-                    f"{r.supplier_name} · {format_number(r.left, lang)} {r.unit}",
+                    f"{r.supplier_name} · {quantity(r.left, r.unit, lang)}",
                 )
                 for r in stock
             ],

@@ -28,7 +28,7 @@ from edge_agent.batches import After
 from edge_agent.camera.protocol import CameraError
 from edge_agent.camera_service import MANUAL
 from edge_agent.numbers import format_number
-from edge_agent.web.display import product_name, short_time, vn_date
+from edge_agent.web.display import product_name, quantity, short_time, unit_name, vn_date
 from edge_agent.web.guard import safe_next
 from edge_agent.web.i18n import current_lang, translate
 from edge_agent.web.once import AlreadyDone, done_before, remember, submitted_token
@@ -98,9 +98,7 @@ def home() -> str:
             "name": product_name(catalog, r.product_code, r.product_name, lang),
             "status": r.status,
             "date": vn_date(r.production_date, lang),
-            "quantity": None
-            if r.quantity is None
-            else f"{format_number(r.quantity, lang)} {r.unit or ''}",
+            "quantity": quantity(r.quantity, r.unit, lang) if r.quantity is not None else None,
         }
         for r in rows
     ]
@@ -360,7 +358,7 @@ def _measured(product: Product | None, step_code: str, raw: str) -> list[str]:
     for key, value in values.items():
         f = fields.get(key)
         label = f.label.get(lang) if f else key
-        out.append(f"{label} = {format_number(value, lang)} {f.unit if f else ''}".rstrip())
+        out.append(f"{label} = {quantity(value, f.unit if f else '', lang)}")
     return out
 
 
@@ -387,8 +385,16 @@ def _field_messages(
 
 
 def _message(exc: domain.DomainError) -> str:
+    """``exc`` in the page's language: a quantity (a float: ``left``, ``used``) written as the
+    page writes numbers, a supply unit (the journal's code, ``cai``) by its name."""
+    lang = _lang()
     params = {k: v for k, v in exc.params.items() if k != "key"}
-    return translate(f"err_{exc.code}", _lang(), **params)
+    for k, v in params.items():
+        if isinstance(v, float):
+            params[k] = format_number(v, lang)
+    if isinstance(params.get("unit"), str):
+        params["unit"] = unit_name(params["unit"], lang)
+    return translate(f"err_{exc.code}", lang, **params)
 
 
 def _error_page(exc: domain.DomainError) -> tuple[str, int]:

@@ -103,7 +103,7 @@ def test_use_beyond_stock_needs_an_override(journal: Journal, cat: Catalog) -> N
     head = journal.head()
     with pytest.raises(DomainError) as err:
         use_input(journal, cat, batch, receipt, "50")
-    assert (err.value.code, err.value.params["left"]) == ("stock_exceeded", "40")
+    assert (err.value.code, err.value.params["left"]) == ("stock_exceeded", 40.0)
     assert journal.head() == head
     forced = use_input(journal, cat, batch, receipt, "50", override=True)
     assert forced.body["override"] is True
@@ -143,7 +143,7 @@ def test_ship_a_closed_lot_with_quantity_or_serials(journal: Journal, cat: Catal
     assert by_serials.body["serials"] == [1, 50] and by_serials.body["quantity"] == 50
     with pytest.raises(DomainError) as err:
         ship(journal, cat, batch, customer_id="NPP", quantity_text="500")
-    assert (err.value.code, err.value.params["left"]) == ("stock_exceeded", "450")
+    assert (err.value.code, err.value.params["left"]) == ("stock_exceeded", 450.0)
     assert ship(journal, cat, batch, customer_id="NPP", quantity_text="500", override=True).body[
         "override"
     ]
@@ -238,10 +238,10 @@ def test_corrections_apply_to_current_values_and_keep_the_original(
     use = use_input(journal, cat, batch, receipt, "100")
     with pytest.raises(DomainError) as err:
         correct(journal, cat, use.seq, {"quantity": "130"}, "Nhầm")
-    assert (err.value.code, err.value.params["left"]) == ("stock_exceeded", "120")
+    assert (err.value.code, err.value.params["left"]) == ("stock_exceeded", 120.0)
     with pytest.raises(DomainError) as err:
         correct(journal, cat, received.seq, {"quantity": "90"}, "Nhầm")
-    assert (err.value.code, err.value.params["used"]) == ("below_used", "100")
+    assert (err.value.code, err.value.params["used"]) == ("below_used", 100.0)
     forced = correct(journal, cat, use.seq, {"quantity": "130"}, "Đúng là 130", override=True)
     assert forced.body["override"] is True
     with journal.store.read() as db:
@@ -305,7 +305,7 @@ def test_correcting_a_shipment_and_a_finished_quantity(journal: Journal, cat: Ca
     assert closed is not None
     with pytest.raises(DomainError) as err:
         correct(journal, cat, closed, {"quantity": "50"}, "Cân lại")
-    assert (err.value.code, err.value.params["used"]) == ("below_used", "60")
+    assert (err.value.code, err.value.params["used"]) == ("below_used", 60.0)
     correct(journal, cat, closed, {"quantity": "550", "expiry_date": "2025-03-01"}, "Cân lại")
     with journal.store.read() as db:
         fixed = get_batch(db, batch)
