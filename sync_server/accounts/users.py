@@ -7,6 +7,7 @@ import re
 import secrets
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -30,6 +31,8 @@ class User:
     username: str
     role: str
     session_epoch: int
+    # Issue 16: the districts this officer may see; None: the whole province (always for admins).
+    districts: tuple[str, ...] | None = None
 
     @property
     def is_admin(self) -> bool:
@@ -101,7 +104,17 @@ def authenticate(engine: Engine, username: str, password: str) -> User | None:
         conn.execute(
             update(users).where(users.c.username == username).values(last_login_at=time.time())
         )
-        return User(row["username"], row["role"], row["session_epoch"])
+        return _user(row)
+
+
+def _user(row: Any) -> User:
+    districts = row["districts"]
+    return User(
+        row["username"],
+        row["role"],
+        row["session_epoch"],
+        tuple(str(d) for d in districts) if isinstance(districts, list) else None,
+    )
 
 
 def load_user(conn: Connection, username: str, epoch: int) -> User | None:
@@ -109,7 +122,7 @@ def load_user(conn: Connection, username: str, epoch: int) -> User | None:
     row = conn.execute(select(users).where(users.c.username == username)).mappings().first()
     if row is None or row["disabled_at"] is not None or row["session_epoch"] != epoch:
         return None
-    return User(row["username"], row["role"], row["session_epoch"])
+    return _user(row)
 
 
 def list_users(conn: Connection) -> list[dict[str, object]]:

@@ -25,6 +25,13 @@ from sqlalchemy import (
 )
 
 from sync_server.store.meta import metadata
+from sync_server.store.office_tables import (
+    audit_log,
+    device_commands,
+    device_decisions,
+    notify_outbox,
+    notify_subscriptions,
+)
 from sync_server.store.supply_tables import (
     corrections,
     input_uses,
@@ -35,9 +42,14 @@ from sync_server.store.supply_tables import (
 )
 
 __all__ = [
+    "audit_log",
     "corrections",
+    "device_commands",
+    "device_decisions",
     "input_uses",
     "metadata",
+    "notify_outbox",
+    "notify_subscriptions",
     "recall_lots",
     "recalls",
     "receipts",
@@ -61,6 +73,10 @@ facilities = Table(
     # WGS 84 position for the office map; optional in the catalog file.
     Column("latitude", Float),
     Column("longitude", Float),
+    # Issue 16: a contact phone, and disabling (its devices are refused, its pages stay).
+    Column("phone", Text),
+    Column("disabled_at", Float),
+    Column("disabled_reason", Text),
 )
 
 devices = Table(
@@ -90,6 +106,11 @@ devices = Table(
     # assigned at registration so that devices never mint the same lot code offline. Null for
     # devices enrolled before lot letters (migration 0002): they mint the old lot form.
     Column("lot_index", Integer),
+    # Issue 16: a name the office gives it ("Máy sấy 2"), and the identity chain of a device
+    # re-enrolled after a block: the old id's row names the new one and the other way round.
+    Column("name", Text),
+    Column("replaced_by", String(64)),
+    Column("replaces", String(64)),
     Index("devices_lot_index", "facility_code", "lot_index", unique=True),
 )
 
@@ -236,6 +257,10 @@ users = Table(
     Column("last_login_at", Float),
     # Bumped on password change or disable: every session signed with an older epoch ends.
     Column("session_epoch", Integer, nullable=False, default=1),
+    # Issue 16: the districts an officer may see (a JSON list of district names as the
+    # facilities table writes them); null: the whole province. Admins always see everything.
+    Column("districts", JSON),
+    Column("email", Text),
 )
 
 api_tokens = Table(
