@@ -20,42 +20,78 @@ class RegistryError(ValueError):
     """An office action that cannot be done; the message says why."""
 
 
-def import_catalog(engine: Engine, source: Path | dict[str, Any], base_url: str) -> Catalog:
-    """Create or update a facility and its products; bumps the catalog version on change."""
+def import_catalog(
+    engine: Engine, source: Path | dict[str, Any], base_url: str, *, who: str | None = None
+) -> Catalog:
+    """Create or update a facility and its products; bumps the catalog version on change.
+
+    The audit log gets a ``catalog.import`` row by ``who`` (default: the command-line user) in
+    the same transaction, with the top-level catalog keys that changed.
+    """
+    from sync_server.accounts.audit import catalog_changes, cli_actor, record
+
     obj = json.loads(source.read_text(encoding="utf-8")) if isinstance(source, Path) else source
     if not isinstance(obj, dict):
         raise RegistryError("a catalog file holds one JSON object")
     with engine.begin() as conn:
-        code = str(obj.get("facility", {}).get("code", ""))
-        row = conn.execute(select(facilities).where(facilities.c.code == code)).mappings().first()
-        version = 1 if row is None else int(row["catalog_version"]) + 1
-        try:
-            catalog = parse_catalog(
-                {**obj, "version": version, "public_base_url": base_url, "v": 1}
-            )
-        except CatalogError as exc:
-            raise RegistryError(f"catalog: {exc}") from exc
-        stored = json.loads(
-            json.dumps({k: v for k, v in catalog.to_dict().items() if k != "public_base_url"})
+        catalog, before = store_catalog(conn, obj, base_url)
+        code = catalog.facility.code
+        old, new = catalog_changes(before, stored_catalog(conn, code))
+        record(
+            conn,
+            cli_actor() if who is None else who,
+            "catalog.import",
+            code,
+            facility=code,
+            before=old,
+            after=new,
+            detail=f"v{catalog.version}",
         )
-        if row is not None and {**row["catalog"], "version": version} == stored:
-            # Unchanged: keep the version, so devices are not sent the same catalog again.
-            return parse_catalog({**row["catalog"], "public_base_url": base_url})
-        values = {
-            "name": catalog.facility.name,
-            "commune": catalog.facility.commune,
-            "district": catalog.facility.district,
-            "province": catalog.facility.province,
-            "latitude": catalog.facility.lat,
-            "longitude": catalog.facility.lon,
-            "catalog": stored,
-            "catalog_version": version,
-        }
-        if row is None:
-            conn.execute(insert(facilities).values(code=code, **values))
-        else:
-            conn.execute(update(facilities).where(facilities.c.code == code).values(**values))
     return catalog
+
+
+def stored_catalog(conn: Connection, facility_code: str) -> dict[str, Any] | None:
+    """A facility's stored catalog, or None for an unknown facility."""
+    row = conn.execute(
+        select(facilities.c.catalog).where(facilities.c.code == facility_code)
+    ).first()
+    return None if row is None else dict(row[0])
+
+
+def store_catalog(
+    conn: Connection, obj: dict[str, Any], base_url: str
+) -> tuple[Catalog, dict[str, Any] | None]:
+    """Validate and store a catalog in ``conn``'s transaction; returns it with the catalog stored
+    before (None for a new facility). Bumps the version only when something changed."""
+    code = str(obj.get("facility", {}).get("code", ""))
+    row = conn.execute(select(facilities).where(facilities.c.code == code)).mappings().first()
+    version = 1 if row is None else int(row["catalog_version"]) + 1
+    try:
+        catalog = parse_catalog({**obj, "version": version, "public_base_url": base_url, "v": 1})
+    except CatalogError as exc:
+        raise RegistryError(f"catalog: {exc}") from exc
+    stored = json.loads(
+        json.dumps({k: v for k, v in catalog.to_dict().items() if k != "public_base_url"})
+    )
+    before = None if row is None else dict(row["catalog"])
+    if row is not None and {**row["catalog"], "version": version} == stored:
+        # Unchanged: keep the version, so devices are not sent the same catalog again.
+        return parse_catalog({**row["catalog"], "public_base_url": base_url}), before
+    values = {
+        "name": catalog.facility.name,
+        "commune": catalog.facility.commune,
+        "district": catalog.facility.district,
+        "province": catalog.facility.province,
+        "latitude": catalog.facility.lat,
+        "longitude": catalog.facility.lon,
+        "catalog": stored,
+        "catalog_version": version,
+    }
+    if row is None:
+        conn.execute(insert(facilities).values(code=code, **values))
+    else:
+        conn.execute(update(facilities).where(facilities.c.code == code).values(**values))
+    return catalog, before
 
 
 def register_device(engine: Engine, dev: str, facility_code: str, public_key: str) -> None:
