@@ -99,6 +99,9 @@ notify_outbox = Table(
     Column("suppressed", Boolean, nullable=False),
     Column("attempts", Integer, nullable=False),
     Column("error", Text),
+    # No sender takes the row before this moment: a sender's claim while it sends (a lease, so
+    # only one of several ingest processes mails it) or the backoff after a failed send.
+    Column("not_before", Float),
     Index("notify_outbox_user_alert", "username", "alert_id", unique=True),
     Index("notify_outbox_pending", "sent_at", "digest"),
 )

@@ -92,6 +92,7 @@ def upgrade() -> None:
         sa.Column("suppressed", sa.Boolean(), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("error", sa.Text()),
+        sa.Column("not_before", sa.Float()),
     )
     op.create_index(
         "notify_outbox_user_alert", "notify_outbox", ["username", "alert_id"], unique=True
