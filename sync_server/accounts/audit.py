@@ -9,6 +9,7 @@ JSON; secrets (passwords, tokens, password hashes) never go in.
 from __future__ import annotations
 
 import getpass
+import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, and_, func, insert, select, true
 
+from sync_server.store.db import alerts
 from sync_server.store.office_tables import audit_log
 
 MAX_DETAIL = 2000
@@ -46,6 +48,27 @@ def record(
             after=after,
             detail=detail[:MAX_DETAIL],
         )
+    )
+
+
+def audit_resolved(conn: Connection, alert_id: int, who: str) -> None:
+    """The audit row of an alert an office user resolved (``alert.resolve``)."""
+    row = conn.execute(
+        select(alerts.c.kind, alerts.c.dev_id, alerts.c.facility_code).where(
+            alerts.c.id == alert_id
+        )
+    ).first()
+    if row is None:
+        return
+    record(
+        conn,
+        who,
+        "alert.resolve",
+        f"alert:{alert_id}",
+        facility=row.facility_code,
+        before={"resolved": False},
+        after={"resolved": True},
+        detail=" ".join(str(v) for v in (row.kind, row.dev_id) if v),
     )
 
 
@@ -119,18 +142,29 @@ class AuditFilter:
 
 
 def entries(
-    conn: Connection, where: AuditFilter, limit: int | None = None, offset: int = 0
+    conn: Connection,
+    where: AuditFilter,
+    limit: int | None = None,
+    offset: int = 0,
+    below_id: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Audit rows, newest first."""
-    query = (
-        select(audit_log)
-        .where(where.where())
-        .order_by(audit_log.c.at.desc(), audit_log.c.id.desc())
-        .offset(offset)
-    )
+    """Audit rows, newest first (by id: the order they were written); ``below_id`` pages a long
+    export by keyset."""
+    query = select(audit_log).where(where.where()).order_by(audit_log.c.id.desc()).offset(offset)
+    if below_id is not None:
+        query = query.where(audit_log.c.id < below_id)
     if limit is not None:
         query = query.limit(limit)
     return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def show(value: Any) -> str:
+    """A before/after value as one readable line (JSON, Vietnamese kept as is)."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
 def count(conn: Connection, where: AuditFilter) -> int:

@@ -14,6 +14,7 @@ import time
 
 from sqlalchemy import Connection, Engine, delete, insert, select
 
+from sync_server.accounts.audit import record
 from sync_server.store.db import office_sessions
 
 
@@ -48,8 +49,14 @@ def session_username(conn: Connection, sid: str) -> str | None:
 
 
 def end_session(engine: Engine, sid: str) -> None:
+    """Log out: the session's row goes, and the audit log gets a ``logout`` row of its user."""
     with engine.begin() as conn:
-        conn.execute(delete(office_sessions).where(office_sessions.c.id_hash == _hash(sid)))
+        user = conn.execute(
+            select(office_sessions.c.username).where(office_sessions.c.id_hash == _hash(sid))
+        ).scalar()
+        done = conn.execute(delete(office_sessions).where(office_sessions.c.id_hash == _hash(sid)))
+        if user is not None and done.rowcount:
+            record(conn, str(user), "logout", str(user))
 
 
 def end_user_sessions(conn: Connection, username: str) -> None:

@@ -14,11 +14,12 @@ import time
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 
+from sync_server.accounts.audit import changes, cli_actor, record
 from sync_server.config import ServerConfig
 from sync_server.devices.config_publisher import PublishError, publish_configs
-from sync_server.devices.registry import RegistryError, import_catalog
+from sync_server.devices.registry import RegistryError, store_catalog, stored_catalog
 from sync_server.store.blobs import BlobStorage
 from sync_server.store.db import blob_refs, devices, facilities
 from trace_protocol.workers import WorkerError, hash_pin
@@ -28,13 +29,18 @@ log = logging.getLogger(__name__)
 
 def load_catalog(engine: Engine, facility_code: str) -> dict[str, Any]:
     with engine.connect() as conn:
-        row = conn.execute(
-            select(facilities.c.catalog).where(facilities.c.code == facility_code)
-        ).first()
-    if row is None:
+        return _load(conn, facility_code)
+
+
+def _load(conn: Connection, facility_code: str) -> dict[str, Any]:
+    catalog = stored_catalog(conn, facility_code)
+    if catalog is None:
         raise RegistryError(f"unknown facility {facility_code!r}")
-    catalog: dict[str, Any] = row[0]
     return catalog
+
+
+def _who(who: str | None) -> str:
+    return cli_actor() if who is None else who
 
 
 def save_product(
@@ -44,64 +50,117 @@ def save_product(
     base_url: str,
     replaces: str | None = None,
     managed: Collection[str] = (),
+    *,
+    who: str | None = None,
 ) -> int:
     """Add a product, or replace the one coded ``replaces``; returns the new catalog version.
 
     On a replace, the stored product's keys outside ``managed`` (what the editing form does not
-    show) are kept; managed keys absent from ``product`` are removed.
+    show) are kept; managed keys absent from ``product`` are removed. The audit log gets a
+    ``product.add`` or ``product.edit`` row by ``who`` with the product's changed keys.
 
     Raises :class:`RegistryError` with the validation message when the result is not a valid
     catalog; nothing is saved then.
     """
-    stored = load_catalog(engine, facility_code)
-    products: list[dict[str, Any]] = [dict(p) for p in stored.get("products", [])]
-    if replaces is None:
-        if any(p.get("code") == product.get("code") for p in products):
-            raise RegistryError(f"products: a product coded {product.get('code')!r} exists")
-        products.append(product)
-    else:
-        index = next((i for i, p in enumerate(products) if p.get("code") == replaces), None)
-        if index is None:
-            raise RegistryError(f"unknown product {replaces!r}")
-        kept = {k: v for k, v in products[index].items() if k not in managed}
-        products[index] = {**kept, **product}
-    new = {k: v for k, v in stored.items() if k not in ("version", "v")}
-    new["products"] = products
-    catalog = import_catalog(engine, new, base_url)
+    with engine.begin() as conn:
+        stored = _load(conn, facility_code)
+        products: list[dict[str, Any]] = [dict(p) for p in stored.get("products", [])]
+        old: dict[str, Any] | None = None
+        if replaces is None:
+            if any(p.get("code") == product.get("code") for p in products):
+                raise RegistryError(f"products: a product coded {product.get('code')!r} exists")
+            products.append(product)
+            index = len(products) - 1
+        else:
+            found = next((i for i, p in enumerate(products) if p.get("code") == replaces), None)
+            if found is None:
+                raise RegistryError(f"unknown product {replaces!r}")
+            index, old = found, products[found]
+            kept = {k: v for k, v in old.items() if k not in managed}
+            products[index] = {**kept, **product}
+        new = {k: v for k, v in stored.items() if k not in ("version", "v")}
+        new["products"] = products
+        catalog, _ = store_catalog(conn, new, base_url)
+        saved = _load(conn, facility_code)["products"][index]
+        before, after = changes(old, saved)
+        record(
+            conn,
+            _who(who),
+            "product.add" if replaces is None else "product.edit",
+            f"{facility_code}/{saved.get('code', '')}",
+            facility=facility_code,
+            before=before,
+            after=after,
+            detail=f"v{catalog.version}",
+        )
     return catalog.version
 
 
 def save_worker(
-    engine: Engine, facility_code: str, worker_id: str, name: str, pin: str, base_url: str
+    engine: Engine,
+    facility_code: str,
+    worker_id: str,
+    name: str,
+    pin: str,
+    base_url: str,
+    *,
+    who: str | None = None,
 ) -> int:
     """Add a worker, or give one a new name and PIN; returns the new catalog version.
 
     Only the PIN's salted hash is stored and published (trace_protocol.workers); the PIN
-    itself is forgotten here. Raises :class:`RegistryError` with the reason.
+    itself is forgotten here, and the audit row (``worker.save``) holds neither. Raises
+    :class:`RegistryError` with the reason.
     """
     try:
         pin_hash = hash_pin(pin)
     except WorkerError as exc:
         raise RegistryError(f"PIN: {exc}") from exc
-    stored = load_catalog(engine, facility_code)
-    workers = [dict(w) for w in stored.get("workers", []) if w.get("id") != worker_id]
-    workers.append({"id": worker_id, "name": name.strip(), "pin": pin_hash})
-    return _save_workers(engine, stored, workers, base_url)
+    with engine.begin() as conn:
+        stored = _load(conn, facility_code)
+        old = next((w for w in stored.get("workers", []) if w.get("id") == worker_id), None)
+        workers = [dict(w) for w in stored.get("workers", []) if w.get("id") != worker_id]
+        workers.append({"id": worker_id, "name": name.strip(), "pin": pin_hash})
+        version = _save_workers(conn, stored, workers, base_url)
+        record(
+            conn,
+            _who(who),
+            "worker.save",
+            f"{facility_code}/{worker_id}",
+            facility=facility_code,
+            before=None if old is None else {"name": old.get("name")},
+            after={"name": name.strip()},
+            detail="PIN set",
+        )
+    return version
 
 
-def remove_worker(engine: Engine, facility_code: str, worker_id: str, base_url: str) -> int:
-    stored = load_catalog(engine, facility_code)
-    workers = [dict(w) for w in stored.get("workers", []) if w.get("id") != worker_id]
-    return _save_workers(engine, stored, workers, base_url)
+def remove_worker(
+    engine: Engine, facility_code: str, worker_id: str, base_url: str, *, who: str | None = None
+) -> int:
+    with engine.begin() as conn:
+        stored = _load(conn, facility_code)
+        old = next((w for w in stored.get("workers", []) if w.get("id") == worker_id), None)
+        workers = [dict(w) for w in stored.get("workers", []) if w.get("id") != worker_id]
+        version = _save_workers(conn, stored, workers, base_url)
+        record(
+            conn,
+            _who(who),
+            "worker.remove",
+            f"{facility_code}/{worker_id}",
+            facility=facility_code,
+            before=None if old is None else {"name": old.get("name")},
+        )
+    return version
 
 
 def _save_workers(
-    engine: Engine, stored: dict[str, Any], workers: list[dict[str, Any]], base_url: str
+    conn: Connection, stored: dict[str, Any], workers: list[dict[str, Any]], base_url: str
 ) -> int:
     new = {k: v for k, v in stored.items() if k not in ("version", "v", "workers")}
     if workers:
         new["workers"] = sorted(workers, key=lambda w: str(w.get("name", "")))
-    return import_catalog(engine, new, base_url).version
+    return store_catalog(conn, new, base_url)[0].version
 
 
 PARTNER_KEYS = ("suppliers", "customers")
@@ -110,25 +169,55 @@ JPEG_MAGIC = b"\xff\xd8\xff"
 
 
 def save_partners(
-    engine: Engine, facility_code: str, key: str, items: list[dict[str, Any]], base_url: str
+    engine: Engine,
+    facility_code: str,
+    key: str,
+    items: list[dict[str, Any]],
+    base_url: str,
+    *,
+    who: str | None = None,
 ) -> int:
     """Replace the facility's ``suppliers`` or ``customers`` (issue 15); returns the new catalog
-    version. Raises :class:`RegistryError` with the validation message; nothing is saved then."""
+    version. The audit row (``suppliers.save``/``customers.save``) holds the entries that
+    changed, keyed by id. Raises :class:`RegistryError` with the validation message; nothing is
+    saved then."""
     if key not in PARTNER_KEYS:
         raise ValueError(f"not a partner list: {key!r}")
-    stored = load_catalog(engine, facility_code)
-    new = {k: v for k, v in stored.items() if k not in ("version", "v", key)}
-    if items:
-        new[key] = items
-    return import_catalog(engine, new, base_url).version
+    with engine.begin() as conn:
+        stored = _load(conn, facility_code)
+        new = {k: v for k, v in stored.items() if k not in ("version", "v", key)}
+        if items:
+            new[key] = items
+        catalog, _ = store_catalog(conn, new, base_url)
+        saved = _load(conn, facility_code).get(key, [])
+        before, after = changes(_by_id(stored.get(key, [])), _by_id(saved))
+        record(
+            conn,
+            _who(who),
+            f"{key}.save",
+            f"{facility_code}/{key}",
+            facility=facility_code,
+            before=before,
+            after=after,
+            detail=f"v{catalog.version}",
+        )
+    return catalog.version
+
+
+def _by_id(items: list[dict[str, Any]]) -> dict[str, Any]:
+    return {str(i.get("id", n)): i for n, i in enumerate(items)}
 
 
 def store_product_photo(
-    engine: Engine, storage: BlobStorage, facility_code: str, data: bytes
+    engine: Engine,
+    storage: BlobStorage,
+    facility_code: str,
+    data: bytes,
 ) -> str:
     """Keep an uploaded product photo (JPEG) in the blob store like the devices' photos and
     return its sha256, which the catalog names. It is registered as a public file of the office
-    (dev_id ``office:{facility}``), so the public ``/blobs/…`` route serves it."""
+    (dev_id ``office:{facility}``), so the public ``/blobs/…`` route serves it. No audit row of
+    its own: the product saved with it records its new ``photo``."""
     if not data.startswith(JPEG_MAGIC):
         raise RegistryError("photo: must be a JPEG file")
     if len(data) > PHOTO_MAX_BYTES:

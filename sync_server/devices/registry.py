@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, insert, select, update
 
+from sync_server.accounts.audit import catalog_changes, cli_actor, record
 from sync_server.store.db import devices, facilities
 from trace_protocol.catalog import Catalog, CatalogError, parse_catalog
 from trace_protocol.envelope import DEVICE_ID_RE
@@ -28,8 +29,6 @@ def import_catalog(
     The audit log gets a ``catalog.import`` row by ``who`` (default: the command-line user) in
     the same transaction, with the top-level catalog keys that changed.
     """
-    from sync_server.accounts.audit import catalog_changes, cli_actor, record
-
     obj = json.loads(source.read_text(encoding="utf-8")) if isinstance(source, Path) else source
     if not isinstance(obj, dict):
         raise RegistryError("a catalog file holds one JSON object")
@@ -94,8 +93,11 @@ def store_catalog(
     return catalog, before
 
 
-def register_device(engine: Engine, dev: str, facility_code: str, public_key: str) -> None:
-    """Register a device's Ed25519 public key for a facility (or re-key it before first sync).
+def register_device(
+    engine: Engine, dev: str, facility_code: str, public_key: str, *, who: str | None = None
+) -> None:
+    """Register a device's Ed25519 public key for a facility (or re-key it before first sync);
+    a ``device.key`` audit row by ``who`` (default: the command-line user) records it.
 
     No lot letter: this path has no answer to carry one to the device (enrolment does), so the
     device mints the old lot form and needs its own ``lot_prefix`` if it shares a facility.
@@ -115,6 +117,15 @@ def register_device(engine: Engine, dev: str, facility_code: str, public_key: st
         ):
             raise RegistryError(f"unknown facility {facility_code!r}: import its catalog first")
         row = conn.execute(select(devices).where(devices.c.dev_id == dev)).mappings().first()
+        record(
+            conn,
+            cli_actor() if who is None else who,
+            "device.key",
+            dev,
+            facility=facility_code,
+            before=None if row is None else {"facility": row["facility_code"]},
+            after={"facility": facility_code, "public_key": public_key},
+        )
         if row is None:
             conn.execute(
                 insert(devices).values(

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from sync_server.accounts.audit import record
 from sync_server.store.supply_tables import recall_lots, recalls
 from sync_server.trace.lots import trace_backward, trace_forward
 from sync_server.trace.model import OUTPUT, RECEIPT, SUPPLIER, Trace
@@ -114,6 +115,15 @@ def recall(
     _store_lots(conn, recall_id, _covered(trace))
     found = get_recall(conn, recall_id)
     assert found is not None
+    record(
+        conn,
+        by,
+        "recall",
+        lot,
+        after={"recall": recall_id, "supplier": supplier, "lots": len(found.lots)},
+        detail=reason,
+        now=now,
+    )
     return found
 
 
@@ -138,6 +148,16 @@ def lift(
     )
     lifted = get_recall(conn, recall_id)
     assert lifted is not None
+    record(
+        conn,
+        by,
+        "recall.lift",
+        found.lot,
+        before={"recall": recall_id, "active": True},
+        after={"recall": recall_id, "active": False},
+        detail=reason,
+        now=now,
+    )
     return lifted
 
 

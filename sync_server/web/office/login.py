@@ -1,4 +1,4 @@
-"""Logging in and out of the office."""
+"""Logging in and out of the office, and who the office user acting on a request is."""
 
 from __future__ import annotations
 
@@ -15,6 +15,15 @@ from sync_server.web.client import client_place
 from sync_server.web.context import engine
 from sync_server.web.i18n import N_
 from sync_server.web.office import bp
+
+
+def actor() -> str:
+    """The username of the office user making this request, for the audit log (views behind
+    ``login_required`` always have one)."""
+    user = current_user()
+    if user is None:
+        raise RuntimeError("no office user on this request")
+    return user.username
 
 
 def _safe_next(target: str | None) -> str:
@@ -45,7 +54,8 @@ def login() -> ResponseReturnValue:
     if wait > 0:
         page = render_template("office/login.html", error=N_("login_locked"), next=nxt)
         return page, 429, {"Retry-After": str(math.ceil(wait))}
-    user = authenticate(engine(), username, password)
+    # Success and failure alike leave an audit row (the typed name, never the password).
+    user = authenticate(engine(), username, password, place=place)
     if user is None:
         throttle.record_failure(engine(), throttle.LOGIN, user_key)
         throttle.record_failure(engine(), throttle.LOGIN_NETWORK, place)
@@ -57,5 +67,5 @@ def login() -> ResponseReturnValue:
 
 @bp.post("/logout")
 def logout() -> ResponseReturnValue:
-    log_out()
+    log_out()  # the audit row: sync_server/accounts/sessions.py end_session
     return redirect(url_for("office.login"))
