@@ -66,6 +66,7 @@ def _nav() -> dict[str, Any]:
 
 # Imported for their side effect: they register their views on ``bp``.
 from sync_server.web.office import (  # noqa: E402
+    audit_views,
     catalog_views,
     charts,
     dashboard,
@@ -82,6 +83,7 @@ from sync_server.web.office import (  # noqa: E402
 )
 
 __all__ = [
+    "audit_views",
     "bp",
     "catalog_views",
     "charts",

@@ -32,6 +32,7 @@ from sync_server.web.office.catalog_form import (
     material_rows,
     product_from_form,
 )
+from sync_server.web.office.login import actor
 from sync_server.web.office.partners_form import field_of, reason_id
 from trace_protocol.supply import UNITS
 
@@ -121,6 +122,7 @@ def _save(facility_code: str, replaces: str | None) -> ResponseReturnValue:
             config().public_base_url,
             replaces=replaces,
             managed=MANAGED_KEYS,
+            who=actor(),
         )
     except (FormError, RegistryError) as exc:
         # Show the officer's own input again with the reason; nothing was saved.

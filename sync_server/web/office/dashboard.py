@@ -8,6 +8,7 @@ from flask import abort, flash, redirect, render_template, request, send_file, u
 from flask.typing import ResponseReturnValue
 from sqlalchemy import Connection, and_, func, select
 
+from sync_server.accounts.audit import audit_resolved
 from sync_server.devices.liveness import STATES, facility_states, sweep_silent
 from sync_server.store.alerts import open_alerts, resolve_alert
 from sync_server.store.blobs import SHA256_RE
@@ -75,7 +76,8 @@ def resolve(alert_id: int) -> ResponseReturnValue:
     user = current_user()
     assert user is not None
     with engine().begin() as conn:
-        resolve_alert(conn, alert_id, user.username)
+        if resolve_alert(conn, alert_id, user.username):
+            audit_resolved(conn, alert_id, user.username)
     flash(N_("saved"))
     target = request.form.get("back", "")
     return redirect(target if target.startswith("/office") else url_for("office.dashboard"))

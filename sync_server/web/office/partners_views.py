@@ -20,6 +20,7 @@ from sync_server.web.auth import login_required
 from sync_server.web.context import config, engine
 from sync_server.web.i18n import N_
 from sync_server.web.office import bp
+from sync_server.web.office.login import actor
 from sync_server.web.office.partners_form import (
     check,
     customer_rows,
@@ -76,7 +77,7 @@ def _save(
 ) -> ResponseReturnValue:
     try:
         check(key, items)
-        save_partners(engine(), facility_code, key, items, config().public_base_url)
+        save_partners(engine(), facility_code, key, items, config().public_base_url, who=actor())
     except (SupplyError, RegistryError) as exc:
         message = str(exc)
         name = field_of(message, rows)

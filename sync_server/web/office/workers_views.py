@@ -22,6 +22,7 @@ from sync_server.web.auth import login_required
 from sync_server.web.context import config, engine
 from sync_server.web.i18n import N_
 from sync_server.web.office import bp
+from sync_server.web.office.login import actor
 
 
 def _stored(facility_code: str) -> dict[str, Any]:
@@ -45,6 +46,7 @@ def workers(facility_code: str) -> ResponseReturnValue:
                 request.form.get("name", ""),
                 request.form.get("pin", ""),
                 config().public_base_url,
+                who=actor(),
             )
         except RegistryError as exc:
             error = str(exc)
@@ -69,7 +71,7 @@ def workers(facility_code: str) -> ResponseReturnValue:
 def remove_worker_view(facility_code: str, worker_id: str) -> ResponseReturnValue:
     _stored(facility_code)
     try:
-        remove_worker(engine(), facility_code, worker_id, config().public_base_url)
+        remove_worker(engine(), facility_code, worker_id, config().public_base_url, who=actor())
     except RegistryError:
         abort(400)
     return _published(facility_code)
