@@ -125,6 +125,63 @@ class ScansConfig:
 
 
 @dataclass(frozen=True)
+class SmtpConfig:
+    host: str = setting(
+        "", "SMTP server the office's e-mail notifications go through; empty = no e-mail."
+    )
+    port: int = setting(587, "SMTP port (587: submission with STARTTLS; 25: plain relay).")
+    starttls: bool = setting(
+        True, "Upgrade the connection with STARTTLS before logging in (certificate checked)."
+    )
+    ca_file: str = setting(
+        "", "PEM file of the CA that signed the SMTP server's certificate; empty = system CAs."
+    )
+    username: str = setting(
+        "", "SMTP login; empty = no login. The password is a secret (docs/config.md)."
+    )
+    from_address: str = setting(
+        "", "The notifications' From address, e.g. 'OCOP Hà Tĩnh <ocop@example.gov.vn>'."
+    )
+    timeout_s: float = setting(30.0, "Seconds an SMTP connection or reply may take.")
+
+    def __post_init__(self) -> None:
+        if self.host and "@" not in self.from_address:
+            raise ValueError("smtp: from_address (an e-mail address) is needed with a host")
+        if not 0 < self.port < 65536 or self.timeout_s <= 0:
+            raise ValueError("smtp: need a port in 1-65535 and timeout_s > 0")
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.host)
+
+
+@dataclass(frozen=True)
+class NotifyConfig:
+    office_url: str = setting(
+        "",
+        "Base URL of the office in the mails' links (e.g. 'https://ocop.example.gov.vn'); "
+        "empty = public_base_url.",
+    )
+    interval_s: float = setting(
+        30.0, "How often alerts are matched to subscriptions and due mails are sent."
+    )
+    throttle_minutes: float = setting(
+        60.0,
+        "One officer gets at most one mail per alert kind and device in this window; later "
+        "alerts wait and are folded into the next mail ('and N more').",
+    )
+    digest_hour: int = setting(7, "Hour (Vietnam time, 0-23) the daily digest mails are sent.")
+
+    def __post_init__(self) -> None:
+        if self.office_url and not self.office_url.startswith(("http://", "https://")):
+            raise ValueError("notify: office_url must be an http(s) URL")
+        if self.interval_s <= 0 or self.throttle_minutes < 0:
+            raise ValueError("notify: need interval_s > 0 and throttle_minutes >= 0")
+        if not 0 <= self.digest_hour <= 23:
+            raise ValueError("notify: digest_hour must be 0-23")
+
+
+@dataclass(frozen=True)
 class ServerConfig:
     data_dir: Path = setting(Path("/var/lib/ocop-server"), "Database and blobs live here.")
     database_url: str = setting("", "SQLAlchemy URL; empty means SQLite at <data_dir>/server.db.")
@@ -136,6 +193,8 @@ class ServerConfig:
     broker: BrokerConfig = section(BrokerConfig, "Per-device broker access (enrolment).")
     office: OfficeConfig = section(OfficeConfig, "The office pages: liveness, sessions, map.")
     scans: ScansConfig = section(ScansConfig, "Consumer scan logging and its warnings.")
+    smtp: SmtpConfig = section(SmtpConfig, "The mail server e-mail notifications go through.")
+    notify: NotifyConfig = section(NotifyConfig, "E-mail notifications of alerts to officers.")
 
     def __post_init__(self) -> None:
         if not self.public_base_url.startswith(("http://", "https://")):
@@ -188,6 +247,16 @@ class ServerConfig:
             secret = generated.read_text(encoding="utf-8").strip()
         return secret
 
+    def smtp_password(self, environ: dict[str, str] | None = None) -> str | None:
+        """The SMTP login's password: systemd credential ``smtp-password`` or
+        ``OCOP_SMTP_PASSWORD``; never in server.toml."""
+        return read_secret("smtp-password", "OCOP_SMTP_PASSWORD", dict(environ or os.environ))
+
+    @property
+    def office_url(self) -> str:
+        """Where the mails' links point: the office's own URL, else the public one."""
+        return (self.notify.office_url or self.public_base_url).rstrip("/")
+
 
 def load_config(path: Path | None) -> ServerConfig:
     """Read ``server.toml`` (or use the defaults when no file is given)."""
@@ -200,9 +269,11 @@ __all__ = [
     "BrokerConfig",
     "ConfigError",
     "HttpConfig",
+    "NotifyConfig",
     "OfficeConfig",
     "ScansConfig",
     "ServerConfig",
     "ServerMqttConfig",
+    "SmtpConfig",
     "load_config",
 ]
