@@ -16,6 +16,7 @@ from sync_server.devices.recalled_lots import update_recalled_lots
 from sync_server.http_server import open_http_server
 from sync_server.ingest.replay import reproject_if_stale
 from sync_server.ingest.worker import IngestWorker
+from sync_server.notify.loop import start_notify_loop
 from sync_server.store.db import create_schema, open_engine
 from sync_server.trace.recalls import grow_recalls
 from sync_server.web import MAX_BODY_BYTES, create_app
@@ -73,6 +74,7 @@ def run(config: ServerConfig, *, web: bool = True, ingest: bool = True) -> None:
         threading.Thread(
             target=_sweep_loop, args=(engine, config, stop), name="silence-sweep", daemon=True
         ).start()
+        start_notify_loop(engine, config, stop)  # e-mail to officers, when smtp.host is set
     try:
         if server is not None:
             log.info("web app on http://%s:%s/", config.http.host, config.http.port)
