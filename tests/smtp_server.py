@@ -32,7 +32,7 @@ class Received:
     def body(self) -> str:
         part = self.msg.get_body(("plain",))
         assert part is not None
-        return str(part.get_content())  # type: ignore[attr-defined]
+        return str(part.get_content())
 
 
 @dataclass
