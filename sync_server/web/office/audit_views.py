@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 
 from flask import abort, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from sqlalchemy import Engine
 
 from sync_server.accounts.audit import (
     AuditFilter,
@@ -96,14 +97,15 @@ def audit() -> ResponseReturnValue:
 @bp.get("/audit.csv")
 @login_required("admin")
 def audit_csv() -> ResponseReturnValue:
-    return csv_response("audit.csv", AUDIT_COLUMNS, _csv_rows(_filter()))
+    # The engine now: the rows are streamed after the request's context has gone.
+    return csv_response("audit.csv", AUDIT_COLUMNS, _csv_rows(engine(), _filter()))
 
 
-def _csv_rows(where: AuditFilter) -> Iterator[list[Any]]:
+def _csv_rows(eng: Engine, where: AuditFilter) -> Iterator[list[Any]]:
     """Every filtered row, newest first, read in chunks with a short connection each."""
     below: int | None = None
     while True:
-        with reading(engine()) as conn:
+        with reading(eng) as conn:
             chunk = entries(conn, where, limit=CHUNK, below_id=below)
         for r in chunk:
             at = datetime.fromtimestamp(float(r["at"]), VN_TZ).isoformat(timespec="seconds")
