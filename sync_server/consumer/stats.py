@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Integer, cast, func, select
 
+from sync_server.accounts.scopes import PROVINCE, Scope
 from sync_server.store.db import batches, scans
 
 VN_TZ = timezone(timedelta(hours=7), "ICT")
@@ -80,14 +81,16 @@ def daily_counts(
     days: int = DEFAULT_DAYS,
     facility: str | None = None,
     now: float | None = None,
+    scope: Scope = PROVINCE,
 ) -> DailyCounts:
-    """Batches, scans and flagged scans per Vietnam day over the last ``days`` days (1-365)."""
+    """Batches, scans and flagged scans per Vietnam day over the last ``days`` days (1-365),
+    of the facilities in ``scope`` (an office user's districts, issue 16)."""
     days = clamp_days(days)
     last = vn_date(time.time() if now is None else now)
     first = last - timedelta(days=days - 1)
     span = tuple(first + timedelta(days=i) for i in range(days))
-    n_batches = _batches_per_day(conn, first, last, facility)
-    n_scans, n_flagged = _scans_per_day(conn, first, days, facility)
+    n_batches = _batches_per_day(conn, first, last, facility, scope)
+    n_scans, n_flagged = _scans_per_day(conn, first, days, facility, scope)
     return DailyCounts(
         days=span,
         batches=tuple(n_batches.get(d.isoformat(), 0) for d in span),
@@ -98,13 +101,17 @@ def daily_counts(
 
 
 def _batches_per_day(
-    conn: Connection, first: date, last: date, facility: str | None
+    conn: Connection, first: date, last: date, facility: str | None, scope: Scope
 ) -> dict[str, int]:
     # 'YYYY-MM-DD' strings sort like the dates they name.
     day = batches.c.production_date
     q = (
         select(day, func.count())
-        .where(day >= first.isoformat(), day <= last.isoformat())
+        .where(
+            day >= first.isoformat(),
+            day <= last.isoformat(),
+            scope.facilities(batches.c.facility_code),
+        )
         .group_by(day)
     )
     if facility is not None:
@@ -113,7 +120,7 @@ def _batches_per_day(
 
 
 def _scans_per_day(
-    conn: Connection, first: date, days: int, facility: str | None
+    conn: Connection, first: date, days: int, facility: str | None, scope: Scope
 ) -> tuple[dict[int, int], dict[int, int]]:
     start = vn_midnight(first)
     end = start + days * _DAY_S
@@ -121,7 +128,7 @@ def _scans_per_day(
     flagged = func.sum(cast(scans.c.verdict.in_(FLAGGED_VERDICTS), Integer))
     q = (
         select(index.label("day"), func.count(), flagged)
-        .where(scans.c.at >= start, scans.c.at < end)
+        .where(scans.c.at >= start, scans.c.at < end, scope.facilities(scans.c.facility_code))
         .group_by("day")
     )
     if facility is not None:

@@ -90,11 +90,19 @@ def _unb64(text: str) -> bytes:
 
 
 def run_query(
-    conn: Connection, query: EventQuery, after: Position | None, *, base_url: str
+    conn: Connection,
+    query: EventQuery,
+    after: Position | None,
+    *,
+    base_url: str,
+    within: frozenset[str] | None = None,
 ) -> tuple[list[Picked], Position | None]:
     """One page of device events and recalls after ``after``, and where the next page starts.
 
     A page holds ``per_page`` of them; a correction's two EPCIS events come together.
+    ``within`` (an office session's district scope, issue 16; None for the province) keeps
+    the events of those facilities' devices, and the recalls covering one of their lots, with
+    only those lots (and the recalled lot's code only when it is not another facility's).
     """
     if query.event_types and not query.event_types & EMITTED_TYPES:
         return [], None
@@ -102,8 +110,8 @@ def run_query(
     found: list[Picked] = []
     last: Position | None = None
     streams: list[Iterator[tuple[Position, Source | Recall]]] = [
-        _event_candidates(conn, query, after),
-        _recall_candidates(conn, query, after),
+        _event_candidates(conn, query, after, within),
+        _recall_candidates(conn, query, after, within),
     ]
     for position, item in heapq.merge(*streams, key=lambda pair: pair[0]):
         if isinstance(item, Source) and item.row["type"] == se.BATCH_VOIDED:
@@ -129,12 +137,13 @@ def run_query(
 
 
 def _event_candidates(
-    conn: Connection, query: EventQuery, after: Position | None
+    conn: Connection, query: EventQuery, after: Position | None, within: frozenset[str] | None
 ) -> Iterator[tuple[Position, Source]]:
     """Committed device events of exported types, in record order, read in chunks."""
     sql = (
         joined_events()
         .where(*_sql_conditions(query))
+        .where(*([] if within is None else [devices.c.facility_code.in_(sorted(within))]))
         .order_by(events.c.received_at, events.c.dev_id, events.c.seq)
         .limit(_SCAN_CHUNK)
     )
@@ -149,7 +158,7 @@ def _event_candidates(
 
 
 def _recall_candidates(
-    conn: Connection, query: EventQuery, after: Position | None
+    conn: Connection, query: EventQuery, after: Position | None, within: frozenset[str] | None
 ) -> Iterator[tuple[Position, Recall]]:
     """Recalls and liftings (office actions, a few), in record order."""
     sql = select(recalls)
@@ -159,6 +168,11 @@ def _recall_candidates(
     out: list[tuple[Position, Recall]] = []
     for row in rows:
         recall = recall_of(conn, row)
+        if within is not None:
+            scoped = _scoped_recall(recall, within)
+            if scoped is None:
+                continue
+            recall = scoped
         moments = [(float(row["created_at"]), _RECALL, "recall")]
         if row["lifted_at"] is not None:
             moments.append((float(row["lifted_at"]), _LIFT, "lift"))
@@ -167,6 +181,19 @@ def _recall_candidates(
             if (after is None or position > after) and _record_time_ok(query, moment):
                 out.append((position, Recall(recall.row, recall.lots, only)))
     return iter(sorted(out, key=lambda pair: pair[0]))
+
+
+def _scoped_recall(recall: Recall, within: frozenset[str]) -> Recall | None:
+    """The recall with only the lots of facilities ``within``; None when it covers none.
+    Its own lot is blanked when that is a lot of another facility only."""
+    mine = [x for x in recall.lots if x[2] in within]
+    if not mine:
+        return None
+    row = dict(recall.row)
+    theirs = {lot for lot, _, facility in recall.lots if facility not in within}
+    if row["lot"] in theirs and row["lot"] not in {lot for lot, _, _ in mine}:
+        row["lot"] = ""
+    return Recall(row, mine, recall.only)
 
 
 def _record_time_ok(query: EventQuery, moment: float) -> bool:

@@ -19,6 +19,7 @@ from typing import Any, TypeVar, cast
 from flask import Flask, abort, g, redirect, request, session, url_for
 from flask.typing import ResponseReturnValue
 
+from sync_server.accounts.scopes import Scope, scope_of
 from sync_server.accounts.sessions import end_session, session_username, start_session
 from sync_server.accounts.users import User, check_api_token, load_user
 from sync_server.config import ServerConfig
@@ -48,6 +49,12 @@ def current_user() -> User | None:
         g.ocop_user = _load_session_user()
     user: User | None = g.ocop_user
     return user
+
+
+def current_scope() -> Scope:
+    """What part of the province the logged-in office user may see (issue 16): their districts,
+    or the whole province for admins and unlimited officers. Every office query filters by it."""
+    return scope_of(current_user())
 
 
 def _load_session_user() -> User | None:

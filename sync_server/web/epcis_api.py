@@ -3,7 +3,8 @@
 Answers an ``EPCISQueryDocument`` (the REST binding's result of an event query; an
 ``EPCISDocument`` is what a capture client sends) as ``application/ld+json``. Filters and
 paging live in :mod:`sync_server.epcis.query`; errors are RFC 7807 problem documents with the
-EPCIS exception types. Callers are office users (session cookie) or API tokens (Bearer).
+EPCIS exception types. Callers are office users (session cookie: the events of the facilities
+in their districts, issue 16) or API tokens (Bearer: the whole province).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from sync_server.epcis.query import (
     run_query,
 )
 from sync_server.store.db import reading
-from sync_server.web.auth import api_client
+from sync_server.web.auth import api_client, current_scope
 from sync_server.web.context import config as app_config
 from sync_server.web.context import engine as app_engine
 
@@ -37,7 +38,8 @@ _VERSION_HEADERS = {"GS1-EPCIS-Version": "2.0.0", "GS1-CBV-Version": "2.0.0"}
 
 @bp.get("/events")
 def events() -> Response:
-    if api_client() is None:
+    caller = api_client()
+    if caller is None:
         problem = _problem(
             401,
             "epcisException:SecurityException",
@@ -56,7 +58,11 @@ def events() -> Response:
         )
     config, engine = app_config(), app_engine()
     with reading(engine) as conn:
-        found, next_position = run_query(conn, query, after, base_url=config.public_base_url)
+        # An office session sees its districts' facilities; API tokens are province-wide.
+        within = None if caller.startswith("token:") else current_scope().codes(conn)
+        found, next_position = run_query(
+            conn, query, after, base_url=config.public_base_url, within=within
+        )
     document = build_query_document(
         found, base_url=config.public_base_url, created=datetime.now().astimezone()
     )

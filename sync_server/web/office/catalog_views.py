@@ -21,7 +21,7 @@ from sync_server.devices.catalog_edit import (
 )
 from sync_server.devices.registry import RegistryError
 from sync_server.store.db import facilities, reading
-from sync_server.web.auth import login_required
+from sync_server.web.auth import current_scope, login_required
 from sync_server.web.context import config, engine, storage
 from sync_server.web.i18n import N_
 from sync_server.web.office import add_nav, bp
@@ -39,6 +39,18 @@ from trace_protocol.supply import UNITS
 add_nav("office.catalog", N_("catalog"))
 
 
+def scoped_catalog(facility_code: str) -> dict[str, Any]:
+    """A facility's stored catalog; 404 for an unknown facility or one out of the user's scope
+    (so an edit of it, GET or POST, shows and saves nothing)."""
+    with reading(engine()) as conn:
+        if not current_scope().allows(conn, facility_code):
+            abort(404)
+    try:
+        return load_catalog(engine(), facility_code)
+    except RegistryError:
+        abort(404)
+
+
 @bp.get("/catalog")
 @login_required()
 def catalog() -> ResponseReturnValue:
@@ -50,17 +62,16 @@ def catalog() -> ResponseReturnValue:
                 facilities.c.catalog,
                 facilities.c.catalog_version,
                 facilities.c.published_version,
-            ).order_by(facilities.c.name)
+            )
+            .where(current_scope().facilities(facilities.c.code))
+            .order_by(facilities.c.name)
         ).mappings()
         facs = [dict(r) for r in rows]
     return render_template("office/catalog.html", facilities=facs)
 
 
 def _product(facility_code: str, product_code: str) -> dict[str, Any]:
-    try:
-        stored = load_catalog(engine(), facility_code)
-    except RegistryError:
-        abort(404)
+    stored = scoped_catalog(facility_code)
     for p in stored.get("products", []):
         if p.get("code") == product_code:
             return dict(p)
@@ -79,10 +90,7 @@ def edit_product(facility_code: str, product_code: str) -> ResponseReturnValue:
 @bp.route("/catalog/<facility_code>/new", methods=["GET", "POST"])
 @login_required()
 def new_product(facility_code: str) -> ResponseReturnValue:
-    try:
-        load_catalog(engine(), facility_code)
-    except RegistryError:
-        abort(404)
+    scoped_catalog(facility_code)
     if request.method == "GET":
         blank = form_from_product({"steps": []})
         return _form(facility_code, blank, None, None)

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from sync_server.consumer.stats import DEFAULT_DAYS, clamp_days, daily_counts
 from sync_server.store.db import facilities, reading
-from sync_server.web.auth import login_required
+from sync_server.web.auth import current_scope, login_required
 from sync_server.web.context import engine
 from sync_server.web.i18n import N_, translate
 from sync_server.web.office import add_nav, bp
@@ -33,13 +33,16 @@ def parse_days(raw: str | None) -> int:
 def charts() -> ResponseReturnValue:
     days = parse_days(request.args.get("days"))
     facility = request.args.get("facility") or None
+    scope = current_scope()
     with reading(engine()) as conn:
         choices = conn.execute(
-            select(facilities.c.code, facilities.c.name).order_by(facilities.c.name)
+            select(facilities.c.code, facilities.c.name)
+            .where(scope.facilities(facilities.c.code))
+            .order_by(facilities.c.name)
         ).all()
         if facility is not None and facility not in {c for c, _ in choices}:
             abort(404)
-        counts = daily_counts(conn, days, facility)
+        counts = daily_counts(conn, days, facility, scope=scope)
     data = {
         **counts.as_json(),
         "labels": {

@@ -9,21 +9,29 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import Connection, and_, func, select
 
 from sync_server.accounts.audit import audit_resolved
-from sync_server.devices.liveness import STATES, facility_states, sweep_silent
+from sync_server.accounts.scopes import PROVINCE, Scope
+from sync_server.devices.liveness import STATES, FacilityLiveness, facility_states, sweep_silent
 from sync_server.store.alerts import open_alerts, resolve_alert
 from sync_server.store.blobs import SHA256_RE
-from sync_server.store.db import blob_refs, reading
-from sync_server.web.auth import current_user, login_required
+from sync_server.store.db import alerts, blob_refs, reading
+from sync_server.web.auth import current_scope, current_user, login_required
 from sync_server.web.context import config, engine, storage
 from sync_server.web.i18n import N_
 from sync_server.web.office import bp
+from sync_server.web.office.scoped import blob_allowed, device_clause
 
 
-def latest_thumbnails(conn: Connection, limit: int = 12) -> list[dict[str, object]]:
-    """The newest arrived thumbnail of each (device, camera), newest first."""
+def latest_thumbnails(
+    conn: Connection, limit: int = 12, scope: Scope = PROVINCE
+) -> list[dict[str, object]]:
+    """The newest arrived thumbnail of each (device, camera) in scope, newest first."""
     newest = (
         select(blob_refs.c.dev_id, blob_refs.c.camera, func.max(blob_refs.c.seq).label("seq"))
-        .where(blob_refs.c.kind == "thumb", blob_refs.c.received_at.is_not(None))
+        .where(
+            blob_refs.c.kind == "thumb",
+            blob_refs.c.received_at.is_not(None),
+            device_clause(scope, blob_refs.c.dev_id),
+        )
         .group_by(blob_refs.c.dev_id, blob_refs.c.camera)
         .subquery()
     )
@@ -50,21 +58,28 @@ def latest_thumbnails(conn: Connection, limit: int = 12) -> list[dict[str, objec
     return [dict(r) for r in rows]
 
 
+def in_scope(facs: list[FacilityLiveness], codes: frozenset[str] | None) -> list[FacilityLiveness]:
+    """The facilities of ``codes`` (None: all of them)."""
+    return facs if codes is None else [f for f in facs if f.code in codes]
+
+
 @bp.get("/")
 @login_required()
 def dashboard() -> ResponseReturnValue:
     with engine().begin() as conn:
         sweep_silent(conn, config().office)
+    scope = current_scope()
     with reading(engine()) as conn:
-        facs = facility_states(conn, config().office)
-        alerts = open_alerts(conn)
-        thumbs = latest_thumbnails(conn)
+        codes = scope.codes(conn)
+        facs = in_scope(facility_states(conn, config().office), codes)
+        open_now = [a for a in open_alerts(conn) if codes is None or a["facility_code"] in codes]
+        thumbs = latest_thumbnails(conn, scope=scope)
     counts = {s: sum(1 for f in facs if f.state == s) for s in STATES}
     return render_template(
         "office/dashboard.html",
         facilities=facs,
         counts=counts,
-        alerts=alerts,
+        alerts=open_now,
         thumbs=thumbs,
         now=time.time(),
     )
@@ -76,6 +91,9 @@ def resolve(alert_id: int) -> ResponseReturnValue:
     user = current_user()
     assert user is not None
     with engine().begin() as conn:
+        code = conn.execute(select(alerts.c.facility_code).where(alerts.c.id == alert_id)).first()
+        if code is None or not current_scope().allows(conn, code[0]):
+            abort(404)
         if resolve_alert(conn, alert_id, user.username):
             audit_resolved(conn, alert_id, user.username)
     flash(N_("saved"))
@@ -86,9 +104,14 @@ def resolve(alert_id: int) -> ResponseReturnValue:
 @bp.get("/blobs/<sha256>")
 @login_required()
 def blob(sha256: str) -> ResponseReturnValue:
-    """Any photo file (private ones too) for logged-in office users."""
+    """Any photo file (private ones too) of a facility in the user's scope."""
     if not SHA256_RE.match(sha256) or not storage().has(sha256):
         abort(404)
+    scope = current_scope()
+    if not scope.province:
+        with reading(engine()) as conn:
+            if not blob_allowed(conn, scope, sha256):
+                abort(404)
     resp = send_file(storage().open(sha256), mimetype="image/jpeg", max_age=86400)
     resp.headers["Cache-Control"] = "private, max-age=86400"
     return resp

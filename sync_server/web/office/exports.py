@@ -20,7 +20,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import Engine, Select, and_, or_, select
 
 from sync_server.store.db import batches, facilities, reading, scans
-from sync_server.web.auth import login_required
+from sync_server.web.auth import current_scope, login_required
 from sync_server.web.context import engine
 from sync_server.web.i18n import N_, VN_TZ
 from sync_server.web.office import add_nav, bp
@@ -58,7 +58,9 @@ def exports() -> ResponseReturnValue:
         facs = [
             dict(r)
             for r in conn.execute(
-                select(facilities.c.code, facilities.c.name).order_by(facilities.c.code)
+                select(facilities.c.code, facilities.c.name)
+                .where(current_scope().facilities(facilities.c.code))
+                .order_by(facilities.c.code)
             ).mappings()
         ]
     return render_template("office/exports.html", facilities=facs)
@@ -68,7 +70,7 @@ def exports() -> ResponseReturnValue:
 @login_required()
 def batches_csv() -> ResponseReturnValue:
     first, last = _date_arg("from"), _date_arg("to")
-    conditions: list[Any] = []
+    conditions: list[Any] = [current_scope().facilities(batches.c.facility_code)]
     if facility := request.args.get("facility", "").strip():
         conditions.append(batches.c.facility_code == facility)
     if first is not None:
@@ -84,7 +86,7 @@ def batches_csv() -> ResponseReturnValue:
 @login_required()
 def scans_csv() -> ResponseReturnValue:
     first, last = _date_arg("from"), _date_arg("to")
-    conditions: list[Any] = []
+    conditions: list[Any] = [current_scope().facilities(scans.c.facility_code)]
     if facility := request.args.get("facility", "").strip():
         conditions.append(scans.c.facility_code == facility)
     # Dates are Vietnam days, as the office shows them.

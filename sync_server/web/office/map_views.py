@@ -18,10 +18,11 @@ from flask.typing import ResponseReturnValue
 from sync_server.config import OfficeConfig
 from sync_server.devices.liveness import STATES, FacilityLiveness, facility_states
 from sync_server.store.db import reading
-from sync_server.web.auth import login_required
+from sync_server.web.auth import current_scope, login_required
 from sync_server.web.context import config, engine
 from sync_server.web.i18n import N_, translate
 from sync_server.web.office import add_nav, bp
+from sync_server.web.office.dashboard import in_scope
 
 # Dot colours by state; office.css gives the legend and the table badges the same colours.
 STATE_COLOURS = {
@@ -82,7 +83,7 @@ def build_map_data(
 @login_required()
 def map_page() -> ResponseReturnValue:
     with reading(engine()) as conn:
-        facs = facility_states(conn, config().office)
+        facs = in_scope(facility_states(conn, config().office), current_scope().codes(conn))
     data = build_map_data(
         facs,
         config().office,

@@ -11,6 +11,7 @@ from flask import abort, render_template, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import Connection, or_, select
 
+from sync_server.accounts.scopes import Scope
 from sync_server.consumer.corrections import FieldChange, changes_by_seq
 from sync_server.devices.liveness import device_state, facility_states
 from sync_server.ingest.mass_balance import batch_balance
@@ -27,7 +28,7 @@ from sync_server.store.db import (
     reading,
     scans,
 )
-from sync_server.web.auth import login_required
+from sync_server.web.auth import current_scope, login_required
 from sync_server.web.context import config, engine
 from sync_server.web.i18n import current_lang
 from sync_server.web.office import bp
@@ -49,7 +50,7 @@ def _batch_rows(conn: Connection, *conditions: Any, limit: int = 100) -> list[di
 def facility(code: str) -> ResponseReturnValue:
     with reading(engine()) as conn:
         row = conn.execute(select(facilities).where(facilities.c.code == code)).mappings().first()
-        if row is None:
+        if row is None or not current_scope().allows(conn, code):
             abort(404)
         live = next(f for f in facility_states(conn, config().office) if f.code == code)
         recent = _batch_rows(conn, batches.c.facility_code == code)
@@ -70,7 +71,7 @@ def device(dev: str) -> ResponseReturnValue:
     before = request.args.get("before", type=int)
     with reading(engine()) as conn:
         row = conn.execute(select(devices).where(devices.c.dev_id == dev)).mappings().first()
-        if row is None:
+        if row is None or not current_scope().allows(conn, row["facility_code"]):
             abort(404)
         live = device_state(row, config().office, _now())
         query = (select(events).where(events.c.dev_id == dev).order_by(events.c.seq.desc())).limit(
@@ -117,7 +118,7 @@ def batch(dev: str, batch_id: str) -> ResponseReturnValue:
             .mappings()
             .first()
         )
-        if row is None:
+        if row is None or not current_scope().allows(conn, row["facility_code"]):
             abort(404)
         # The batch's events and the corrections of them (a record.corrected names the event
         # it corrects, not the batch).
@@ -170,9 +171,11 @@ def search() -> ResponseReturnValue:
     facs: list[dict[str, Any]] = []
     if q:
         like = f"%{q}%"
+        scope = current_scope()
         with reading(engine()) as conn:
             found = _batch_rows(
                 conn,
+                scope.facilities(batches.c.facility_code),
                 or_(
                     batches.c.lot.ilike(like),
                     batches.c.product_code.ilike(like),
@@ -185,25 +188,30 @@ def search() -> ResponseReturnValue:
                 dict(r)
                 for r in conn.execute(
                     select(facilities.c.code, facilities.c.name, facilities.c.commune).where(
-                        or_(facilities.c.code.ilike(like), facilities.c.name.ilike(like))
+                        or_(facilities.c.code.ilike(like), facilities.c.name.ilike(like)),
+                        scope.facilities(facilities.c.code),
                     )
                 ).mappings()
             ]
             names = {f["code"] for f in facs}
             if names:
                 found += _batch_rows(conn, batches.c.facility_code.in_(names), limit=200)
-            found += _by_product_name(conn, q)
+            found += _by_product_name(conn, q, scope)
     unique = {(b["dev_id"], b["batch_id"]): b for b in found}
     return render_template(
         "office/search.html", q=q, batches=list(unique.values())[:200], facilities=facs
     )
 
 
-def _by_product_name(conn: Connection, q: str) -> list[dict[str, Any]]:
-    """Batches whose product name (Vietnamese or English, in the facility catalog) matches."""
+def _by_product_name(conn: Connection, q: str, scope: Scope) -> list[dict[str, Any]]:
+    """Batches in scope whose product name (Vietnamese or English, in the facility catalog)
+    matches."""
     needle = q.casefold()
     codes: set[tuple[str, str]] = set()
-    for fac in conn.execute(select(facilities.c.code, facilities.c.catalog)).mappings():
+    mine = select(facilities.c.code, facilities.c.catalog).where(
+        scope.facilities(facilities.c.code)
+    )
+    for fac in conn.execute(mine).mappings():
         for p in fac["catalog"].get("products", []):
             name = p.get("name", {})
             text = " ".join(str(v) for v in name.values()) if isinstance(name, dict) else str(name)

@@ -9,17 +9,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
-from sync_server.devices.catalog_edit import load_catalog, publish_pending, save_partners
+from sync_server.devices.catalog_edit import publish_pending, save_partners
 from sync_server.devices.registry import RegistryError
 from sync_server.store.db import facilities, reading
-from sync_server.web.auth import login_required
+from sync_server.web.auth import current_scope, login_required
 from sync_server.web.context import config, engine
 from sync_server.web.i18n import N_
 from sync_server.web.office import bp
+from sync_server.web.office.catalog_views import scoped_catalog
 from sync_server.web.office.login import actor
 from sync_server.web.office.partners_form import (
     check,
@@ -35,21 +36,23 @@ from trace_protocol.supply import CUSTOMER_KINDS, SUPPLIER_KINDS, UNITS, SupplyE
 
 
 def _stored(facility_code: str) -> dict[str, Any]:
-    try:
-        return load_catalog(engine(), facility_code)
-    except RegistryError:
-        abort(404)
+    return scoped_catalog(facility_code)
 
 
-def _other_facilities(facility_code: str) -> list[tuple[str, str]]:
-    """The kit's other facilities, which a supplier of kind ``facility`` names."""
+def _other_facilities(facility_code: str, rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """The kit's other facilities, which a supplier of kind ``facility`` names: those in the
+    user's scope, and any a row already names (so saving keeps it)."""
+    named = sorted({str(r.get("facility")) for r in rows if r.get("facility")})
     with reading(engine()) as conn:
-        rows = conn.execute(
+        rows_ = conn.execute(
             select(facilities.c.code, facilities.c.name)
-            .where(facilities.c.code != facility_code)
+            .where(
+                facilities.c.code != facility_code,
+                or_(current_scope().facilities(facilities.c.code), facilities.c.code.in_(named)),
+            )
             .order_by(facilities.c.name)
         ).all()
-    return [(r[0], r[1]) for r in rows]
+    return [(r[0], r[1]) for r in rows_]
 
 
 @bp.route("/catalog/<facility_code>/suppliers", methods=["GET", "POST"])
@@ -108,6 +111,6 @@ def _page(
         supplier_kinds=SUPPLIER_KINDS,
         customer_kinds=CUSTOMER_KINDS,
         units=UNITS,
-        facilities=_other_facilities(facility_code) if key == "suppliers" else [],
+        facilities=_other_facilities(facility_code, rows) if key == "suppliers" else [],
     )
     return page, status

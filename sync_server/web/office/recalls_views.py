@@ -9,17 +9,22 @@ their recalled lots and are published on the devices' retained config topic.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from sqlalchemy import Connection
 
+from sync_server.accounts.scopes import Scope
 from sync_server.devices.catalog_edit import publish_pending
 from sync_server.devices.recalled_lots import update_recalled_lots
 from sync_server.store.db import reading
+from sync_server.trace.lots import trace_forward
 from sync_server.trace.model import SHIPMENT_COLUMNS
 from sync_server.trace.recalls import (
+    KIT_KINDS,
     Recall,
     RecallError,
     call_back_list,
@@ -28,11 +33,12 @@ from sync_server.trace.recalls import (
     list_recalls,
     recall,
 )
-from sync_server.web.auth import current_user, login_required
+from sync_server.web.auth import current_scope, current_user, login_required
 from sync_server.web.context import config, engine
 from sync_server.web.i18n import N_, translate
 from sync_server.web.office import add_nav, bp
 from sync_server.web.office.exports import csv_response
+from sync_server.web.office.scoped import foreign_lots, lots_in_scope
 from sync_server.web.recall_state import recalls_changed
 
 log = logging.getLogger(__name__)
@@ -55,6 +61,7 @@ RUN_TIME_IDS = (
     N_("recall_err_reason_long"),
     N_("recall_err_unknown"),
     N_("recall_err_lifted"),
+    N_("recall_err_out_of_scope"),
 )
 
 
@@ -68,6 +75,7 @@ def recalls() -> ResponseReturnValue:
     if request.method == "POST":
         try:
             with engine().begin() as conn:
+                _check_scope(conn, form["lot"], form["supplier"] or None)
                 made = recall(conn, form["lot"], form["reason"], _who(), form["supplier"] or None)
         except RecallError as exc:
             errors[exc.field] = translate(f"recall_err_{exc.code}", lot=form["lot"])
@@ -75,7 +83,8 @@ def recalls() -> ResponseReturnValue:
             _changed(N_("recall_made"))
             return redirect(url_for("office.recall_detail", recall_id=made.id))
     with reading(engine()) as conn:
-        rows = list_recalls(conn)
+        scope = current_scope()
+        rows = [v for r in list_recalls(conn) if (v := _scoped(conn, scope, r)) is not None]
     page = render_template("office/recalls.html", recalls=rows, form=form, errors=errors)
     return page, 400 if errors else 200
 
@@ -90,6 +99,8 @@ def recall_detail(recall_id: int) -> ResponseReturnValue:
 @login_required()
 def lift_recall(recall_id: int) -> ResponseReturnValue:
     reason = request.form.get("reason", "")
+    if not _liftable(recall_id):
+        abort(404)  # out of the user's scope, or another district's lot (theirs to lift)
     try:
         with engine().begin() as conn:
             lift(conn, recall_id, reason, _who())
@@ -115,6 +126,7 @@ def _detail(recall_id: int, errors: dict[str, str], lift_reason: str) -> str:
     return render_template(
         "office/recall.html",
         r=found,
+        liftable=_liftable(recall_id),
         shipments=shipments,
         errors=errors,
         lift_reason=lift_reason,
@@ -122,12 +134,61 @@ def _detail(recall_id: int, errors: dict[str, str], lift_reason: str) -> str:
 
 
 def _load(recall_id: int) -> tuple[Recall, tuple[Any, ...]]:
+    """A recall as the user's scope shows it, and its shipments to call back in scope; 404 for
+    one that covers no facility in scope."""
+    scope = current_scope()
     with reading(engine()) as conn:
         found = get_recall(conn, recall_id)
-        if found is None:
+        shown = None if found is None else _scoped(conn, scope, found)
+        if found is None or shown is None:
             abort(404)
-        shipments = call_back_list(conn, found).shipments
-    return found, tuple(shipments)
+        codes = scope.codes(conn)
+        shipments = [
+            s
+            for s in call_back_list(conn, found).shipments
+            if codes is None or s.facility_code in codes
+        ]
+    return shown, tuple(shipments)
+
+
+def _scoped(conn: Connection, scope: Scope, found: Recall) -> Recall | None:
+    """The recall as a district officer sees it (docs/office.md, "District scopes"): only the
+    lots it covers in their facilities, the recalled lot itself named only when it is not
+    another district's; None when it covers none of their facilities."""
+    if scope.province:
+        return found
+    mine = lots_in_scope(conn, scope, (lot for lot, _ in found.lots))
+    if not mine:
+        return None
+    lot = found.lot
+    if lot in foreign_lots(conn, scope, [lot]):
+        lot = translate("scope_other_district")
+    return dataclasses.replace(found, lot=lot, lots=tuple(x for x in found.lots if x[0] in mine))
+
+
+def _liftable(recall_id: int) -> bool:
+    scope = current_scope()
+    with reading(engine()) as conn:
+        found = get_recall(conn, recall_id)
+        if found is None or scope.province:
+            return True  # lift() says an unknown recall is unknown
+        shown = _scoped(conn, scope, found)
+    return shown is not None and shown.lot == found.lot
+
+
+def _check_scope(conn: Connection, lot: str, supplier: str | None) -> None:
+    """A district officer recalls only what reaches their facilities, and not another district's
+    lot (that district's officer, or the province, recalls it)."""
+    scope = current_scope()
+    if scope.province or not lot.strip():
+        return
+    lot = lot.strip()
+    reached = trace_forward(conn, lot, supplier)
+    if not reached.found:
+        return  # recall() says the lot is unknown
+    covered = {n.lot for n in reached.lots if n.kind in KIT_KINDS}
+    if lot in foreign_lots(conn, scope, [lot]) or not lots_in_scope(conn, scope, covered):
+        raise RecallError("lot", "out_of_scope", f"lot {lot} is outside your districts")
 
 
 def _who() -> str:

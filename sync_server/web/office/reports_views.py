@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from sync_server.consumer.reports import photo_path
 from sync_server.store.db import consumer_reports, reading
-from sync_server.web.auth import login_required
+from sync_server.web.auth import current_scope, login_required
 from sync_server.web.context import config, engine
 from sync_server.web.i18n import N_
 from sync_server.web.office import add_nav, bp
@@ -23,7 +23,10 @@ def reports() -> ResponseReturnValue:
         rows = [
             dict(r)
             for r in conn.execute(
-                select(consumer_reports).order_by(consumer_reports.c.id.desc()).limit(SHOWN)
+                select(consumer_reports)
+                .where(current_scope().facilities(consumer_reports.c.facility_code))
+                .order_by(consumer_reports.c.id.desc())
+                .limit(SHOWN)
             ).mappings()
         ]
     return render_template("office/reports.html", reports=rows)
@@ -35,7 +38,8 @@ def report_photo(report_id: int) -> ResponseReturnValue:
     with reading(engine()) as conn:
         row = conn.execute(
             select(consumer_reports.c.photo_sha256, consumer_reports.c.photo_type).where(
-                consumer_reports.c.id == report_id
+                consumer_reports.c.id == report_id,
+                current_scope().facilities(consumer_reports.c.facility_code),
             )
         ).first()
     if row is None or row.photo_sha256 is None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from flask import abort, render_template, request
 from flask.typing import ResponseReturnValue
 
@@ -9,11 +11,12 @@ from sync_server.store.db import reading
 from sync_server.trace.lots import trace_backward, trace_forward
 from sync_server.trace.model import SHIPMENT_COLUMNS, Trace
 from sync_server.trace.tree import build_tree
-from sync_server.web.auth import login_required
+from sync_server.web.auth import current_scope, login_required
 from sync_server.web.context import engine
 from sync_server.web.i18n import N_
 from sync_server.web.office import add_nav, bp
 from sync_server.web.office.exports import csv_response
+from sync_server.web.office.scoped import HIDDEN, reaches_scope, scoped_trace
 
 MAX_LOT = 40  # a supplier's lot code (trace_protocol.supply_events.MAX_SUPPLIER_LOT)
 MAX_SUPPLIER = 16
@@ -38,11 +41,15 @@ def _query() -> tuple[str, str, dict[str, str]]:
 
 
 def _traces(lot: str, supplier: str) -> tuple[Trace, Trace]:
+    """Both traces as the user's scope shows them (sync_server/web/office/scoped.py); a lot
+    that reaches none of their facilities either way is unknown to them."""
     with reading(engine()) as conn:
-        return (
-            trace_backward(conn, lot, supplier or None),
-            trace_forward(conn, lot, supplier or None),
-        )
+        codes = current_scope().codes(conn)
+        back = trace_backward(conn, lot, supplier or None)
+        forward = trace_forward(conn, lot, supplier or None)
+    if not (reaches_scope(back, codes) or reaches_scope(forward, codes)):
+        back = dataclasses.replace(back, roots=(), lots=(), edges=())
+    return scoped_trace(back, codes), scoped_trace(forward, codes)
 
 
 @bp.get("/trace")
@@ -65,6 +72,7 @@ def trace() -> ResponseReturnValue:
         forward=forward,
         back_tree=build_tree(back) if back else (),
         forward_tree=build_tree(forward) if forward else (),
+        hidden=HIDDEN,
     )
 
 
@@ -74,9 +82,8 @@ def trace_shipments_csv() -> ResponseReturnValue:
     lot, supplier, errors = _query()
     if not lot or errors:
         abort(400, description="lot: a lot code of 1-40 characters is needed")
-    with reading(engine()) as conn:
-        forward = trace_forward(conn, lot, supplier or None)
-    if not forward.found:
+    back, forward = _traces(lot, supplier)
+    if not back.found:
         abort(404)
     safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in lot)
     return csv_response(

@@ -12,7 +12,6 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from sync_server.devices.catalog_edit import (
-    load_catalog,
     publish_pending,
     remove_worker,
     save_worker,
@@ -22,14 +21,12 @@ from sync_server.web.auth import login_required
 from sync_server.web.context import config, engine
 from sync_server.web.i18n import N_
 from sync_server.web.office import bp
+from sync_server.web.office.catalog_views import scoped_catalog
 from sync_server.web.office.login import actor
 
 
 def _stored(facility_code: str) -> dict[str, Any]:
-    try:
-        return load_catalog(engine(), facility_code)
-    except RegistryError:
-        abort(404)
+    return scoped_catalog(facility_code)
 
 
 @bp.route("/catalog/<facility_code>/workers", methods=["GET", "POST"])
