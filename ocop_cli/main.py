@@ -22,7 +22,12 @@ def _server(parser: argparse.ArgumentParser) -> None:
     from firmware_config import server_cli as provision_cli
     from sync_server import cli
 
+    from firmware_config.bundle_zip import zip_bundle
+
     provision_cli.register(cli.register(parser))  # firmware_config: sync_server may not import it
+    # The office's "download the SD-card bundle" (issue 16) renders with firmware_config too:
+    # handed to `ocop server run` here, on the only layer that may import both.
+    parser.set_defaults(sd_bundle=zip_bundle)
 
 
 def _label(parser: argparse.ArgumentParser) -> None:

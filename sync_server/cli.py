@@ -377,7 +377,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     cfg = _config(args)
     if getattr(args, "port", None):  # one server.toml for several web workers (ocop-web@PORT)
         cfg = dataclasses.replace(cfg, http=dataclasses.replace(cfg.http, port=args.port))
-    run(cfg, web=mode in ("run", "web"), ingest=mode in ("run", "ingest"))
+    # sd_bundle: the SD-card bundle maker ocop_cli/main.py passes in (firmware_config's), or None.
+    bundle = getattr(args, "sd_bundle", None)
+    run(cfg, web=mode in ("run", "web"), ingest=mode in ("run", "ingest"), sd_bundle=bundle)
     return 0
 
 

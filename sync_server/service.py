@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 
 from sync_server.config import ServerConfig
 from sync_server.devices.catalog_edit import publish_pending
+from sync_server.devices.fleet import BundleMaker
 from sync_server.devices.liveness import sweep_silent
 from sync_server.devices.recalled_lots import update_recalled_lots
 from sync_server.http_server import open_http_server
@@ -50,15 +51,22 @@ def _sweep_loop(engine: Engine, config: ServerConfig, stop: threading.Event) -> 
             log.exception("housekeeping failed")
 
 
-def run(config: ServerConfig, *, web: bool = True, ingest: bool = True) -> None:
-    """Serve until SIGTERM/SIGINT; the ingest worker keeps retrying while the broker is down."""
+def run(
+    config: ServerConfig,
+    *,
+    web: bool = True,
+    ingest: bool = True,
+    sd_bundle: BundleMaker | None = None,
+) -> None:
+    """Serve until SIGTERM/SIGINT; the ingest worker keeps retrying while the broker is down.
+    ``sd_bundle`` lets the office offer a Pi's SD-card bundle (sync_server/devices/fleet.py)."""
     engine = open_server_engine(config)
     stop = threading.Event()
     worker = IngestWorker(engine, config) if ingest else None
     server = None
     app = None
     if web:
-        app = create_app(config, engine)
+        app = create_app(config, engine, sd_bundle=sd_bundle)
         server = open_http_server(app, config.http, MAX_BODY_BYTES)
 
     def _stop(signum: int, frame: FrameType | None) -> None:

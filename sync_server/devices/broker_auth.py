@@ -24,7 +24,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, select
 
-from sync_server.store.db import devices
+from sync_server.store.db import devices, facilities
 
 log = logging.getLogger(__name__)
 
@@ -94,9 +94,16 @@ def server_password(auth_dir: Path) -> str:
 def write_broker_auth(engine: Engine, auth_dir: Path) -> int:
     """Rewrite the password and ACL files; returns how many devices may connect."""
     with engine.connect() as conn:
+        # A disabled facility's devices lose their login (issue 16) and get it back, with the
+        # same password, when the office enables the facility again.
         rows = conn.execute(
             select(devices.c.dev_id, devices.c.mqtt_password_hash)
-            .where(devices.c.mqtt_password_hash.is_not(None), devices.c.revoked_at.is_(None))
+            .select_from(devices.join(facilities))
+            .where(
+                devices.c.mqtt_password_hash.is_not(None),
+                devices.c.revoked_at.is_(None),
+                facilities.c.disabled_at.is_(None),
+            )
             .order_by(devices.c.dev_id)
         ).all()
     own = server_password(auth_dir)

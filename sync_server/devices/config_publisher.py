@@ -1,4 +1,4 @@
-"""Publish each device's catalog on its retained ``config`` topic."""
+"""Publish each device's catalog on its retained ``config`` topic, and other office publishes."""
 
 from __future__ import annotations
 
@@ -24,6 +24,19 @@ def publish_configs(
     with engine.connect() as conn:
         devs = only or device_ids(conn)
         payloads = {d: config_for_device(conn, d, config.public_base_url).encode() for d in devs}
+    publish_messages(
+        config,
+        [(topics.build_topic(d, topics.CONFIG), p, True) for d, p in payloads.items()],
+        timeout_s,
+    )
+    return list(payloads)
+
+
+def publish_messages(
+    config: ServerConfig, messages: list[tuple[str, bytes, bool]], timeout_s: float = 10.0
+) -> None:
+    """Publish ``(topic, payload, retain)`` at QoS 1 with the server's broker login and wait for
+    the broker to confirm each: the office's publishes from a web request (catalogs, commands)."""
     connected = threading.Event()
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="", clean_session=True)
     if config.mqtt.username:
@@ -39,15 +52,11 @@ def publish_configs(
     try:
         if not connected.wait(timeout_s):
             raise PublishError("the broker did not accept the connection")
-        infos = [
-            client.publish(topics.build_topic(d, topics.CONFIG), p, qos=1, retain=True)
-            for d, p in payloads.items()
-        ]
+        infos = [client.publish(t, p, qos=1, retain=r) for t, p, r in messages]
         for info in infos:
             info.wait_for_publish(timeout=timeout_s)
             if not info.is_published():
-                raise PublishError("the broker did not confirm a config publish")
+                raise PublishError("the broker did not confirm a publish")
     finally:
         client.disconnect()
         client.loop_stop()
-    return list(payloads)

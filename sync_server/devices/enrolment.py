@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
 
+from sync_server.accounts.audit import cli_actor, record
 from sync_server.devices.broker_auth import SERVER_USER, mosquitto_hash, new_password
 from sync_server.devices.registry import RegistryError, assign_lot_index, config_for_device
 from sync_server.store.alerts import raise_alert
@@ -53,23 +54,38 @@ def new_token() -> str:
     return token
 
 
-def create_device(engine: Engine, dev: str, facility: str, ttl_hours: float) -> str:
-    """Create (or re-issue a token for) a device that has not enrolled; returns the token."""
+def create_device(
+    engine: Engine,
+    dev: str,
+    facility: str,
+    ttl_hours: float,
+    *,
+    who: str | None = None,
+    name: str | None = None,
+) -> str:
+    """Create (or re-issue a token for) a device that has not enrolled; returns the token.
+
+    The audit log gets a ``device.register`` (or ``device.token`` for a new token) row by
+    ``who`` (default: the command-line user) in the same transaction; never the token.
+    ``name`` is the office's display name for it (``devices.name``), kept when None.
+    """
     if not DEVICE_ID_RE.match(dev) or dev == SERVER_USER:
         raise RegistryError("device id: lower-case letters, digits and '-' (2-63 chars)")
     token = new_token()
     now = time.time()
     with engine.begin() as conn:
-        if (
-            conn.execute(select(facilities.c.code).where(facilities.c.code == facility)).first()
-            is None
-        ):
+        fac = conn.execute(
+            select(facilities.c.code, facilities.c.disabled_at).where(facilities.c.code == facility)
+        ).first()
+        if fac is None:
             raise RegistryError(f"unknown facility {facility!r}: import its catalog first")
+        if fac.disabled_at is not None:
+            raise RegistryError(f"facility {facility} is disabled: enable it first")
         row = conn.execute(select(devices).where(devices.c.dev_id == dev)).mappings().first()
         if row is None:
             conn.execute(
                 insert(devices).values(
-                    dev_id=dev, facility_code=facility, registered_at=now, head_seq=0
+                    dev_id=dev, facility_code=facility, registered_at=now, head_seq=0, name=name
                 )
             )
         elif row["enrolled_at"] is not None or row["head_seq"] > 0:
@@ -78,6 +94,10 @@ def create_device(engine: Engine, dev: str, facility: str, ttl_hours: float) -> 
             )
         elif row["facility_code"] != facility:
             raise RegistryError(f"device {dev} belongs to facility {row['facility_code']}")
+        elif row["revoked_at"] is not None:
+            raise RegistryError(f"device {dev} has been revoked; a new Pi needs a new device id")
+        elif name is not None:
+            conn.execute(update(devices).where(devices.c.dev_id == dev).values(name=name))
         # Only the newest token of a device works.
         conn.execute(
             update(enrolment_tokens)
@@ -92,6 +112,14 @@ def create_device(engine: Engine, dev: str, facility: str, ttl_hours: float) -> 
                 created_at=now,
                 expires_at=now + ttl_hours * 3600,
             )
+        )
+        record(
+            conn,
+            cli_actor() if who is None else who,
+            "device.register" if row is None else "device.token",
+            dev,
+            facility=facility,
+            after={"facility": facility, "name": name, "token_valid_h": ttl_hours},
         )
     return token
 
@@ -146,6 +174,13 @@ def enrol(engine: Engine, request: Any, base_url: str) -> Enrolled:
         device = conn.execute(select(devices).where(devices.c.dev_id == dev)).mappings().one()
         if device["revoked_at"] is not None:
             raise EnrolmentError("revoked", "this device has been revoked")
+        disabled = conn.execute(
+            select(facilities.c.disabled_at).where(facilities.c.code == facility)
+        ).scalar()
+        if disabled is not None:
+            raise EnrolmentError(
+                "facility_disabled", "the office has disabled this facility; ask the office"
+            )
         used = conn.execute(
             update(enrolment_tokens)
             .where(
@@ -192,12 +227,24 @@ def _fields(request: Any) -> dict[str, str]:
     return out
 
 
-def revoke_device(engine: Engine, dev: str, reason: str) -> None:
-    """Stop a device: no broker login after the next reload, its later events untrusted."""
+def revoke_device(engine: Engine, dev: str, reason: str, *, who: str | None = None) -> None:
+    """Stop a device: no broker login after the next reload, its later events untrusted.
+
+    The audit log gets a ``device.revoke`` row by ``who`` (default: the command-line user)."""
     with engine.begin() as conn:
         row = conn.execute(select(devices).where(devices.c.dev_id == dev)).mappings().first()
         if row is None:
             raise RegistryError(f"unknown device {dev!r}")
+        record(
+            conn,
+            cli_actor() if who is None else who,
+            "device.revoke",
+            dev,
+            facility=row["facility_code"],
+            before={"revoked": row["revoked_at"] is not None},
+            after={"revoked": True},
+            detail=reason,
+        )
         conn.execute(
             update(devices)
             .where(devices.c.dev_id == dev)
@@ -209,3 +256,20 @@ def revoke_device(engine: Engine, dev: str, reason: str) -> None:
             .values(expires_at=time.time())
         )
         raise_alert(conn, dev, row["facility_code"], "revoked", reason or "revoked by the office")
+
+
+def token_matches(engine: Engine, dev: str, token: str) -> bool:
+    """Whether ``token`` is ``dev``'s live (unused, unexpired) enrolment token: the office's
+    bundle download takes the token back from the page that showed it."""
+    if not token or len(token) > 200:
+        return False
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(enrolment_tokens.c.dev_id).where(
+                enrolment_tokens.c.token_hash == _token_hash(token),
+                enrolment_tokens.c.dev_id == dev,
+                enrolment_tokens.c.used_at.is_(None),
+                enrolment_tokens.c.expires_at > time.time(),
+            )
+        ).first()
+    return row is not None

@@ -10,7 +10,7 @@ from sqlalchemy import Connection, select, update
 from sync_server.ingest.supply_projection import project_supply
 from sync_server.store.alerts import raise_alert
 from sync_server.store.blobs import SHA256_RE
-from sync_server.store.db import batches, blob_refs, devices, events
+from sync_server.store.db import batches, blob_refs, device_commands, devices, events
 from trace_protocol import envelope as ev
 from trace_protocol import supply_events as se
 from trace_protocol.envelope import Event
@@ -22,6 +22,8 @@ _REQUIRED: dict[str, dict[str, type | tuple[type, ...]]] = {
     ev.LABELS_PRINTED: {"batch": str, "copies": int},
     ev.SNAPSHOT_TAKEN: {"sha256": str, "thumb_sha256": str, "camera": str, "purpose": str},
 }
+# snapshot.taken's purpose for a photo the server asked for (docs/protocol.md, ``cmd``).
+COMMAND_PURPOSE = "command"
 _BLOB_KINDS = (
     ("sha256", "full"),
     ("thumb_sha256", "thumb"),
@@ -138,8 +140,11 @@ def _corrected_lot(conn: Connection, e: Event) -> str:
 
 
 def _snapshot_taken(conn: Connection, e: Event) -> None:
-    """Remember every photo file the event names, so acks can list the ones still missing."""
+    """Remember every photo file the event names, so acks can list the ones still missing; a
+    photo taken on the office's command completes that command (sync_server/devices/commands.py)."""
     b = e.body
+    if b["purpose"] == COMMAND_PURPOSE:
+        _command_done(conn, e)
     batch = b.get("batch") if isinstance(b.get("batch"), str) else None
     for key, kind in _BLOB_KINDS:
         sha = b.get(key)
@@ -162,3 +167,28 @@ def _snapshot_taken(conn: Connection, e: Event) -> None:
                     batch_id=batch,
                 )
             )
+
+
+def _command_done(conn: Connection, e: Event) -> None:
+    """The oldest sent, unanswered snapshot command for this camera is answered by this photo."""
+    pending = conn.execute(
+        select(device_commands.c.id, device_commands.c.params)
+        .where(
+            device_commands.c.dev_id == e.dev,
+            device_commands.c.kind == "snapshot",
+            device_commands.c.sent_at.is_not(None),
+            device_commands.c.done_at.is_(None),
+        )
+        .order_by(device_commands.c.id)
+    ).all()
+    for cid, params in pending:
+        if isinstance(params, dict) and params.get("camera") == e.body["camera"]:
+            conn.execute(
+                update(device_commands)
+                .where(device_commands.c.id == cid)
+                .values(
+                    done_at=time.time(),
+                    result={"seq": e.seq, "sha256": e.body["sha256"]},
+                )
+            )
+            return

@@ -11,6 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from sync_server.config import ServerConfig
 from sync_server.consumer.scan_budget import ScanBudget
 from sync_server.consumer.scan_writer import ScanWriter
+from sync_server.devices.fleet import BundleMaker
 from sync_server.store.blobs import FileBlobStorage
 from sync_server.web.api import bp as api_bp
 from sync_server.web.auth import install_auth
@@ -34,13 +35,18 @@ from trace_protocol.blobs import MAX_CHUNK_BYTES
 MAX_BODY_BYTES = MAX_CHUNK_BYTES + (64 << 10)
 
 
-def create_app(config: ServerConfig, engine: Engine) -> Flask:
+def create_app(
+    config: ServerConfig, engine: Engine, *, sd_bundle: BundleMaker | None = None
+) -> Flask:
+    """The app; ``sd_bundle`` renders a Pi's SD-card bundle for the office's device page (the
+    ``ocop`` command line passes firmware_config's, which this package may not import)."""
     app = Flask(__name__)
     if config.http.proxy_hops:  # client addresses (scan places) from trusted proxies' headers
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.http.proxy_hops)  # type: ignore[method-assign]
     app.config["OCOP"] = config
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.extensions["ocop_engine"] = engine
+    app.extensions["ocop_sd_bundle"] = sd_bundle
     app.extensions["ocop_blobs"] = FileBlobStorage(config.blob_dir)
     app.extensions["ocop_scan_writer"] = ScanWriter(engine)
     app.extensions["ocop_scan_budget"] = ScanBudget(config.scans.per_network_hour)

@@ -68,6 +68,7 @@ def _nav() -> dict[str, Any]:
 from sync_server.web.office import (  # noqa: E402
     audit_views,
     catalog_views,
+    fleet_views,
     charts,
     dashboard,
     exports,
@@ -87,6 +88,7 @@ __all__ = [
     "audit_views",
     "bp",
     "catalog_views",
+    "fleet_views",
     "charts",
     "dashboard",
     "exports",
