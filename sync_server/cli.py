@@ -85,6 +85,10 @@ def register(parser: argparse.ArgumentParser) -> SubParsers:
 
     register_trace(sub, _config)
 
+    from sync_server.notify.cli import register_notify
+
+    register_notify(sub, _config)
+
     p = sub.add_parser("recall", help="recall a lot and every lot derived from it")
     p.add_argument("lot", help="output lot, receiving lot or a supplier's lot code")
     p.add_argument("--reason", required=True, help="why (shown on the consumer pages)")

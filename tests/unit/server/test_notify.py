@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select, update
 
+from ocop_cli.main import main
 from sync_server.accounts.scopes import PROVINCE, limit
 from sync_server.accounts.users import create_user
 from sync_server.config import NotifyConfig, ServerConfig, SmtpConfig
@@ -284,3 +285,21 @@ def test_no_province_scope_for_out_of_scope_subscriptions(province: Engine) -> N
         )
     with province.begin() as conn:
         add_subscription(conn, "x", PROVINCE, rules.FACILITY, "CN", None, "immediate", KINDS)
+
+
+def test_the_cli_sends_a_test_mail_with_starttls_and_the_password_from_the_environment(
+    tmp_path: Path,
+    mail: MailServer,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    config = tmp_path / "server.toml"
+    config.write_text(f'data_dir = "{tmp_path}"\n{mail.toml()}', encoding="utf-8")
+    before = len(mail.to("chi@example.test"))
+    monkeypatch.setenv("OCOP_SMTP_PASSWORD", "wrong-password")
+    assert main(["server", "--config", str(config), "notify", "--test", "chi@example.test"]) == 1
+    assert "wrong-password" not in capsys.readouterr().err
+    monkeypatch.setenv("OCOP_SMTP_PASSWORD", PASSWORD)
+    assert main(["server", "--config", str(config), "notify", "--test", "chi@example.test"]) == 0
+    (got,) = mail.to("chi@example.test")[before:]
+    assert "Thư thử" in got.body and "A test mail" in got.body
