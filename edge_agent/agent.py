@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +24,7 @@ from edge_agent.sync import SyncWorker
 from edge_agent.uploader import Uploader
 from label_printer.printers import open_printer
 from trace_protocol.catalog import Catalog
-from trace_protocol.messages import SNAPSHOT, Ack, Command
+from trace_protocol.messages import CONTINUE, SNAPSHOT, Ack, Command
 from trace_protocol.signing import DeviceKey
 from trace_protocol.unit_codes import load_or_create_label_key
 
@@ -39,6 +40,8 @@ class Agent:
     uploader: Uploader
     print_queue: PrintQueue
     sync: SyncWorker | None = field(default=None)
+    # Called when the agent must start again with a new identity (edge_agent/service.py).
+    on_restart: Callable[[], None] | None = field(default=None)
 
     def catalog(self) -> Catalog | None:
         with self.journal.store.read() as db:
@@ -87,8 +90,25 @@ class Agent:
                 self.cameras.capture(str(cmd.args["camera"]), COMMAND)
             except CameraError as exc:
                 log.warning("snapshot command: %s", exc)
+        elif cmd.name == CONTINUE:
+            self._continue(str(cmd.args["dev"]), str(cmd.args["token"]))
         else:
             log.warning("command %r not supported", cmd.name)
+
+    def _continue(self, new_dev: str, token: str) -> None:
+        """The office decided that this blocked device continues as ``new_dev``."""
+        from edge_agent.continuation import ContinuationError, continue_as
+
+        if self.journal.sync_state().blocked is None:
+            log.warning("continue command ignored: sync is not blocked")
+            return
+        try:
+            continue_as(self.config, self.journal, new_dev, token, self.upload_base_url())
+        except ContinuationError as exc:
+            log.error("could not continue as %s: %s", new_dev, exc)
+            return
+        if self.on_restart is not None:
+            self.on_restart()
 
     def start(self) -> None:
         self.print_queue.start()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from label_printer.formats import FORMATS
@@ -217,8 +217,18 @@ class EdgeConfig:
 
 
 def load_config(path: Path) -> EdgeConfig:
-    """Read and validate ``edge.toml``; raises :class:`ConfigError` naming the bad key."""
-    return build_section(EdgeConfig, read_toml(path))
+    """Read and validate ``edge.toml``; raises :class:`ConfigError` naming the bad key.
+
+    ``<data_dir>/device-id``, written when the office let this device continue under a new
+    id (edge_agent/continuation.py, docs/protocol.md "Unblocking"), overrides ``device_id``.
+    """
+    config = build_section(EdgeConfig, read_toml(path))
+    identity = config.data_dir / "device-id"
+    if identity.is_file():
+        dev = identity.read_text(encoding="utf-8").strip()
+        if DEVICE_ID_RE.match(dev):
+            config = replace(config, device_id=dev)
+    return config
 
 
 __all__ = ["ConfigError", "EdgeConfig", "MqttConfig", "PrinterConfig", "UiConfig", "load_config"]

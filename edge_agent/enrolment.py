@@ -12,7 +12,7 @@ import requests
 from edge_agent.agent import open_agent
 from edge_agent.config import EdgeConfig
 from edge_agent.lot_letter import store_lot_index
-from trace_protocol.catalog import CatalogError, parse_catalog
+from trace_protocol.catalog import Catalog, CatalogError, parse_catalog
 from trace_protocol.enrolment import ENROL_PATH, enrol_request, parse_lot_index, proof_message
 from trace_protocol.signing import DeviceKey
 from trace_protocol.unit_codes import encode_label_key, load_or_create_label_key
@@ -32,16 +32,30 @@ class EnrolResult:
     lot_index: int | None  # None from a server without lot letters: old lot form
 
 
-def enroll(config: EdgeConfig, server_url: str, facility: str, token: str) -> EnrolResult:
+@dataclass(frozen=True)
+class Answer:
+    """What the server's enrolment answer gives the device."""
+
+    password: str
+    catalog: Catalog
+    lot_index: int | None
+    mqtt_host: str
+    mqtt_port: int
+
+
+def request_enrolment(
+    config: EdgeConfig, dev: str, server_url: str, facility: str, token: str
+) -> Answer:
+    """Sign and send the enrolment request for ``dev`` with this device's key; the answer."""
     key = DeviceKey.load_or_create(config.key_path)
     public = key.public_key_b64
     label_key = encode_label_key(load_or_create_label_key(config.label_key_path))
-    proof = key.sign(proof_message(config.device_id, facility, token, public, label_key))
+    proof = key.sign(proof_message(dev, facility, token, public, label_key))
     url = server_url.rstrip("/") + ENROL_PATH
     try:
         resp = requests.post(
             url,
-            json=enrol_request(config.device_id, facility, token, public, label_key, proof),
+            json=enrol_request(dev, facility, token, public, label_key, proof),
             timeout=20,
         )
     except requests.RequestException as exc:
@@ -53,28 +67,36 @@ def enroll(config: EdgeConfig, server_url: str, facility: str, token: str) -> En
     if resp.status_code != 200:
         raise EnrolError(f"refused ({body.get('error')}): {body.get('message')}")
     try:
-        catalog = parse_catalog(body["config"])
         mqtt = body["mqtt"]
-        password = str(mqtt["password"])
-        lot_index = parse_lot_index(body)
+        return Answer(
+            password=str(mqtt["password"]),
+            catalog=parse_catalog(body["config"]),
+            lot_index=parse_lot_index(body),
+            mqtt_host=str(mqtt.get("host", "")),
+            mqtt_port=int(mqtt.get("port", 0)),
+        )
     except (KeyError, TypeError, ValueError, CatalogError) as exc:
         raise EnrolError(f"unexpected answer from the server: {exc}") from exc
-    write_password(config.password_path, password)
+
+
+def enroll(config: EdgeConfig, server_url: str, facility: str, token: str) -> EnrolResult:
+    answer = request_enrolment(config, config.device_id, server_url, facility, token)
+    write_password(config.password_path, answer.password)
     agent = open_agent(config, with_sync=False)
     try:
-        agent.accept_catalog(catalog)
-        if lot_index is not None:
+        agent.accept_catalog(answer.catalog)
+        if answer.lot_index is not None:
             with agent.journal.store.write() as db:
-                store_lot_index(db, lot_index)
+                store_lot_index(db, answer.lot_index)
     finally:
         agent.close()
     return EnrolResult(
         device=config.device_id,
         facility=facility,
-        mqtt_host=str(mqtt.get("host", "")),
-        mqtt_port=int(mqtt.get("port", 0)),
-        catalog_version=catalog.version,
-        lot_index=lot_index,
+        mqtt_host=answer.mqtt_host,
+        mqtt_port=answer.mqtt_port,
+        catalog_version=answer.catalog.version,
+        lot_index=answer.lot_index,
     )
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from trace_protocol import PROTOCOL_VERSION
 from trace_protocol.bounded_json import JSONBoundsError, loads_bounded
 from trace_protocol.canonical import MAX_SAFE_INT
-from trace_protocol.envelope import EnvelopeError, Event, parse_event
+from trace_protocol.envelope import DEVICE_ID_RE, EnvelopeError, Event, parse_event
 
 MAX_PAYLOAD_BYTES = 1_048_576  # an events chunk
 MAX_ACK_BYTES = 65_536
@@ -163,6 +163,9 @@ def parse_ack(payload: bytes) -> Ack:
 
 RESEND = "resend"
 SNAPSHOT = "snapshot"
+# Issue 16: the office decided that this blocked device continues under a new identity
+# (docs/protocol.md, "Unblocking"): ``dev`` the new id, ``token`` its one-time enrolment token.
+CONTINUE = "continue"
 # A camera name as it may appear on the wire (status, snapshot command): letters of any script,
 # digits, space, '_', '.', '-'; no markup, no control characters.
 CAMERA_NAME_RE = re.compile(r"^\w[\w .-]{0,31}\Z")
@@ -193,4 +196,7 @@ def parse_command(payload: bytes) -> Command:
         check_int(args.get("from"), f"cmd {name}: from", low=1)
     if name == SNAPSHOT:
         check_str(args.get("camera"), f"cmd {name}: camera", max_chars=32, pattern=CAMERA_NAME_RE)
+    if name == CONTINUE:
+        check_str(args.get("dev"), f"cmd {name}: dev", max_chars=63, pattern=DEVICE_ID_RE)
+        check_str(args.get("token"), f"cmd {name}: token", max_chars=200)
     return Command(name, args)

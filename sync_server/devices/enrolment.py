@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Connection, Engine, RowMapping, insert, select, update
 
 from sync_server.accounts.audit import cli_actor, record
 from sync_server.devices.broker_auth import SERVER_USER, mosquitto_hash, new_password
@@ -174,6 +174,10 @@ def enrol(engine: Engine, request: Any, base_url: str) -> Enrolled:
         device = conn.execute(select(devices).where(devices.c.dev_id == dev)).mappings().one()
         if device["revoked_at"] is not None:
             raise EnrolmentError("revoked", "this device has been revoked")
+        if device["replaces"] is not None and not _same_key_as_replaced(conn, device, public_key):
+            # A continuing identity (docs/protocol.md, "Unblocking"): its token travelled on the
+            # old device's cmd topic, so only the old device's key may use it.
+            raise EnrolmentError("wrong_key", "this device continues another: enrol with its key")
         disabled = conn.execute(
             select(facilities.c.disabled_at).where(facilities.c.code == facility)
         ).scalar()
@@ -213,6 +217,13 @@ def enrol(engine: Engine, request: Any, base_url: str) -> Enrolled:
         catalog=catalog,
         lot_index=lot_index,
     )
+
+
+def _same_key_as_replaced(conn: Connection, device: RowMapping, public_key: str) -> bool:
+    old = conn.execute(
+        select(devices.c.public_key).where(devices.c.dev_id == device["replaces"])
+    ).scalar()
+    return old == public_key
 
 
 def _fields(request: Any) -> dict[str, str]:

@@ -19,13 +19,21 @@ until the office acts) when it:
 
 Checked in seq order over a verified run, before anything of it is committed; the batches that
 the run itself opens count as opened.
+
+A device that continues a blocked one (issue 16, docs/protocol.md "Unblocking") re-records the
+old journal with ``body.continues = {dev, seq, id}``. An event whose original the server holds
+(same id at that seq of the device it continues) is a *copy*: never checked again, its
+projection rows move to the new device (sync_server/ingest/continued.py). The others were never
+committed: they are checked as usual, except that the old device's lot letter is theirs too and
+a lot another batch already holds does not block (the batch is kept without a public lot, with
+a ``lot_taken`` alert, as migration 0002 did), so labels printed before the decision stay valid.
 """
 
 from __future__ import annotations
 
 from sqlalchemy import Connection, RowMapping, select
 
-from sync_server.store.db import batches, events, facilities
+from sync_server.store.db import batches, devices, events, facilities
 from sync_server.store.supply_tables import receipts, shipments
 from trace_protocol import envelope as ev
 from trace_protocol import supply_events as se
@@ -39,6 +47,7 @@ UNKNOWN_BATCH = "unknown_batch"
 # sync_server.ingest.commit.BAD_BODY: a batch id opened twice cannot be projected
 BAD_BODY = "bad_body"
 BATCH_ID_MAX = 36  # batches.batch_id: a batch id no device opened may still not be longer
+CONTINUES = "continues"  # body field of a re-recorded event (docs/protocol.md, "Unblocking")
 
 
 class RunBinding:
@@ -54,9 +63,31 @@ class RunBinding:
         self._run_receipts: dict[str, str] = {}  # receipt id -> receiving lot, in this run
         self._run_shipments: set[str] = set()
         self._run_events: dict[int, tuple[str, str]] = {}  # seq -> (id, type), in this run
+        self._continues: str | None = device["replaces"]
+        self._old_lot_index: int | None = None
+        if self._continues is not None:
+            self._old_lot_index = conn.execute(
+                select(devices.c.lot_index).where(devices.c.dev_id == self._continues)
+            ).scalar()
+        self._continuing = False  # the event being checked carries ``continues``
+        self.copies: dict[int, int] = {}  # seq -> the old device's seq it copies
+        self.unlisted: set[int] = set()  # batch.opened seqs kept without a public lot
+
+    @property
+    def old_device(self) -> str | None:
+        """The device this one continues (``devices.replaces``), if any."""
+        return self._continues
 
     def problem(self, e: Event) -> Problem | None:
         """Why ``e`` is not this device's to write, or None (then it counts as applied)."""
+        self._continuing = CONTINUES in e.body
+        if self._continuing:
+            reason = self._continued(e)
+            if reason is not None:
+                return Problem(reason[0], e.seq, reason[1])
+            if e.seq in self.copies:
+                self._applied(e)
+                return None
         if e.type == ev.BATCH_OPENED:
             reason = self._opened(e)
         elif e.type in se.SUPPLY_TYPES:
@@ -65,6 +96,10 @@ class RunBinding:
             reason = self._names_own_batch(e)
         if reason is not None:
             return Problem(reason[0], e.seq, reason[1])
+        self._applied(e)
+        return None
+
+    def _applied(self, e: Event) -> None:
         b = e.body
         if e.type == ev.BATCH_OPENED:
             self._own.add(str(b["batch"]))
@@ -74,7 +109,34 @@ class RunBinding:
         elif e.type == se.LOT_SHIPPED:
             self._run_shipments.add(str(b["shipment"]))
         self._run_events[e.seq] = (e.id, e.type)
+
+    def _continued(self, e: Event) -> tuple[str, str] | None:
+        """Check ``body.continues``; a copy of an event the server holds goes in ``copies``."""
+        ref = e.body[CONTINUES]
+        if (
+            not isinstance(ref, dict)
+            or not isinstance(ref.get("dev"), str)
+            or not isinstance(ref.get("seq"), int)
+            or isinstance(ref.get("seq"), bool)
+            or not isinstance(ref.get("id"), str)
+        ):
+            return BAD_BODY, "continues must be {dev, seq, id}"
+        if ref["dev"] != self._continues:
+            return BAD_BODY, (
+                f"continues names device {ref['dev'][:64]!r}, which this device does not continue"
+            )
+        original = self._conn.execute(
+            select(events.c.id, events.c.type).where(
+                events.c.dev_id == self._continues, events.c.seq == ref["seq"]
+            )
+        ).first()
+        if original is not None and (str(original[0]), str(original[1])) == (ref["id"], e.type):
+            self.copies[e.seq] = int(ref["seq"])
         return None
+
+    def _own_letter(self, index: int) -> bool:
+        """The device's lot letter, or the continued device's for a re-recorded event."""
+        return index == self._lot_index or (self._continuing and index == self._old_lot_index)
 
     def _supply(self, e: Event) -> tuple[str, str] | None:
         b = e.body
@@ -94,7 +156,7 @@ class RunBinding:
                 f"receiving lot {lot!r} is not a {self._facility}-NL-… code of this facility"
             )
         parsed = parse_lot(lot)
-        if parsed is not None and parsed.index is not None and parsed.index != self._lot_index:
+        if parsed is not None and parsed.index is not None and not self._own_letter(parsed.index):
             mine = lot_letter(self._lot_index) if self._lot_index else "none"
             return LOT_TAKEN, (
                 f"lot {lot!r} has lot letter {lot_letter(parsed.index)}; this device's is {mine}"
@@ -110,7 +172,7 @@ class RunBinding:
             lot in self._run_receipts.values()
             or self._conn.execute(select(receipts.c.lot).where(receipts.c.lot == lot)).first()
         )
-        if taken:
+        if taken and not self._continuing:  # continued: the projection skips the taken lot
             return LOT_TAKEN, f"receiving lot {lot!r} was already given to another receipt"
         return None
 
@@ -200,7 +262,7 @@ class RunBinding:
                 f" the device is registered for {self._facility}"
             )
         parsed = parse_lot(lot)
-        if parsed is not None and parsed.index is not None and parsed.index != self._lot_index:
+        if parsed is not None and parsed.index is not None and not self._own_letter(parsed.index):
             mine = lot_letter(self._lot_index) if self._lot_index else "none"
             return LOT_TAKEN, (
                 f"lot {lot!r} has lot letter {lot_letter(parsed.index)}; this device's is {mine}"
@@ -210,6 +272,9 @@ class RunBinding:
         holder = self._conn.execute(
             select(batches.c.dev_id).where(batches.c.lot == lot).limit(1)
         ).first()
+        if (holder is not None or lot in self._run_lots) and self._continuing:
+            self.unlisted.add(e.seq)  # its labels may be out there: keep it, alert the office
+            return None
         if holder is not None or lot in self._run_lots:
             who = "this device" if holder is None or holder[0] == self._dev else holder[0]
             return LOT_TAKEN, f"lot {lot!r} was already opened by {who}"

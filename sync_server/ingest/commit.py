@@ -25,6 +25,7 @@ from sqlalchemy import Connection, Engine, RowMapping, case, func, insert, selec
 from sqlalchemy.exc import SQLAlchemyError
 
 from sync_server.ingest.binding import RunBinding
+from sync_server.ingest.continued import move_projection
 from sync_server.ingest.projection import body_problem, project
 from sync_server.ingest.rejects import FORGED, record_reject
 from sync_server.ingest.rejects import MALFORMED as MALFORMED_KIND
@@ -122,16 +123,16 @@ def _ingest_in(conn: Connection, dev: str, chunk: list[Event]) -> IngestResult:
         if run:
             verdict = verify_run(run, dev=dev, public_key=key, prev_hash=head_hash)
             # Everything _usable sees is verified: its problems are the device's own.
-            accepted, problem, bad_event = _usable(conn, device, verdict.accepted)
+            accepted, problem, bad_event, binding = _usable(conn, device, verdict.accepted)
             signed = problem is not None
             if problem is None:
                 problem, bad_event = verdict.problem, verdict.rejected
-                signed = problem is not None and _signed_by(bad_event, key)
-            _commit(conn, accepted)
+                signed = problem is not None and signed_by(bad_event, key)
+            _commit(conn, accepted, binding)
             committed = len(accepted)
             if accepted:
                 head, head_hash = accepted[-1].seq, accepted[-1].hash
-    if problem is None and chunk[-1].seq > head and not _signed_by(chunk[-1], key):
+    if problem is None and chunk[-1].seq > head and not signed_by(chunk[-1], key):
         # Past a gap nothing can be linked yet, but a gap ack makes the device resend: only
         # the device's own signed event may cause one.
         bad_event = chunk[-1]
@@ -176,7 +177,7 @@ def _ingest_in(conn: Connection, dev: str, chunk: list[Event]) -> IngestResult:
     return IngestResult(ack, committed, 1 if problem else 0, rejected)
 
 
-def _signed_by(e: Event | None, key: Ed25519PublicKey) -> bool:
+def signed_by(e: Event | None, key: Ed25519PublicKey) -> bool:
     """True when ``e`` is exactly what the device's key signed: its hash matches its content
     and its signature of that hash verifies."""
     return (
@@ -253,7 +254,7 @@ def _check_duplicates(
     for e in seen:
         if stored.get(e.seq) != e.hash:
             problem = Problem(FORK, e.seq, "another event was already committed at this seq")
-            if _signed_by(e, key):
+            if signed_by(e, key):
                 return problem, e, forged
             forged.append((problem, e))
         elif e.computed_hash() != e.hash:
@@ -263,7 +264,7 @@ def _check_duplicates(
 
 def _usable(
     conn: Connection, device: RowMapping, verified: list[Event]
-) -> tuple[list[Event], Problem | None, Event | None]:
+) -> tuple[list[Event], Problem | None, Event | None, RunBinding]:
     """Cut the verified run at the first event whose body the projection cannot use, or that
     is not the device's to write (its facility, lots and batches: sync_server/ingest/binding.py)."""
     binding = RunBinding(conn, device)
@@ -271,8 +272,8 @@ def _usable(
         reason = body_problem(e)
         problem = Problem(BAD_BODY, e.seq, reason) if reason else binding.problem(e)
         if problem is not None:
-            return verified[:i], problem, e
-    return verified, None, None
+            return verified[:i], problem, e, binding
+    return verified, None, None, binding
 
 
 def _contiguous_run(chunk: list[Event], head: int) -> list[Event]:
@@ -287,9 +288,37 @@ def _contiguous_run(chunk: list[Event], head: int) -> list[Event]:
     return run
 
 
-def _commit(conn: Connection, accepted: list[Event]) -> None:
+def _commit(conn: Connection, accepted: list[Event], binding: RunBinding | None = None) -> None:
+    """Insert and project ``accepted``. A continued device's copies take over their originals'
+    projection rows; a continued batch whose lot is taken is kept without a public lot."""
     if not accepted:
         return
+    insert_events(conn, accepted)
+    for e in accepted:
+        if binding is not None and e.seq in binding.copies:
+            move_projection(conn, str(binding.old_device), binding.copies[e.seq], e)
+        elif binding is not None and e.seq in binding.unlisted:
+            project(conn, e, public=False)
+            lot = str(e.body["lot"])
+            facility = conn.execute(
+                select(devices.c.facility_code).where(devices.c.dev_id == e.dev)
+            ).scalar()
+            raise_alert(
+                conn,
+                e.dev,
+                facility,
+                "lot_taken",
+                f"event {e.seq}: continued batch with lot {lot}, which another batch holds; "
+                "kept without a public lot",
+                subject=lot,
+            )
+        else:
+            project(conn, e)
+
+
+def insert_events(conn: Connection, accepted: list[Event]) -> None:
+    """Insert committed events as they are, without projecting them (also what an office
+    decision to accept an event unprojected does: sync_server/devices/unblock.py)."""
     now = time.time()
     conn.execute(
         insert(events),
@@ -311,8 +340,6 @@ def _commit(conn: Connection, accepted: list[Event]) -> None:
             for e in accepted
         ],
     )
-    for e in accepted:
-        project(conn, e)
 
 
 def _batch_of(e: Event) -> str | None:

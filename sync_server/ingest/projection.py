@@ -47,8 +47,10 @@ def body_problem(e: Event) -> str | None:
     return None
 
 
-def project(conn: Connection, e: Event) -> None:
-    """Apply one committed event; called in the same transaction as its insert."""
+def project(conn: Connection, e: Event, *, public: bool = True) -> None:
+    """Apply one committed event; called in the same transaction as its insert. ``public``
+    False keeps an opened batch for the office without a public lot (a lot another batch holds,
+    let through by an office decision or a continued chain: docs/protocol.md, "Unblocking")."""
     b = e.body
     if e.type == ev.BATCH_OPENED:
         product = b.get("product", {})
@@ -63,7 +65,7 @@ def project(conn: Connection, e: Event) -> None:
                 dev_id=e.dev,
                 batch_id=str(b["batch"]),
                 lot=str(b["lot"]),
-                public_lot=str(b["lot"]),
+                public_lot=str(b["lot"]) if public else None,
                 received_at=time.time(),
                 gtin=product.get("gtin"),
                 facility_code=registered,

@@ -29,7 +29,7 @@ from sync_server.ingest.status_rules import judge_status
 from sync_server.store.alerts import raise_alert
 from sync_server.store.db import devices
 from trace_protocol import topics
-from trace_protocol.messages import MessageError
+from trace_protocol.messages import Ack, MessageError
 from trace_protocol.signing import load_public_key
 from trace_protocol.status import Status, parse_status
 
@@ -192,7 +192,13 @@ class IngestWorker:
             code, reason = "malformed", str(exc)
         with self.engine.begin() as conn:
             row = conn.execute(
-                select(devices.c.head_seq, devices.c.facility_code, devices.c.public_key)
+                select(
+                    devices.c.head_seq,
+                    devices.c.facility_code,
+                    devices.c.public_key,
+                    devices.c.blocked_code,
+                    devices.c.revoked_at,
+                )
                 .where(devices.c.dev_id == dev)
                 .with_for_update()
             ).first()
@@ -219,3 +225,12 @@ class IngestWorker:
                 raise_alert(conn, dev, row.facility_code, alert.kind, alert.detail)
         for cmd in verdict.commands:  # after the commit, like acks
             self.client.publish(topics.build_topic(dev, topics.CMD), cmd.encode(), qos=1)
+        if (
+            status.blocked is not None
+            and not retained
+            and not row.blocked_code
+            and not (row.revoked_at)
+        ):
+            # The office cleared the block (docs/protocol.md, "Unblocking") while the device was
+            # away: an ack without error is what clears the device's own block.
+            self._send_ack(self.client, dev, Ack(upto=int(row.head_seq)).encode())

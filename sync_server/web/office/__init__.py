@@ -80,6 +80,7 @@ from sync_server.web.office import (  # noqa: E402
     recalls_views,
     reports_views,
     trace_views,
+    unblock_views,
     users_views,
     workers_views,
 )
@@ -100,6 +101,7 @@ __all__ = [
     "recalls_views",
     "reports_views",
     "trace_views",
+    "unblock_views",
     "users_views",
     "workers_views",
 ]

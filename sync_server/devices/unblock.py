@@ -1,0 +1,281 @@
+"""Unblock a blocked device (issue 16): the evidence the office sees, and its decisions.
+
+docs/protocol.md, "Unblocking", is the contract. A device is blocked when its own key signed an
+event the server refused (sync_server/ingest/commit.py). Two decisions lead out:
+
+- ``accept`` (``bad_body``, ``wrong_facility``, ``lot_taken``, ``unknown_batch``: a device bug or
+  a misconfiguration; the event is the device's own): the refused event is committed as
+  recorded, the block is cleared, and the device hears an ack without error, which clears its
+  own block. A ``batch.opened`` refused for its lot or facility is kept for the office without a
+  public lot; any other refused event is kept raw, unprojected, like an unknown event type.
+- ``continue`` (``fork``, ``chain_break``, ``wrong_device``: typically a Pi restored from an old
+  backup): the old id stays blocked and read-only, with its events; a new id
+  ``<dev>-r<N>`` of the same facility is registered, linked both ways
+  (``devices.replaces``/``replaced_by``), with a one-time enrolment token that only the old
+  device's key can use. The token goes to the device in a ``continue`` command on its ``cmd``
+  topic; the agent enrols under the new id and re-records its journal
+  (edge_agent/continuation.py).
+
+Each decision is a ``device_decisions`` row and an audit row, in the same transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, RowMapping, insert, select, update
+
+from sync_server.accounts.audit import record
+from sync_server.devices.enrolment import new_token
+from sync_server.ingest.commit import insert_events, signed_by
+from sync_server.ingest.projection import body_problem, project
+from sync_server.store.alerts import resolve_alerts
+from sync_server.store.db import devices, enrolment_tokens, events, quarantine
+from sync_server.store.office_tables import device_decisions
+from trace_protocol import envelope as ev
+from trace_protocol.envelope import EnvelopeError, Event, parse_event
+from trace_protocol.messages import CONTINUE as CONTINUE_CMD
+from trace_protocol.messages import Ack, Command
+from trace_protocol.signing import load_public_key
+
+ACCEPT = "accept"
+CONTINUE = "continue"
+ROTATE = "rotate"  # defined in docs/protocol.md, not built: see "Unblocking"
+# The decisions each cause allows (docs/protocol.md, "Unblocking").
+DECISIONS: dict[str, tuple[str, ...]] = {
+    "fork": (CONTINUE,),
+    "chain_break": (CONTINUE,),
+    "wrong_device": (CONTINUE,),
+    "bad_body": (ACCEPT,),
+    "wrong_facility": (ACCEPT,),
+    "lot_taken": (ACCEPT,),
+    "unknown_batch": (ACCEPT,),
+}
+_UNLISTED = ("lot_taken", "wrong_facility")  # a batch.opened kept without a public lot
+MAX_REASON = 500
+_SUFFIX = re.compile(r"-r\d+\Z")
+
+
+class UnblockError(Exception):
+    """A decision the server refuses; ``code`` is a stable string id (``unblock_err_<code>``)."""
+
+    def __init__(self, code: str, detail: str = "") -> None:
+        super().__init__(detail or code)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Held:
+    """One quarantined event beside what the server holds at its seq."""
+
+    seq: int
+    code: str
+    detail: str
+    received_at: float
+    event: dict[str, Any] | None
+    committed: dict[str, Any] | None  # the server's event at that seq, if any
+
+    @property
+    def same_prev(self) -> bool:
+        return bool(self.event and self.committed and self.event["prev"] == self.committed["prev"])
+
+
+@dataclass(frozen=True)
+class Decided:
+    decision: str
+    dev: str
+    ack: Ack | None = None  # accept: what to publish on the device's ack topic
+    new_dev: str | None = None  # continue: the new identity
+    token: str | None = None  # continue: its one-time enrolment token (shown once, never stored)
+
+    def command(self) -> Command | None:
+        """continue: the command for the old device's ``cmd`` topic."""
+        if self.new_dev is None or self.token is None:
+            return None
+        return Command(CONTINUE_CMD, {"dev": self.new_dev, "token": self.token})
+
+
+def evidence(conn: Connection, dev: str, limit: int = 20) -> list[Held]:
+    """The device's quarantined events, newest first, each with the committed event at its seq."""
+    rows = conn.execute(
+        select(quarantine)
+        .where(quarantine.c.dev_id == dev)
+        .order_by(quarantine.c.id.desc())
+        .limit(limit)
+    ).mappings()
+    held = [dict(r) for r in rows]
+    seqs = sorted({int(r["seq"]) for r in held})
+    committed = {
+        int(r["seq"]): dict(r)
+        for r in conn.execute(
+            select(
+                events.c.seq,
+                events.c.id,
+                events.c.type,
+                events.c.at,
+                events.c.body,
+                events.c.prev,
+                events.c.hash,
+            ).where(events.c.dev_id == dev, events.c.seq.in_(seqs))
+        ).mappings()
+    }
+    return [
+        Held(
+            seq=int(r["seq"]),
+            code=str(r["code"]),
+            detail=str(r["detail"]),
+            received_at=float(r["received_at"]),
+            event=r["event"] if isinstance(r["event"], dict) else None,
+            committed=committed.get(int(r["seq"])),
+        )
+        for r in held
+    ]
+
+
+def decisions_of(conn: Connection, dev: str) -> list[dict[str, Any]]:
+    """What the office decided about this device, or about the device it continues, newest first."""
+    query = (
+        select(device_decisions)
+        .where((device_decisions.c.dev_id == dev) | (device_decisions.c.new_dev_id == dev))
+        .order_by(device_decisions.c.id.desc())
+    )
+    return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def decide(
+    conn: Connection, dev: str, decision: str, who: str, reason: str, *, ttl_hours: float = 72.0
+) -> Decided:
+    """Take ``decision`` about blocked ``dev`` in the caller's transaction (with its audit row)."""
+    reason = reason.strip()
+    if not reason:
+        raise UnblockError("reason_missing")
+    if len(reason) > MAX_REASON:
+        raise UnblockError("reason_long")
+    device = (
+        conn.execute(select(devices).where(devices.c.dev_id == dev).with_for_update())
+        .mappings()
+        .first()
+    )
+    if device is None:
+        raise UnblockError("unknown")
+    cause = device["blocked_code"]
+    if not cause or device["revoked_at"] is not None:
+        raise UnblockError("not_blocked")
+    if decision not in DECISIONS.get(cause, ()):
+        raise UnblockError("not_allowed", f"{decision} is not a decision for {cause}")
+    done = _accept(conn, device) if decision == ACCEPT else _continue(conn, device, ttl_hours)
+    conn.execute(
+        insert(device_decisions).values(
+            dev_id=dev,
+            at=time.time(),
+            username=who,
+            cause=cause,
+            blocked_seq=device["blocked_seq"],
+            decision=decision,
+            reason=reason,
+            new_dev_id=done.new_dev,
+        )
+    )
+    record(
+        conn,
+        who,
+        f"device.unblock.{decision}",
+        dev,
+        facility=device["facility_code"],
+        before={"blocked": cause, "seq": device["blocked_seq"], "head": device["head_seq"]},
+        after={"new_device": done.new_dev}
+        if done.new_dev
+        else {"head": done.ack.upto if done.ack else None},
+        detail=reason,
+    )
+    resolve_alerts(conn, dev, cause, who)
+    return done
+
+
+def _accept(conn: Connection, device: RowMapping) -> Decided:
+    """Commit the refused event as recorded and clear the block."""
+    dev, head = str(device["dev_id"]), int(device["head_seq"])
+    row = conn.execute(
+        select(quarantine.c.event)
+        .where(quarantine.c.dev_id == dev, quarantine.c.seq == device["blocked_seq"])
+        .order_by(quarantine.c.id.desc())
+        .limit(1)
+    ).first()
+    try:
+        e = parse_event(row[0]) if row is not None and row[0] is not None else None
+    except EnvelopeError:
+        e = None
+    key = load_public_key(str(device["public_key"]))
+    if e is None or e.seq != head + 1 or e.prev != device["head_hash"] or not signed_by(e, key):
+        raise UnblockError("evidence", "the quarantined event does not continue the chain")
+    insert_events(conn, [e])
+    if e.type == ev.BATCH_OPENED and device["blocked_code"] in _UNLISTED and _projectable(e):
+        project(conn, e, public=False)
+    conn.execute(
+        update(devices)
+        .where(devices.c.dev_id == dev)
+        .values(
+            head_seq=e.seq,
+            head_hash=e.hash,
+            blocked_code=None,
+            blocked_seq=None,
+            blocked_detail=None,
+        )
+    )
+    return Decided(ACCEPT, dev, ack=Ack(upto=e.seq))
+
+
+def _projectable(e: Event) -> bool:
+    return body_problem(e) is None
+
+
+def _continue(conn: Connection, device: RowMapping, ttl_hours: float) -> Decided:
+    """Register the new identity, link it to the old one, issue its token."""
+    dev = str(device["dev_id"])
+    if device["replaced_by"] is not None:
+        raise UnblockError("already_continued", f"{dev} continues as {device['replaced_by']}")
+    if device["public_key"] is None:
+        raise UnblockError("evidence", "the device has no key")
+    new = _next_id(conn, dev)
+    now = time.time()
+    conn.execute(
+        insert(devices).values(
+            dev_id=new,
+            facility_code=device["facility_code"],
+            registered_at=now,
+            head_seq=0,
+            name=device["name"],
+            replaces=dev,
+        )
+    )
+    conn.execute(update(devices).where(devices.c.dev_id == dev).values(replaced_by=new))
+    token = new_token()
+    conn.execute(
+        insert(enrolment_tokens).values(
+            token_hash=hashlib.sha256(token.encode()).hexdigest(),
+            dev_id=new,
+            facility_code=device["facility_code"],
+            created_at=now,
+            expires_at=now + ttl_hours * 3600,
+        )
+    )
+    return Decided(CONTINUE, dev, new_dev=new, token=token)
+
+
+def _next_id(conn: Connection, dev: str) -> str:
+    """``kc-line-1`` → ``kc-line-1-r2`` (then ``-r3`` …): the first id nobody has used."""
+    base = _SUFFIX.sub("", dev)
+    n = 2
+    while True:
+        suffix = f"-r{n}"
+        candidate = base[: 63 - len(suffix)] + suffix
+        if (
+            conn.execute(select(devices.c.dev_id).where(devices.c.dev_id == candidate)).first()
+            is None
+        ):
+            return candidate
+        n += 1
