@@ -62,7 +62,7 @@ SERVER_PARTS: dict[str, set[str]] = {
     "accounts": {"store"},
     "ingest": {"store", "config"},
     "consumer": {"store", "config"},
-    "devices": {"store", "config", "ingest"},
+    "devices": {"store", "config", "ingest", "accounts"},
     "trace": {"store", "config"},
     "web": {
         "store",
