@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select
 
-from sync_server.devices.registry import import_catalog
+from sync_server.devices.registry import store_catalog
 from sync_server.store.db import batches, facilities
 from sync_server.store.supply_tables import recall_lots, recalls, receipts
 
@@ -60,6 +60,8 @@ def update_recalled_lots(engine: Engine, base_url: str) -> list[str]:
         }
         if lots:
             new["recalled_lots"] = lots
-        import_catalog(engine, new, base_url)
+        # No audit row of its own: the recall or lift that caused it has one.
+        with engine.begin() as conn:
+            store_catalog(conn, new, base_url)
         changed.append(code)
     return changed

@@ -205,6 +205,8 @@ def test_recall_lift_and_alert_resolve(app: Flask, engine: Engine) -> None:
     assert made["after"]["recall"] == recall_id
     assert lifted["before"] == {"recall": recall_id, "active": True}
     assert lifted["after"] == {"recall": recall_id, "active": False}
+    # The catalogs' recalled lots follow the recall without rows of their own.
+    assert rows(engine, "catalog.import")[1:] == []
 
     with engine.connect() as conn:
         alert_id = conn.execute(select(alerts.c.id)).scalar()
