@@ -6,15 +6,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
+from pathlib import Path
 from urllib.parse import quote
 
 from sync_server.notify.outbox import Owed
 from sync_server.vn_time import to_vn
-from sync_server.web.i18n import N_, translate_in
-from trace_protocol.locales import LOCALES, format_date, format_datetime
+from trace_protocol.locales import LOCALES, N_, Messages, format_date, format_datetime
+
+# The server pages' catalogs (docs/translations.md): the mails use the same alert names as the
+# dashboard. Read from their folder, not through sync_server.web, which sits above this part.
+MESSAGES = Messages(Path(__file__).resolve().parents[1] / "web" / "translations")
 
 # Alerts listed one by one in a mail; past this, the mail says how many more.
 MAX_LINES = 20
+
+
+def translate_in(lang: str, key: str, **params: object) -> str:
+    return MESSAGES.text(lang, key, **params)
 
 
 def _when(lang: str, ts: float) -> str:

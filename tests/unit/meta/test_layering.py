@@ -64,6 +64,7 @@ SERVER_PARTS: dict[str, set[str]] = {
     "consumer": {"store", "config"},
     "devices": {"store", "config", "ingest", "accounts"},
     "trace": {"store", "config"},
+    "notify": {"store", "config", "vn_time", "accounts"},
     "web": {
         "store",
         "config",
@@ -73,6 +74,7 @@ SERVER_PARTS: dict[str, set[str]] = {
         "devices",
         "epcis",
         "ingest",
+        "notify",
         "trace",
     },
 }
