@@ -44,6 +44,9 @@ def notify_round(
     sent = failed = 0
     for rows, msg in mails:
         try:
+            if not rows[0].email:
+                # Counted and retried like any failure: sent once an admin gives an address.
+                raise SendError("no e-mail address (or the account is disabled)")
             mailer.send(msg)
         except SendError as exc:
             failed += 1

@@ -242,6 +242,7 @@ def _claim(conn: Connection, ids: list[int], now: float) -> list[Owed]:
             notify_outbox.c.id.label("row_id"),
             notify_outbox.c.username,
             users.c.email,
+            users.c.disabled_at.label("user_disabled_at"),
             a,
         )
         .select_from(notify_outbox)
@@ -253,7 +254,8 @@ def _claim(conn: Connection, ids: list[int], now: float) -> list[Owed]:
         Owed(
             id=int(r["row_id"]),
             username=r["username"],
-            email=str(r["email"] or ""),
+            # A disabled account is mailed nothing, even what was queued before.
+            email="" if r["user_disabled_at"] is not None else str(r["email"] or ""),
             alert_id=int(r["id"]),
             kind=r["kind"],
             detail=r["detail"],

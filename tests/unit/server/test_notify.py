@@ -303,3 +303,27 @@ def test_the_cli_sends_a_test_mail_with_starttls_and_the_password_from_the_envir
     assert main(["server", "--config", str(config), "notify", "--test", "chi@example.test"]) == 0
     (got,) = mail.to("chi@example.test")[before:]
     assert "Thư thử" in got.body and "A test mail" in got.body
+
+
+def test_an_account_disabled_or_without_address_is_mailed_nothing_until_it_has_one(
+    province: Engine, tmp_path: Path, mail: MailServer
+) -> None:
+    engine, config = province, _config(tmp_path, mail)
+    address = _officer(engine, "gone", None)
+    before = len(mail.to(address))  # the server is the module's: the other database's run too
+    _subscribe(engine, "gone")
+    _alert(engine, "kc-1", "KC", "silent", T0)
+    with engine.begin() as conn:  # queued, then the address is removed before it is sent
+        from sync_server.notify import outbox
+
+        outbox.queue_new(conn, T0 + 10)
+        conn.execute(update(users).where(users.c.username == "gone").values(email=None))
+    result = _round(engine, config, T0 + 30)
+    assert (result.sent, result.failed) == (0, 1)
+    with engine.connect() as conn:
+        row = conn.execute(select(notify_outbox).where(notify_outbox.c.username == "gone")).one()
+    assert row.attempts == 1 and "no e-mail address" in row.error
+    with engine.begin() as conn:
+        conn.execute(update(users).where(users.c.username == "gone").values(email=address))
+    assert _round(engine, config, T0 + 30 + rules.backoff_s(1) + 1).sent == 1
+    assert len(mail.to(address)) == before + 1
