@@ -20,9 +20,8 @@ def _edge(parser: argparse.ArgumentParser) -> None:
 
 def _server(parser: argparse.ArgumentParser) -> None:
     from firmware_config import server_cli as provision_cli
-    from sync_server import cli
-
     from firmware_config.bundle_zip import zip_bundle
+    from sync_server import cli
 
     provision_cli.register(cli.register(parser))  # firmware_config: sync_server may not import it
     # The office's "download the SD-card bundle" (issue 16) renders with firmware_config too:

@@ -61,9 +61,9 @@ SERVER_PARTS: dict[str, set[str]] = {
     "epcis": {"store"},
     "accounts": {"store"},
     "ingest": {"store", "config"},
-    "consumer": {"store", "config"},
+    "consumer": {"store", "config", "accounts"},
     "devices": {"store", "config", "ingest", "accounts"},
-    "trace": {"store", "config"},
+    "trace": {"store", "config", "accounts"},
     "notify": {"store", "config", "vn_time", "accounts"},
     "web": {
         "store",
