@@ -44,7 +44,8 @@ from trace_protocol.signing import load_public_key
 
 ACCEPT = "accept"
 CONTINUE = "continue"
-ROTATE = "rotate"  # defined in docs/protocol.md, not built: see "Unblocking"
+ROTATE = "rotate"
+RESEND = "resend"  # a pending continue told again: not a decision, an audit row
 # The decisions each cause allows (docs/protocol.md, "Unblocking").
 DECISIONS: dict[str, tuple[str, ...]] = {
     "fork": (CONTINUE,),
@@ -253,17 +254,70 @@ def _continue(conn: Connection, device: RowMapping, ttl_hours: float) -> Decided
         )
     )
     conn.execute(update(devices).where(devices.c.dev_id == dev).values(replaced_by=new))
+    token = _issue_token(conn, new, str(device["facility_code"]), ttl_hours)
+    return Decided(CONTINUE, dev, new_dev=new, token=token)
+
+
+def _issue_token(conn: Connection, dev: str, facility: str, ttl_hours: float) -> str:
+    """A one-time enrolment token for ``dev``; its older unused tokens stop working."""
+    now = time.time()
+    conn.execute(
+        update(enrolment_tokens)
+        .where(enrolment_tokens.c.dev_id == dev, enrolment_tokens.c.used_at.is_(None))
+        .values(expires_at=now)
+    )
     token = new_token()
     conn.execute(
         insert(enrolment_tokens).values(
             token_hash=hashlib.sha256(token.encode()).hexdigest(),
-            dev_id=new,
-            facility_code=device["facility_code"],
+            dev_id=dev,
+            facility_code=facility,
             created_at=now,
             expires_at=now + ttl_hours * 3600,
         )
     )
-    return Decided(CONTINUE, dev, new_dev=new, token=token)
+    return token
+
+
+def pending_continuation(conn: Connection, dev: str) -> str | None:
+    """The id ``dev`` continues as while that id has not enrolled yet (its command may be lost)."""
+    new = conn.execute(select(devices.c.replaced_by).where(devices.c.dev_id == dev)).scalar()
+    if new is None:
+        return None
+    row = conn.execute(
+        select(devices.c.enrolled_at, devices.c.public_key, devices.c.revoked_at).where(
+            devices.c.dev_id == new
+        )
+    ).first()
+    if row is None or any(v is not None for v in row):
+        return None
+    return str(new)
+
+
+def resend(conn: Connection, dev: str, who: str, *, ttl_hours: float = 72.0) -> Decided:
+    """Tell a pending continuation again (the broker was down, the Pi was off): a new one-time
+    token for the new id, the older one no longer usable, with an audit row
+    (``device.unblock.resend``) in the caller's transaction. Not a new decision."""
+    device = (
+        conn.execute(select(devices).where(devices.c.dev_id == dev).with_for_update())
+        .mappings()
+        .first()
+    )
+    if device is None:
+        raise UnblockError("unknown")
+    new = pending_continuation(conn, dev)
+    if new is None:
+        raise UnblockError("not_pending")
+    token = _issue_token(conn, new, str(device["facility_code"]), ttl_hours)
+    record(
+        conn,
+        who,
+        "device.unblock.resend",
+        dev,
+        facility=device["facility_code"],
+        after={"new_device": new, "token_valid_h": ttl_hours},
+    )
+    return Decided(RESEND, dev, new_dev=new, token=token)
 
 
 def _next_id(conn: Connection, dev: str) -> str:

@@ -24,6 +24,8 @@ from sync_server.devices.unblock import (
     decide,
     decisions_of,
     evidence,
+    pending_continuation,
+    resend,
 )
 from sync_server.store.db import devices, reading
 from sync_server.web.auth import current_scope, current_user, login_required
@@ -56,6 +58,8 @@ RUN_TIME_IDS = (
     N_("unblock_err_already_continued"),
     N_("unblock_err_unknown"),
     N_("unblock_not_told"),
+    N_("unblock_decision_resend"),
+    N_("unblock_err_not_pending"),
 )
 
 
@@ -72,6 +76,7 @@ def _render(dev: str, *, error: str = "", reason: str = "", done: Decided | None
     with reading(engine()) as conn:
         held = evidence(conn, dev)
         past = decisions_of(conn, dev)
+        pending = pending_continuation(conn, dev)
     return render_template(
         "office/unblock.html",
         d=d,
@@ -81,6 +86,7 @@ def _render(dev: str, *, error: str = "", reason: str = "", done: Decided | None
         error=error,
         reason=reason,
         done=done,
+        pending=pending,
         enrol_url=config().public_base_url,
     )
 
@@ -115,10 +121,27 @@ def unblock_decide(dev: str) -> ResponseReturnValue:
     return _render(dev, done=done, error="" if told else translate("unblock_not_told"))
 
 
+@bp.post("/devices/<dev>/unblock/resend")
+@login_required()
+def unblock_resend(dev: str) -> ResponseReturnValue:
+    """A pending continuation's command again, with a new one-time token (the old one dies)."""
+    _device(dev)  # 404 outside the user's scope
+    user = current_user()
+    assert user is not None  # login_required
+    try:
+        with engine().begin() as conn:
+            done = resend(conn, dev, user.username, ttl_hours=config().broker.token_ttl_hours)
+    except UnblockError as exc:
+        return _render(dev, error=translate(f"unblock_err_{exc.code}")), 400
+    told = _tell_device(done)
+    return _render(dev, done=done, error="" if told else translate("unblock_not_told"))
+
+
 def _tell_device(done: Decided) -> bool:
     """Send the device what it needs to move: an ack without error, or the continue command.
     If the broker cannot be reached, an accepted device still learns it from its next status
-    (sync_server/ingest/worker.py); for a continue the page says so (not sent again yet)."""
+    (sync_server/ingest/worker.py); for a continue the page says so, shows the token with the
+    technician's command, and offers to send it again (``unblock_resend``)."""
     messages: list[tuple[str, bytes, bool]] = []
     if done.ack is not None:
         messages.append((topics.build_topic(done.dev, topics.ACK), done.ack.encode(), False))

@@ -1,0 +1,140 @@
+"""The unblock page when the broker is down (issue 16): a 'continue' is recorded, the page says
+the device was not told and shows the token with the command a technician runs at the Pi; "send
+again" issues a new one-time token (the old one dies) with an audit row, until the new id has
+enrolled. tests/integration/test_unblock.py covers the decisions with a real agent."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import Engine, select, update
+
+from ocop_cli.broker import free_port
+from sync_server.config import ServerMqttConfig
+from sync_server.devices.enrolment import EnrolmentError, enrol
+from sync_server.store.db import audit_log, devices
+from tests.unit.server.conftest import DEV
+from tests.unit.server.office_client import csrf_of, make_app, officer_client
+from trace_protocol.enrolment import enrol_request, proof_message
+from trace_protocol.signing import DeviceKey
+from trace_protocol.unit_codes import encode_label_key
+
+NEW = f"{DEV}-r2"
+
+
+@pytest.fixture
+def app(engine: Engine, device: str, tmp_path: Path) -> Flask:
+    # Nothing listens on this port: the broker is down.
+    return make_app(
+        engine,
+        tmp_path,
+        public_base_url="http://ocop.test",
+        mqtt=ServerMqttConfig(port=free_port()),
+    )
+
+
+@pytest.fixture
+def client(app: Flask, engine: Engine) -> FlaskClient:
+    return officer_client(app, engine)
+
+
+def _blocked(engine: Engine, code: str = "fork") -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            update(devices)
+            .where(devices.c.dev_id == DEV)
+            .values(blocked_code=code, blocked_seq=4, blocked_detail="seq 4 differs")
+        )
+
+
+def _post(client: FlaskClient, path: str, data: dict[str, str]) -> tuple[int, str]:
+    page = client.get(f"/office/devices/{DEV}/unblock").get_data(as_text=True)
+    resp = client.post(path, data={"csrf": csrf_of(page), **data})
+    return resp.status_code, resp.get_data(as_text=True)
+
+
+def _token(html: str) -> str:
+    found = re.search(r'<code id="token">([^<]+)</code>', html)
+    assert found, html
+    return found.group(1)
+
+
+def _enrol(engine: Engine, key: DeviceKey, token: str) -> None:
+    label = encode_label_key(b"k" * 32)
+    proof = key.sign(proof_message(NEW, "KC", token, key.public_key_b64, label))
+    enrol(engine, enrol_request(NEW, "KC", token, key.public_key_b64, label, proof), "http://x")
+
+
+def test_a_continue_not_told_is_sent_again_with_a_new_token(
+    client: FlaskClient, engine: Engine, key: DeviceKey
+) -> None:
+    _blocked(engine)
+    status, html = _post(
+        client,
+        f"/office/devices/{DEV}/unblock",
+        {"decision": "continue", "reason": "Pi khôi phục từ bản sao lưu"},
+    )
+    assert status == 200
+    assert 'id="unblock-error"' in html and "không gửi được cho thiết bị" in html
+    first = _token(html)
+    assert f"ocop edge continue --as {NEW} --token={first}" in html
+    assert 'id="resend"' not in html  # the token is on the page already
+
+    page = client.get(f"/office/devices/{DEV}/unblock").get_data(as_text=True)
+    assert 'id="resend"' in page and NEW in page and first not in page
+
+    status, html = _post(client, f"/office/devices/{DEV}/unblock/resend", {})
+    assert status == 200
+    second = _token(html)
+    assert second != first
+    assert f"ocop edge continue --as {NEW} --token={second}" in html
+    assert "không gửi được cho thiết bị" in html  # the broker is still down
+
+    # The first token is dead; the second works, with the old device's key only.
+    with pytest.raises(EnrolmentError) as dead:
+        _enrol(engine, key, first)
+    assert dead.value.code == "expired_token"
+    with pytest.raises(EnrolmentError) as other_key:
+        _enrol(engine, DeviceKey.generate(), second)
+    assert other_key.value.code == "wrong_key"
+    _enrol(engine, key, second)
+
+    # Enrolled: nothing pending any more.
+    page = client.get(f"/office/devices/{DEV}/unblock").get_data(as_text=True)
+    assert 'id="resend"' not in page
+    status, html = _post(client, f"/office/devices/{DEV}/unblock/resend", {})
+    assert status == 400 and "Không có lệnh tiếp tục nào đang chờ" in html
+
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(audit_log.c.username, audit_log.c.target, audit_log.c.after).where(
+                audit_log.c.action == "device.unblock.resend"
+            )
+        ).all()
+        text = " ".join(str(r) for r in conn.execute(select(audit_log)).all())
+    assert [(u, t) for u, t, _ in rows] == [("officer1", DEV)]
+    assert rows[0][2]["new_device"] == NEW
+    assert first not in text and second not in text  # never a token in the log
+
+
+def test_send_again_needs_a_pending_continuation(client: FlaskClient, engine: Engine) -> None:
+    _blocked(engine, "bad_body")
+    page = client.get(f"/office/devices/{DEV}/unblock").get_data(as_text=True)
+    assert 'id="resend"' not in page
+    status, html = _post(client, f"/office/devices/{DEV}/unblock/resend", {})
+    assert status == 400 and "Không có lệnh tiếp tục nào đang chờ" in html
+    with engine.connect() as conn:
+        assert (
+            conn.execute(
+                select(audit_log.c.id).where(audit_log.c.action == "device.unblock.resend")
+            ).first()
+            is None
+        )
+    assert (
+        client.post("/office/devices/nope/unblock/resend", data={"csrf": csrf_of(page)}).status_code
+        == 404
+    )
