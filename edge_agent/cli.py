@@ -49,6 +49,19 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     p.set_defaults(func=cmd_enroll)
 
+    p = sub.add_parser(
+        "continue",
+        help="continue under the new device id the office gave this blocked device (agent stopped)",
+    )
+    p.add_argument(
+        "--as", dest="new_dev", required=True, metavar="NEW_ID", help="the new device id"
+    )
+    token = p.add_mutually_exclusive_group(required=True)
+    token.add_argument("--token", help="the one-time token shown on the office's unblock page")
+    token.add_argument("--token-file", help="read the token from this file ('-' = standard input)")
+    p.add_argument("--server", help="the server's base URL (default: the stored catalog's)")
+    p.set_defaults(func=cmd_continue)
+
     p = sub.add_parser("show-key", help="print this device's public key (made on first use)")
     p.set_defaults(func=cmd_show_key)
 
@@ -93,17 +106,9 @@ def cmd_enroll(args: argparse.Namespace) -> int:
     from trace_protocol.links import lot_letter
 
     cfg = _config(args)
-    token = args.token
-    if args.token_file is not None:
-        try:
-            raw = sys.stdin.read() if args.token_file == "-" else Path(args.token_file).read_text()
-        except OSError as exc:
-            print(f"error: cannot read the token: {exc}", file=sys.stderr)
-            return 2
-        token = "".join(raw.split())
-        if not token:
-            print("error: the token file is empty", file=sys.stderr)
-            return 2
+    token = _token(args)
+    if token is None:
+        return 2
     try:
         done = enroll(cfg, args.server, args.facility, token)
     except EnrolError as exc:
@@ -117,6 +122,65 @@ def cmd_enroll(args: argparse.Namespace) -> int:
             f"note: the server says devices reach the broker at {done.mqtt_host}:{done.mqtt_port},"
             f" edge.toml has {cfg.mqtt.host}:{cfg.mqtt.port}"
         )
+    return 0
+
+
+def _token(args: argparse.Namespace) -> str | None:
+    """``--token`` or the content of ``--token-file``; None (after saying why) when unreadable."""
+    if args.token_file is None:
+        return str(args.token)
+    try:
+        raw = sys.stdin.read() if args.token_file == "-" else Path(args.token_file).read_text()
+    except OSError as exc:
+        print(f"error: cannot read the token: {exc}", file=sys.stderr)
+        return None
+    token = "".join(raw.split())
+    if not token:
+        print("error: the token file is empty", file=sys.stderr)
+        return None
+    return token
+
+
+def cmd_continue(args: argparse.Namespace) -> int:
+    """What the agent does on the office's ``continue`` command, by hand at the Pi: for when
+    the command cannot reach it (docs/protocol.md, "Unblocking")."""
+    import socket
+
+    from edge_agent.agent import open_agent
+    from edge_agent.continuation import ContinuationError, continue_as
+
+    cfg = _config(args)
+    token = _token(args)
+    if token is None:
+        return 2
+    # The running agent keeps the old id in memory and would write on under it: stop it first.
+    # Its touchscreen answering on the UI port is the sign that it runs.
+    try:
+        socket.create_connection((cfg.ui.host, cfg.ui.port), timeout=1).close()
+    except OSError:
+        pass
+    else:
+        print(
+            f"error: the agent is running (its touchscreen answers on {cfg.ui.host}:"
+            f"{cfg.ui.port}); stop it first (systemctl stop ocop-edge)",
+            file=sys.stderr,
+        )
+        return 2
+    agent = open_agent(cfg, with_sync=False)
+    old = agent.journal.dev
+    try:
+        if agent.journal.sync_state().blocked is None:
+            print(f"error: {old} is not blocked: nothing to continue", file=sys.stderr)
+            return 2
+        continue_as(cfg, agent.journal, args.new_dev, token, args.server or agent.upload_base_url())
+    except ContinuationError as exc:
+        print(f"error: could not continue as {args.new_dev}: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        agent.close()
+    archive = cfg.data_dir / f"journal-{old}.db"
+    print(f"device {old} continues as {args.new_dev}; the old journal is kept in {archive}")
+    print("start the agent again (systemctl start ocop-edge): it syncs the journal from seq 1")
     return 0
 
 

@@ -15,7 +15,11 @@ process), driven with a logged-in test client; the agent and the server run as p
 from __future__ import annotations
 
 import json
+import re
 import shutil
+import subprocess
+import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +29,7 @@ from flask.testing import FlaskClient
 from edge_agent import batches
 from edge_agent.agent import open_agent
 from edge_agent.config import load_config
-from ocop_cli.broker import Mosquitto
+from ocop_cli.broker import Mosquitto, free_port
 from sync_server.web import create_app
 from tests.integration.harness import (
     KC_CATALOG,
@@ -220,4 +224,84 @@ def test_a_device_blocked_for_a_bad_body_is_accepted_and_resumes(
     assert server.scalar("SELECT COUNT(*) FROM events WHERE dev_id = 'kc-line-3'") == 5
     assert _rows(server, "SELECT decision, cause, username FROM device_decisions") == [
         ("accept", "bad_body", "officer1")
+    ]
+
+
+def _ocop_edge(
+    edge: EdgeEnv, *args: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ocop_cli.main", "edge", "--config", str(edge.config_path), *args],
+        capture_output=True,
+        text=True,
+        input=stdin,
+        timeout=60,
+    )
+
+
+def test_a_continue_the_broker_could_not_send_is_sent_again_and_run_at_the_pi(
+    tmp_path: Path, broker: Mosquitto, procs: Processes
+) -> None:
+    """The broker is down when the office decides: the page says the device was not told; the
+    office sends again (a new token, the first dead); a technician at the Pi runs
+    ``ocop edge continue`` with the agent stopped, and the agent syncs as the new id."""
+    server = make_server(tmp_path, broker.port)
+    edge = make_edge(tmp_path, "kc-line-2", broker.port)
+    enrol(server, edge)
+    _record(edge, server.base_url, new_batch=True, steps=1)  # seq 1, 2
+    backup = tmp_path / "backup.db"
+    shutil.copy(edge.journal, backup)
+    _record(edge, server.base_url, new_batch=False, steps=1)  # seq 3: lost
+    server.run(procs)
+    agent = edge.run(procs)
+    wait_until(lambda: edge.acked() == 3, 30, "the first sync")
+    agent.terminate()
+    agent.wait(10)
+    for suffix in ("-wal", "-shm"):
+        Path(str(edge.journal) + suffix).unlink(missing_ok=True)
+    shutil.copy(backup, edge.journal)
+    _record(edge, server.base_url, new_batch=False, steps=2)  # seq 3', 4'
+    restored = edge.journal_rows("SELECT seq, id, type FROM events ORDER BY seq")
+    agent = edge.run(procs)
+    wait_until(lambda: edge.status()["blocked"], 30, "sync to be blocked")
+
+    # The office's web process cannot reach the broker.
+    down = replace(server.config, mqtt=replace(server.config.mqtt, port=free_port()))
+    office = officer_client(create_app(down, server.engine), server.engine)
+    decided = _decide(office, "kc-line-2", "continue", "Pi khôi phục từ bản sao lưu cũ")
+    assert 'id="unblock-error"' in decided
+    first = re.search(r'<code id="token">([^<]+)<', decided)
+    assert first
+    page = office.get("/office/devices/kc-line-2/unblock").get_data(as_text=True)
+    resent = office.post(
+        "/office/devices/kc-line-2/unblock/resend", data={"csrf": csrf_of(page)}
+    ).get_data(as_text=True)
+    command = re.search(r'<code id="continue-command">([^<]+)<', resent)
+    assert command and first.group(1) not in command.group(1)
+    assert command.group(1).startswith("ocop edge continue --as kc-line-2-r2 --token=")
+    second = command.group(1).split("--token=", 1)[1]
+
+    # At the Pi: not while the agent runs; not with the first token; then with the second.
+    running = _ocop_edge(edge, "continue", "--as", "kc-line-2-r2", "--token", second)
+    assert running.returncode == 2 and "the agent is running" in running.stderr
+    agent.terminate()
+    agent.wait(10)
+    dead = _ocop_edge(edge, "continue", "--as", "kc-line-2-r2", f"--token={first.group(1)}")
+    assert dead.returncode == 2 and "expired_token" in dead.stderr, dead.stderr
+    assert json.loads(_ocop_edge(edge, "status").stdout)["device"] == "kc-line-2"
+    done = _ocop_edge(edge, "continue", "--as", "kc-line-2-r2", "--token-file", "-", stdin=second)
+    assert done.returncode == 0, done.stderr
+    assert "kc-line-2 continues as kc-line-2-r2" in done.stdout
+    status = json.loads(_ocop_edge(edge, "status").stdout)
+    assert (status["device"], status["blocked"], status["acked"]) == ("kc-line-2-r2", None, 0)
+
+    edge.run(procs)
+    wait_until(lambda: edge.acked() == len(restored), 60, "the new identity to sync")
+    new = _rows(server, "SELECT seq, type FROM events WHERE dev_id = 'kc-line-2-r2' ORDER BY seq")
+    assert new == [(s, t) for s, _, t in restored]
+    assert server.scalar("SELECT COUNT(*) FROM events WHERE dev_id = 'kc-line-2'") == 3
+    actions = _rows(server, "SELECT action FROM audit_log WHERE target = 'kc-line-2' ORDER BY id")
+    assert [a for (a,) in actions if a.startswith("device.unblock")] == [
+        "device.unblock.continue",
+        "device.unblock.resend",
     ]
