@@ -32,6 +32,7 @@ from sync_server.web.auth import current_user, login_required
 from sync_server.web.context import config, engine
 from sync_server.web.i18n import N_, translate_in
 from sync_server.web.office import add_nav, bp
+from sync_server.web.office.map_views import position_map_data
 
 add_nav("office.fleet_list", N_("fleet"))
 
@@ -113,12 +114,15 @@ def fleet_list() -> ResponseReturnValue:
 def _facility_form(
     values: Any, code: str | None, error: FleetError | None = None
 ) -> ResponseReturnValue:
+    with reading(engine()) as conn:
+        pick = position_map_data(conn, _scope(), config().office, code)
     page = render_template(
         "office/facility_form.html",
         v=values,
         code=code,
         error=error,
         districts=sorted(_scope().districts or ()),
+        pick=pick,
     )
     return page, 400 if error else 200
 

@@ -6,6 +6,8 @@ taken on command completes its command."""
 from __future__ import annotations
 
 import io
+import json
+import re
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,7 @@ from sqlalchemy import Engine, select, update
 
 from firmware_config.bundle_zip import zip_bundle
 from sync_server.accounts.users import create_user
+from sync_server.config import OfficeConfig
 from sync_server.devices.broker_auth import write_broker_auth
 from sync_server.devices.enrolment import EnrolmentError, enrol
 from sync_server.ingest.commit import ingest_chunk
@@ -167,6 +170,52 @@ def test_a_district_officer_creates_only_in_their_district(app: Flask, engine: E
     assert _post(client, "/office/facilities/KC/disable", {"reason": "x"}).status_code == 404
     assert _post(client, f"/office/devices/{DEV}/revoke", {"reason": "x"}).status_code == 404
     assert "KC" not in client.get("/office/fleet").get_data(as_text=True).split("<main>")[1]
+
+
+def _picker(html: str) -> dict[str, Any]:
+    """The facility form's position map data (office-position.js reads it)."""
+    found = re.search(
+        r'<script type="application/json" id="position-map-data">(.*?)</script>', html
+    )
+    assert found, "the form has no position map"
+    data: dict[str, Any] = json.loads(found.group(1))
+    return data
+
+
+def test_the_position_map_shows_the_other_facilities_in_scope(
+    app: Flask, client: FlaskClient, engine: Engine
+) -> None:
+    form = client.get("/office/fleet/new").get_data(as_text=True)
+    # Progressive enhancement: the map is hidden until its script runs; the fields stay.
+    assert 'id="position-pick"' in form and "hidden>" in form.split('id="position-pick"')[1]
+    assert "office-position.js" in form and "<script>" not in form  # no inline code (CSP)
+    picker = _picker(form)
+    assert picker["tiles"] is None
+    assert picker["others"] == [
+        {"code": "KC", "name": "Công ty TNHH MTV KC", "lat": 18.3716, "lon": 105.8453}
+    ]
+    assert _post(client, "/office/fleet/new", NEW).status_code == 302
+    edit = _picker(client.get("/office/facilities/HS/edit").get_data(as_text=True))
+    assert [o["code"] for o in edit["others"]] == ["KC"]  # not itself
+    kc = _picker(client.get("/office/facilities/KC/edit").get_data(as_text=True))
+    assert [o["code"] for o in kc["others"]] == ["HS"]
+
+    # A district officer's map shows only their district's facilities.
+    create_user(engine, "huongson", PASSWORD, "officer", districts=["huyện Hương Sơn"], by="test")
+    theirs = app.test_client()
+    assert log_in(theirs, "huongson") == 302
+    page = theirs.get("/office/fleet/new").get_data(as_text=True)
+    assert [o["code"] for o in _picker(page)["others"]] == ["HS"]
+    assert "Công ty TNHH MTV KC" not in page
+
+
+def test_the_position_map_uses_the_configured_tiles(engine: Engine, tmp_path: Path) -> None:
+    tiles = "https://tiles.example.org/{z}/{x}/{y}.png"
+    office = OfficeConfig(tile_url=tiles, tile_attribution="© OSM")
+    app = make_app(engine, tmp_path, office=office)
+    client = officer_client(app, engine)
+    picker = _picker(client.get("/office/fleet/new").get_data(as_text=True))
+    assert picker == {"tiles": {"url": tiles, "attribution": "© OSM"}, "others": []}
 
 
 def _register(client: FlaskClient, code: str, dev: str, name: str = "") -> Any:
