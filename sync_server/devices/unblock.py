@@ -34,7 +34,7 @@ from sync_server.devices.enrolment import new_token
 from sync_server.ingest.commit import insert_events, signed_by
 from sync_server.ingest.projection import body_problem, project
 from sync_server.store.alerts import resolve_alerts
-from sync_server.store.db import devices, enrolment_tokens, events, quarantine
+from sync_server.store.db import batches, devices, enrolment_tokens, events, quarantine
 from sync_server.store.office_tables import device_decisions
 from trace_protocol import envelope as ev
 from trace_protocol.envelope import EnvelopeError, Event, parse_event
@@ -214,8 +214,11 @@ def _accept(conn: Connection, device: RowMapping) -> Decided:
     if e is None or e.seq != head + 1 or e.prev != device["head_hash"] or not signed_by(e, key):
         raise UnblockError("evidence", "the quarantined event does not continue the chain")
     insert_events(conn, [e])
-    if e.type == ev.BATCH_OPENED and device["blocked_code"] in _UNLISTED and _projectable(e):
-        project(conn, e, public=False)
+    if e.type == ev.BATCH_OPENED:
+        if device["blocked_code"] in _UNLISTED and _projectable(e):
+            project(conn, e, public=False)
+        else:
+            _keep_batch(conn, e, str(device["facility_code"]))
     conn.execute(
         update(devices)
         .where(devices.c.dev_id == dev)
@@ -232,6 +235,47 @@ def _accept(conn: Connection, device: RowMapping) -> Decided:
 
 def _projectable(e: Event) -> bool:
     return body_problem(e) is None
+
+
+def _keep_batch(conn: Connection, e: Event, facility: str) -> None:
+    """An accepted ``batch.opened`` the projection cannot read (``bad_body``): a batch row from
+    what its body has, without a public lot, so that the device's later events on that batch
+    bind instead of blocking again as ``unknown_batch``. Nothing when the body names no batch
+    id, or the device already has that batch."""
+    b = e.body
+    batch = b.get("batch")
+    if not isinstance(batch, str) or not batch or len(batch) > 36:
+        return
+    held = conn.execute(
+        select(batches.c.batch_id).where(batches.c.dev_id == e.dev, batches.c.batch_id == batch)
+    ).first()
+    if held is not None:
+        return
+    raw, place = b.get("product"), b.get("facility")
+    product: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    gtin, code = product.get("gtin"), product.get("code")
+    conn.execute(
+        insert(batches).values(
+            dev_id=e.dev,
+            batch_id=batch,
+            lot=_text(b.get("lot"), 20),
+            public_lot=None,
+            received_at=time.time(),
+            gtin=gtin if isinstance(gtin, str) and len(gtin) <= 14 else None,
+            facility_code=facility,
+            product_code=_text(code, 16),
+            product=product,
+            facility=place if isinstance(place, dict) else {},
+            production_date=_text(b.get("production_date"), 10),
+            opened_at=e.at,
+            status="open",
+        )
+    )
+
+
+def _text(value: object, size: int) -> str:
+    """A body value for a sized text column: a string that fits, else empty."""
+    return value if isinstance(value, str) and len(value) <= size else ""
 
 
 def _continue(conn: Connection, device: RowMapping, ttl_hours: float) -> Decided:

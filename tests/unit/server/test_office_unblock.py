@@ -16,10 +16,14 @@ from sqlalchemy import Engine, select, update
 from ocop_cli.broker import free_port
 from sync_server.config import ServerMqttConfig
 from sync_server.devices.enrolment import EnrolmentError, enrol
-from sync_server.store.db import audit_log, devices
+from sync_server.ingest.commit import ingest_chunk
+from sync_server.store.db import audit_log, batches, devices
+from tests.unit.protocol.builders import ChainBuilder, new_batch_id
+from tests.unit.server.bodies import LOT, opened_body, step_body
 from tests.unit.server.conftest import DEV
 from tests.unit.server.office_client import csrf_of, make_app, officer_client
 from trace_protocol.enrolment import enrol_request, proof_message
+from trace_protocol.messages import encode_chunk
 from trace_protocol.signing import DeviceKey
 from trace_protocol.unit_codes import encode_label_key
 
@@ -138,3 +142,53 @@ def test_send_again_needs_a_pending_continuation(client: FlaskClient, engine: En
         client.post("/office/devices/nope/unblock/resend", data={"csrf": csrf_of(page)}).status_code
         == 404
     )
+
+
+def test_an_accepted_bad_batch_opened_keeps_a_batch_its_later_events_bind_to(
+    client: FlaskClient, engine: Engine, chain: ChainBuilder
+) -> None:
+    batch = new_batch_id()
+    body = opened_body(batch)
+    del body["production_date"]  # a bug on the device
+    ingest_chunk(engine, DEV, encode_chunk(DEV, [chain.next("batch.opened", body)]))
+    with engine.connect() as conn:
+        blocked = conn.execute(
+            select(devices.c.blocked_code).where(devices.c.dev_id == DEV)
+        ).scalar()
+    assert blocked == "bad_body"
+
+    status, _ = _post(
+        client,
+        f"/office/devices/{DEV}/unblock",
+        {"decision": "accept", "reason": "Lỗi phần mềm: thiếu ngày sản xuất"},
+    )
+    assert status == 200
+    with engine.connect() as conn:
+        kept = conn.execute(
+            select(batches.c.lot, batches.c.public_lot, batches.c.product_code).where(
+                batches.c.batch_id == batch
+            )
+        ).one()
+    assert tuple(kept) == (LOT, None, "NM")  # for the office, no public lot
+
+    # The device's next events on that batch bind: committed, no block.
+    result = ingest_chunk(
+        engine,
+        DEV,
+        encode_chunk(
+            DEV,
+            [
+                chain.next("step.recorded", step_body(batch)),
+                chain.next("batch.closed", {"batch": batch, "quantity": 120, "unit": "kg"}),
+            ],
+        ),
+    )
+    assert result.ack is not None and result.ack.upto == 3 and result.ack.error is None
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(devices.c.blocked_code, devices.c.head_seq).where(devices.c.dev_id == DEV)
+        ).one()
+        closed = conn.execute(select(batches.c.status).where(batches.c.batch_id == batch)).scalar()
+    assert tuple(row) == (None, 3) and closed == "closed"
+    assert client.get(f"/office/batches/{DEV}/{batch}").status_code == 200
+    assert client.get(f"/l/{LOT}").status_code == 404  # never on the public pages
