@@ -168,3 +168,49 @@ def test_the_thread_tables_name_every_thread_the_code_starts() -> None:
     names = _thread_names()
     assert {"sync", "ingest"} <= names  # the scan above still finds threads
     assert not names - documented, f"threads missing from architecture.md: {names - documented}"
+
+
+# --- docs/office.md: every office route ----------------------------------------------------------
+
+_ROUTE_PARAM = re.compile(r"<(?:[^<>:]+:)?[^<>]+>")
+
+
+def _office_paths(data_dir: Path) -> set[str]:
+    """Every path of the office blueprint (its static files aside), as Flask has them."""
+    from sqlalchemy import create_engine
+
+    from sync_server.web import create_app
+
+    app = create_app(ServerConfig(data_dir=data_dir), create_engine("sqlite://"))
+    return {
+        rule.rule
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint.startswith("office.") and rule.endpoint != "office.static"
+    }
+
+
+def _documented(path: str, text: str) -> bool:
+    """Whether ``path`` appears in ``text`` as a whole path, each ``<x>`` (or ``<int:x>``)
+    written ``{name}`` with a name of the doc's choosing: ``/office/devices/{dev}`` is not
+    documented by ``/office/devices/{dev}/unblock`` alone."""
+    parts = _ROUTE_PARAM.split(path)
+    pattern = r"\{[^{}/\s]+\}".join(re.escape(p) for p in parts)
+    return re.search(rf"(?<![\w/.-]){pattern}(?![\w/{{}}.-])", text) is not None
+
+
+def test_every_office_route_is_in_office_md(tmp_path: Path) -> None:
+    paths = _office_paths(tmp_path)
+    assert {"/office/", "/office/fleet/new", "/office/devices/<dev>/unblock"} <= paths
+    text = (DOCS / "office.md").read_text(encoding="utf-8")
+    missing = sorted(p for p in paths if not _documented(p, text))
+    assert not missing, f"office routes missing from docs/office.md: {missing}"
+
+
+def test_an_office_route_is_matched_as_a_whole_path() -> None:
+    text = "see `/office/devices/{dev}/unblock` and `/office/recalls/{id}`, `/office/`"
+    assert _documented("/office/devices/<dev>/unblock", text)
+    assert _documented("/office/recalls/<int:recall_id>", text)
+    assert _documented("/office/", text)
+    assert not _documented("/office/devices/<dev>", text)
+    assert not _documented("/office/recalls", text)
+    assert not _documented("/office/recalls/<int:recall_id>/lift", text)
