@@ -18,6 +18,8 @@ from typing import Any
 
 from sqlalchemy import Connection, or_, select, update
 
+from sync_server.ingest.binding import CONTINUES
+from sync_server.store.alerts import raise_alert
 from sync_server.store.db import batches, devices, events
 from sync_server.store.supply_tables import corrections, input_uses, receipts, shipments
 from trace_protocol import envelope as ev
@@ -58,10 +60,14 @@ def source_lot(source: Any) -> str | None:
 
 
 def project_supply(conn: Connection, e: Event, received_at: float | None = None) -> None:
-    """Apply one committed supply event (any other type is left alone)."""
+    """Apply one committed supply event (any other type is left alone). ``received_at`` is
+    given when the journal is replayed (sync_server/ingest/replay.py), None as it commits."""
     b = e.body
     if e.type == se.INPUT_RECEIVED:
-        _received(conn, e, received_at if received_at is not None else time.time())
+        if received_at is None:
+            _received(conn, e, time.time(), live=True)
+        else:
+            _received(conn, e, received_at)
     elif e.type == se.INPUT_ADDED:
         conn.execute(
             input_uses.insert().values(
@@ -88,13 +94,29 @@ def project_supply(conn: Connection, e: Event, received_at: float | None = None)
         )
 
 
+def _continued_lot_taken(conn: Connection, e: Event, receipt: str, lot: str) -> None:
+    """A continued device's receipt (issue 16, docs/protocol.md "Unblocking") whose receiving
+    lot another receipt holds: binding lets it through, as it does a continued batch whose lot
+    is taken, so that the chain commits; it is not projected, and the office is told the same
+    way (a ``lot_taken`` alert, subject = the lot). Raised as it commits, not on a replay."""
+    raise_alert(
+        conn,
+        e.dev,
+        _facility(conn, e.dev),
+        "lot_taken",
+        f"event {e.seq}: continued receipt {receipt[:36]} with receiving lot {lot}, which"
+        " another receipt holds; not projected",
+        subject=lot,
+    )
+
+
 def _facility(conn: Connection, dev: str) -> str:
     return str(
         conn.execute(select(devices.c.facility_code).where(devices.c.dev_id == dev)).scalar_one()
     )
 
 
-def _received(conn: Connection, e: Event, received_at: float) -> None:
+def _received(conn: Connection, e: Event, received_at: float, *, live: bool = False) -> None:
     b = e.body
     receipt, lot = str(b["receipt"]), str(b["lot"])
     taken = conn.execute(
@@ -104,6 +126,8 @@ def _received(conn: Connection, e: Event, received_at: float) -> None:
     ).first()
     if taken is not None:
         log.warning("input.received %s/%s: receipt or lot %s already projected", e.dev, e.seq, lot)
+        if live and CONTINUES in b and taken[0] != receipt:
+            _continued_lot_taken(conn, e, receipt, lot)
         return
     supplier, material = b["supplier"], b["material"]
     conn.execute(

@@ -17,11 +17,15 @@ from ocop_cli.broker import free_port
 from sync_server.config import ServerMqttConfig
 from sync_server.devices.enrolment import EnrolmentError, enrol
 from sync_server.ingest.commit import ingest_chunk
-from sync_server.store.db import audit_log, batches, devices
+from sync_server.ingest.replay import reproject
+from sync_server.store.db import alerts, audit_log, batches, devices
+from sync_server.store.supply_tables import receipts
 from tests.unit.protocol.builders import ChainBuilder, new_batch_id
 from tests.unit.server.bodies import LOT, opened_body, step_body
 from tests.unit.server.conftest import DEV
 from tests.unit.server.office_client import csrf_of, make_app, officer_client
+from tests.unit.server.supply_chain import received, uid
+from trace_protocol import supply_events as se
 from trace_protocol.enrolment import enrol_request, proof_message
 from trace_protocol.messages import encode_chunk
 from trace_protocol.signing import DeviceKey
@@ -192,3 +196,55 @@ def test_an_accepted_bad_batch_opened_keeps_a_batch_its_later_events_bind_to(
     assert tuple(row) == (None, 3) and closed == "closed"
     assert client.get(f"/office/batches/{DEV}/{batch}").status_code == 200
     assert client.get(f"/l/{LOT}").status_code == 404  # never on the public pages
+
+
+def test_a_continued_receipt_whose_receiving_lot_is_taken_raises_lot_taken(
+    client: FlaskClient, engine: Engine, key: DeviceKey, chain: ChainBuilder
+) -> None:
+    lot_1, lot_2 = "KC-NL-240301-01", "KC-NL-240301-02"
+    first = chain.next(se.INPUT_RECEIVED, received(uid(), lot_1, 1000))
+    lost = chain.next(se.INPUT_RECEIVED, received(uid(), lot_2, 500))  # lost with the SD card
+    ingest_chunk(engine, DEV, encode_chunk(DEV, [first, lost]))
+    # Restored from a backup holding only the first event, the Pi gives lot 2 out again.
+    restored = ChainBuilder(key, DEV)
+    restored.events.append(first)
+    again = restored.next(se.INPUT_RECEIVED, received(uid(), lot_2, 300))
+    ingest_chunk(engine, DEV, encode_chunk(DEV, [again]))
+    status, html = _post(
+        client,
+        f"/office/devices/{DEV}/unblock",
+        {"decision": "continue", "reason": "Pi khôi phục từ bản sao lưu"},
+    )
+    assert status == 200
+    _enrol(engine, key, _token(html))
+
+    # The continued chain: the first event is a copy, the restored receipt is new.
+    chain_2 = ChainBuilder(key, NEW)
+    for e in (first, again):
+        chain_2.next(e.type, {**e.body, "continues": {"dev": DEV, "seq": e.seq, "id": e.id}})
+    result = ingest_chunk(engine, NEW, encode_chunk(NEW, chain_2.events))
+    assert result.ack is not None and result.ack.upto == 2 and result.ack.error is None
+
+    with engine.connect() as conn:
+        held = conn.execute(
+            select(receipts.c.receipt_id, receipts.c.dev_id, receipts.c.lot).order_by(
+                receipts.c.lot
+            )
+        ).all()
+        raised = conn.execute(
+            select(alerts.c.dev_id, alerts.c.kind, alerts.c.subject, alerts.c.detail).where(
+                alerts.c.kind == "lot_taken"
+            )
+        ).all()
+    assert [tuple(r) for r in held] == [
+        (first.body["receipt"], NEW, lot_1),  # the copy's row moved to the new id
+        (lost.body["receipt"], DEV, lot_2),  # the lost future keeps its lot
+    ]
+    assert [(d, k, s) for d, k, s, _ in raised] == [(NEW, "lot_taken", lot_2)]
+    assert "event 2" in raised[0][3] and again.body["receipt"] in raised[0][3]
+
+    # A replay of the journal projects the same and raises nothing more.
+    assert reproject(engine) > 0
+    with engine.connect() as conn:
+        count = conn.execute(select(alerts.c.id).where(alerts.c.kind == "lot_taken")).all()
+    assert len(count) == 1
