@@ -24,7 +24,7 @@ from edge_agent.sync import SyncWorker
 from edge_agent.uploader import Uploader
 from label_printer.printers import open_printer
 from trace_protocol.catalog import Catalog
-from trace_protocol.messages import CONTINUE, SNAPSHOT, Ack, Command
+from trace_protocol.messages import CONTINUE, REKEY, SNAPSHOT, Ack, Command
 from trace_protocol.signing import DeviceKey
 from trace_protocol.unit_codes import load_or_create_label_key
 
@@ -92,6 +92,8 @@ class Agent:
                 log.warning("snapshot command: %s", exc)
         elif cmd.name == CONTINUE:
             self._continue(str(cmd.args["dev"]), str(cmd.args["token"]))
+        elif cmd.name == REKEY:
+            self._rekey(str(cmd.args["token"]))
         else:
             log.warning("command %r not supported", cmd.name)
 
@@ -109,6 +111,20 @@ class Agent:
             return
         if self.on_restart is not None:
             self.on_restart()
+
+    def _rekey(self, token: str) -> None:
+        """The office rotated this device's broker password (edge_agent/rekey.py)."""
+        from edge_agent.rekey import RekeyError, rekey
+
+        try:
+            password = rekey(
+                self.config, self.journal.dev, token, self.catalog(), self.upload_base_url()
+            )
+        except RekeyError as exc:
+            log.error("could not take the new broker password: %s", exc)
+            return
+        if self.sync is not None:
+            self.sync.use_password(password)
 
     def start(self) -> None:
         self.print_queue.start()
@@ -163,6 +179,7 @@ def open_agent(config: EdgeConfig, *, with_sync: bool = True) -> Agent:
             journal,
             config,
             password=config.mqtt_password(),
+            password_source=config.mqtt_password,
             on_catalog=agent.accept_catalog,
             version=VERSION,
             status_extra=agent.status_extra,

@@ -46,6 +46,9 @@ LINK_CONNECTING = "connecting"
 LINK_CONNECTED = "connected"
 LINK_REFUSED = "refused"
 CONNACK_TIMEOUT_S = 10.0
+# After a password change the broker may not have re-read its files yet (the server reloads it
+# just before answering the enrolment): refusals this soon are retried, not final.
+NEW_PASSWORD_GRACE_S = 30.0
 # CONNACK codes that retrying with the same credentials cannot fix (v3.1.1 4/5, v5 0x86/0x87).
 _AUTH_FAILURES = {4, 5, 0x86, 0x87}
 
@@ -69,6 +72,7 @@ class SyncWorker(Background):
         config: EdgeConfig,
         *,
         password: str | None,
+        password_source: Callable[[], str | None] | None = None,
         on_catalog: Callable[[Catalog], object],
         version: str,
         status_extra: Callable[[], dict[str, Any]] | None = None,
@@ -84,6 +88,12 @@ class SyncWorker(Background):
         self._status_extra = status_extra or dict
         self._on_ack = on_ack
         self._on_command = on_command
+        # Read again while the broker refuses our login: a technician's ``ocop edge enroll``
+        # after the office rotated the password writes a new one (docs/protocol.md).
+        self._password_source = password_source
+        self._password = password
+        self._new_password: str | None = None
+        self._password_changed_at = -NEW_PASSWORD_GRACE_S
         self._rng = rng or random.Random()
         super().__init__()
         self._link = LINK_CONNECTING
@@ -117,6 +127,12 @@ class SyncWorker(Background):
     def link_state(self) -> tuple[str, str]:
         return self._link, self._link_detail
 
+    def use_password(self, password: str) -> None:
+        """Log in with ``password`` from now on (a rotation, edge_agent/rekey.py): the worker
+        reconnects at once, also out of the refused state."""
+        self._new_password = password
+        self._wake.set()
+
     # -- the thread ------------------------------------------------------------------------
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -129,11 +145,17 @@ class SyncWorker(Background):
         self._shutdown()
 
     def _step(self) -> None:
+        if self._new_password is not None:
+            self._switch_password(self._new_password)
         now = time.monotonic()
         if not self._socket_open:
             if self._link == LINK_REFUSED:
-                self._wake.wait(1.0)  # nothing to do until restarted with new credentials
+                # Nothing to do until the credentials change (restart, or a new password file).
+                self._wake.wait(1.0)
                 self._wake.clear()
+                fresh = self._password_source() if self._password_source else None
+                if fresh and fresh != self._password and self._new_password is None:
+                    self._new_password = fresh
                 return
             if now < self._next_attempt:
                 self._wake.wait(min(0.5, max(0.0, self._next_attempt - now)))
@@ -166,6 +188,17 @@ class SyncWorker(Background):
             return
         self._socket_open = True
         self._socket_opened_at = time.monotonic()
+
+    def _switch_password(self, password: str) -> None:
+        self._new_password = None
+        self._password = password
+        self.client.username_pw_set(self.config.mqtt_username, password)
+        log.info("broker password changed: connecting again")
+        self._link, self._link_detail = LINK_CONNECTING, "new broker password"
+        self._drop_connection("new broker password")
+        self._attempt = 0
+        self._next_attempt = 0.0
+        self._password_changed_at = time.monotonic()
 
     def _schedule_retry(self, reason: str) -> None:
         cfg = self.config.mqtt
@@ -212,7 +245,8 @@ class SyncWorker(Background):
     ) -> None:
         if reason.is_failure:
             log.error("broker refused the connection: %s", reason)
-            if reason.value in _AUTH_FAILURES:
+            fresh = time.monotonic() - self._password_changed_at < NEW_PASSWORD_GRACE_S
+            if reason.value in _AUTH_FAILURES and not fresh:
                 # Retrying with the same credentials cannot succeed (STYLE.md: frigate lesson).
                 self._link, self._link_detail = LINK_REFUSED, str(reason)
             return

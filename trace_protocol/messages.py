@@ -166,6 +166,9 @@ SNAPSHOT = "snapshot"
 # Issue 16: the office decided that this blocked device continues under a new identity
 # (docs/protocol.md, "Unblocking"): ``dev`` the new id, ``token`` its one-time enrolment token.
 CONTINUE = "continue"
+# Issue 16: the office rotates this device's broker password (its old one is believed stolen):
+# ``token`` is a one-time enrolment token for the same id that only this device's key can use.
+REKEY = "rekey"
 # A camera name as it may appear on the wire (status, snapshot command): letters of any script,
 # digits, space, '_', '.', '-'; no markup, no control characters.
 CAMERA_NAME_RE = re.compile(r"^\w[\w .-]{0,31}\Z")
@@ -198,5 +201,7 @@ def parse_command(payload: bytes) -> Command:
         check_str(args.get("camera"), f"cmd {name}: camera", max_chars=32, pattern=CAMERA_NAME_RE)
     if name == CONTINUE:
         check_str(args.get("dev"), f"cmd {name}: dev", max_chars=63, pattern=DEVICE_ID_RE)
+        check_str(args.get("token"), f"cmd {name}: token", max_chars=200)
+    if name == REKEY:
         check_str(args.get("token"), f"cmd {name}: token", max_chars=200)
     return Command(name, args)

@@ -178,6 +178,13 @@ def enrol(engine: Engine, request: Any, base_url: str) -> Enrolled:
             # A continuing identity (docs/protocol.md, "Unblocking"): its token travelled on the
             # old device's cmd topic, so only the old device's key may use it.
             raise EnrolmentError("wrong_key", "this device continues another: enrol with its key")
+        if device["public_key"] is not None and (
+            device["public_key"] != public_key or device["label_key"] not in (None, label_key)
+        ):
+            # A device enrolled already gets a token only when the office rotates its broker
+            # password (sync_server/devices/rotation.py): the token travelled on its cmd topic,
+            # which the thief of the old password can read, so only the registered keys count.
+            raise EnrolmentError("wrong_key", "this device is enrolled: enrol with its own key")
         disabled = conn.execute(
             select(facilities.c.disabled_at).where(facilities.c.code == facility)
         ).scalar()
@@ -201,7 +208,7 @@ def enrol(engine: Engine, request: Any, base_url: str) -> Enrolled:
             .values(
                 public_key=public_key,
                 label_key=label_key,
-                enrolled_at=now,
+                enrolled_at=device["enrolled_at"] or now,  # a re-enrolment keeps the first
                 mqtt_password_hash=mosquitto_hash(password),
             )
         )

@@ -1,0 +1,110 @@
+"""Rotate a device's broker password when the office believes it stolen (issue 16;
+docs/protocol.md, "Unblocking"): remove the hash, issue a token only the device's key can use.
+
+Forged traffic on a device's topics (the ``forged_traffic`` alert, the device page's "messages
+not from this device") never blocks the device: whoever holds its broker password can publish,
+but cannot sign. The office's answer is to take the password away from everyone and give a new
+one to the device alone. The token travels on the device's ``cmd`` topic (``rekey``), which a
+thief holding the old password can read, so it is bound to the registered public key: only the
+device's private key can use it, and the new password comes back only in the HTTP(S) enrolment
+answer (sync_server/devices/enrolment.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, insert, select, update
+
+from sync_server.accounts.audit import record
+from sync_server.devices.enrolment import new_token
+from sync_server.devices.unblock import MAX_REASON, ROTATE, UnblockError
+from sync_server.store.alerts import resolve_alerts
+from sync_server.store.db import devices, enrolment_tokens
+from sync_server.store.office_tables import device_decisions
+from trace_protocol.messages import REKEY, Command
+
+CAUSE = "forged_traffic"  # device_decisions.cause of a rotation: the alert's kind
+
+
+@dataclass(frozen=True)
+class Rotated:
+    dev: str
+    facility: str
+    token: str  # shown once on the page, sent once on the cmd topic; only its hash is stored
+
+    def command(self) -> Command:
+        """What the device hears on its ``cmd`` topic, before it loses its broker login."""
+        return Command(REKEY, {"token": self.token})
+
+
+def rotate(
+    conn: Connection, dev: str, who: str, reason: str, *, ttl_hours: float = 72.0
+) -> Rotated:
+    """Rotate ``dev``'s broker password in the caller's transaction (with its audit row): the
+    hash goes at once (nobody logs in as ``dev`` once the broker's files are rewritten), and a
+    one-time token for the same id is issued, which only the registered key can use
+    (sync_server/devices/enrolment.py). The device is not blocked and nothing of its chain
+    changes."""
+    reason = reason.strip()
+    if not reason:
+        raise UnblockError("reason_missing")
+    if len(reason) > MAX_REASON:
+        raise UnblockError("reason_long")
+    device = (
+        conn.execute(select(devices).where(devices.c.dev_id == dev).with_for_update())
+        .mappings()
+        .first()
+    )
+    if device is None:
+        raise UnblockError("unknown")
+    if device["revoked_at"] is not None:
+        raise UnblockError("revoked")
+    if device["replaced_by"] is not None:
+        raise UnblockError("already_continued", f"{dev} continues as {device['replaced_by']}")
+    if device["public_key"] is None:
+        raise UnblockError("not_enrolled")
+    now = time.time()
+    # Only the newest token of a device works (as create_device does).
+    conn.execute(
+        update(enrolment_tokens)
+        .where(enrolment_tokens.c.dev_id == dev, enrolment_tokens.c.used_at.is_(None))
+        .values(expires_at=now)
+    )
+    token = new_token()
+    conn.execute(
+        insert(enrolment_tokens).values(
+            token_hash=hashlib.sha256(token.encode()).hexdigest(),
+            dev_id=dev,
+            facility_code=device["facility_code"],
+            created_at=now,
+            expires_at=now + ttl_hours * 3600,
+        )
+    )
+    conn.execute(update(devices).where(devices.c.dev_id == dev).values(mqtt_password_hash=None))
+    conn.execute(
+        insert(device_decisions).values(
+            dev_id=dev,
+            at=now,
+            username=who,
+            cause=CAUSE,
+            blocked_seq=device["blocked_seq"],
+            decision=ROTATE,
+            reason=reason,
+            new_dev_id=None,
+        )
+    )
+    record(
+        conn,
+        who,
+        f"device.unblock.{ROTATE}",
+        dev,
+        facility=device["facility_code"],
+        before={"broker_login": device["mqtt_password_hash"] is not None},
+        after={"broker_login": False, "token_valid_h": ttl_hours},
+        detail=reason,
+    )
+    resolve_alerts(conn, dev, CAUSE, who)
+    return Rotated(dev, str(device["facility_code"]), token)
