@@ -195,9 +195,7 @@ class SyncWorker(Background):
         self.client.username_pw_set(self.config.mqtt_username, password)
         log.info("broker password changed: connecting again")
         self._link, self._link_detail = LINK_CONNECTING, "new broker password"
-        self._drop_connection("new broker password")
-        self._attempt = 0
-        self._next_attempt = 0.0
+        self._drop_connection("new broker password", retry_now=True)
         self._password_changed_at = time.monotonic()
 
     def _schedule_retry(self, reason: str) -> None:
@@ -207,7 +205,7 @@ class SyncWorker(Background):
         self._next_attempt = time.monotonic() + delay
         log.info("broker unreachable (%s); retrying in %.1fs", reason, delay)
 
-    def _drop_connection(self, reason: str) -> None:
+    def _drop_connection(self, reason: str, *, retry_now: bool = False) -> None:
         if self._socket_open:
             try:
                 self.client.disconnect()
@@ -217,7 +215,9 @@ class SyncWorker(Background):
         was_connected = self.window.connected
         self._socket_open = False
         self.window.disconnect()
-        if self._link != LINK_REFUSED:
+        if retry_now:
+            self._attempt, self._next_attempt = 0, 0.0
+        elif self._link != LINK_REFUSED:
             self._link, self._link_detail = LINK_CONNECTING, reason
             self._schedule_retry(reason)
         if was_connected:

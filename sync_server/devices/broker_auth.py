@@ -14,6 +14,7 @@ The files are rewritten atomically and the broker is told to reload them (Mosqui
 from __future__ import annotations
 
 import base64
+import fcntl
 import hashlib
 import logging
 import os
@@ -92,7 +93,18 @@ def server_password(auth_dir: Path) -> str:
 
 
 def write_broker_auth(engine: Engine, auth_dir: Path) -> int:
-    """Rewrite the password and ACL files; returns how many devices may connect."""
+    """Rewrite the password and ACL files; returns how many devices may connect.
+
+    Two writers at once (an office rotation and the device's re-enrolment, in two processes)
+    take turns on a lock file around reading the registry and writing the files: the files end
+    up as the last reader saw the registry, never as an older read written last."""
+    auth_dir.mkdir(parents=True, exist_ok=True)
+    with (auth_dir / ".lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _write_locked(engine, auth_dir)
+
+
+def _write_locked(engine: Engine, auth_dir: Path) -> int:
     with engine.connect() as conn:
         # A disabled facility's devices lose their login (issue 16) and get it back, with the
         # same password, when the office enables the facility again.
