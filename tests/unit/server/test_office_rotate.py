@@ -153,6 +153,7 @@ def test_rotation_removes_the_password_and_issues_a_token_only_the_device_can_us
     assert 'data-decision="rotate"' in page and token.group(1) not in page
     unblock = client.get(f"/office/devices/{DEV}/unblock").get_data(as_text=True)
     assert "Đổi mật khẩu broker và tiếp tục" in unblock
+    assert "#None" not in unblock  # a rotation has no blocked seq
 
 
 def test_another_districts_device_is_404_and_a_post_changes_nothing(
