@@ -16,11 +16,11 @@ import hashlib
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, insert, update
 
 from sync_server.accounts.audit import record
 from sync_server.devices.enrolment import new_token
-from sync_server.devices.unblock import MAX_REASON, ROTATE, UnblockError
+from sync_server.devices.unblock import ROTATE, UnblockError, checked_reason, locked_device
 from sync_server.store.alerts import resolve_alerts
 from sync_server.store.db import devices, enrolment_tokens
 from sync_server.store.office_tables import device_decisions
@@ -48,18 +48,8 @@ def rotate(
     one-time token for the same id is issued, which only the registered key can use
     (sync_server/devices/enrolment.py). The device is not blocked and nothing of its chain
     changes."""
-    reason = reason.strip()
-    if not reason:
-        raise UnblockError("reason_missing")
-    if len(reason) > MAX_REASON:
-        raise UnblockError("reason_long")
-    device = (
-        conn.execute(select(devices).where(devices.c.dev_id == dev).with_for_update())
-        .mappings()
-        .first()
-    )
-    if device is None:
-        raise UnblockError("unknown")
+    reason = checked_reason(reason)
+    device = locked_device(conn, dev)
     if device["revoked_at"] is not None:
         raise UnblockError("revoked")
     if device["replaced_by"] is not None:

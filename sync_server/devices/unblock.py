@@ -147,15 +147,19 @@ def decisions_of(conn: Connection, dev: str) -> list[dict[str, Any]]:
     return [dict(r) for r in conn.execute(query).mappings()]
 
 
-def decide(
-    conn: Connection, dev: str, decision: str, who: str, reason: str, *, ttl_hours: float = 72.0
-) -> Decided:
-    """Take ``decision`` about blocked ``dev`` in the caller's transaction (with its audit row)."""
+def checked_reason(reason: str) -> str:
+    """A decision's reason, stripped; :class:`UnblockError` when missing or too long."""
     reason = reason.strip()
     if not reason:
         raise UnblockError("reason_missing")
     if len(reason) > MAX_REASON:
         raise UnblockError("reason_long")
+    return reason
+
+
+def locked_device(conn: Connection, dev: str) -> RowMapping:
+    """The device's row, locked until the caller's transaction ends (PostgreSQL: two officers
+    deciding at once take turns); :class:`UnblockError` ``unknown`` when there is none."""
     device = (
         conn.execute(select(devices).where(devices.c.dev_id == dev).with_for_update())
         .mappings()
@@ -163,6 +167,15 @@ def decide(
     )
     if device is None:
         raise UnblockError("unknown")
+    return device
+
+
+def decide(
+    conn: Connection, dev: str, decision: str, who: str, reason: str, *, ttl_hours: float = 72.0
+) -> Decided:
+    """Take ``decision`` about blocked ``dev`` in the caller's transaction (with its audit row)."""
+    reason = checked_reason(reason)
+    device = locked_device(conn, dev)
     cause = device["blocked_code"]
     if not cause or device["revoked_at"] is not None:
         raise UnblockError("not_blocked")
@@ -342,13 +355,7 @@ def resend(conn: Connection, dev: str, who: str, *, ttl_hours: float = 72.0) -> 
     """Tell a pending continuation again (the broker was down, the Pi was off): a new one-time
     token for the new id, the older one no longer usable, with an audit row
     (``device.unblock.resend``) in the caller's transaction. Not a new decision."""
-    device = (
-        conn.execute(select(devices).where(devices.c.dev_id == dev).with_for_update())
-        .mappings()
-        .first()
-    )
-    if device is None:
-        raise UnblockError("unknown")
+    device = locked_device(conn, dev)
     new = pending_continuation(conn, dev)
     if new is None:
         raise UnblockError("not_pending")

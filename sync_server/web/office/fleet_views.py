@@ -33,6 +33,7 @@ from sync_server.web.context import config, engine
 from sync_server.web.i18n import N_, translate_in
 from sync_server.web.office import add_nav, bp
 from sync_server.web.office.map_views import position_map_data
+from sync_server.web.office.rows import device_or_404, facility_or_404
 
 add_nav("office.fleet_list", N_("fleet"))
 
@@ -62,23 +63,6 @@ def _who() -> str:
 
 def _scope() -> Scope:
     return scope_of(current_user())
-
-
-def _facility(code: str) -> Any:
-    """The facility row if it is in the user's scope, else 404."""
-    with reading(engine()) as conn:
-        row = conn.execute(select(facilities).where(facilities.c.code == code)).mappings().first()
-        if row is None or not _scope().allows(conn, code):
-            abort(404)
-    return row
-
-
-def _device(dev: str) -> Any:
-    with reading(engine()) as conn:
-        row = conn.execute(select(devices).where(devices.c.dev_id == dev)).mappings().first()
-        if row is None or not _scope().allows(conn, row["facility_code"]):
-            abort(404)
-    return row
 
 
 def _sync_broker() -> bool:
@@ -144,7 +128,7 @@ def new_facility() -> ResponseReturnValue:
 @bp.route("/facilities/<code>/edit", methods=["GET", "POST"])
 @login_required()
 def edit_facility(code: str) -> ResponseReturnValue:
-    row = _facility(code)
+    row = facility_or_404(code)
     if request.method == "GET":
         v = fleet.facility_values(row)
         shown = {**v.__dict__, "lat": _num(v.lat), "lon": _num(v.lon)}
@@ -171,7 +155,7 @@ def _num(x: float | None) -> str:
 @bp.post("/facilities/<code>/disable")
 @login_required()
 def disable_facility(code: str) -> ResponseReturnValue:
-    _facility(code)
+    facility_or_404(code)
     try:
         fleet.set_facility_disabled(engine(), _who(), code, request.form.get("reason", ""))
     except FleetError as exc:
@@ -183,7 +167,7 @@ def disable_facility(code: str) -> ResponseReturnValue:
 @bp.post("/facilities/<code>/enable")
 @login_required()
 def enable_facility(code: str) -> ResponseReturnValue:
-    _facility(code)
+    facility_or_404(code)
     fleet.set_facility_disabled(engine(), _who(), code, None)
     flash(N_("facility_enabled") if _sync_broker() else N_("broker_reload_failed"))
     return redirect(url_for("office.facility", code=code))
@@ -198,7 +182,7 @@ def _facility_page_error(code: str, exc: FleetError) -> ResponseReturnValue:
 @bp.route("/facilities/<code>/devices/new", methods=["GET", "POST"])
 @login_required()
 def new_device(code: str) -> ResponseReturnValue:
-    row = _facility(code)
+    row = facility_or_404(code)
     if request.method == "GET":
         return _device_form(row, {"dev": _next_dev_id(code)})
     dev = request.form.get("dev", "").strip().lower()
@@ -220,7 +204,7 @@ def new_device(code: str) -> ResponseReturnValue:
 @login_required()
 def new_token(dev: str) -> ResponseReturnValue:
     """A new one-time token for a device that has not enrolled (the old one stops working)."""
-    row = _device(dev)
+    row = device_or_404(dev)
     try:
         token = fleet.register_device(
             engine(),
@@ -265,7 +249,7 @@ def _qr_svg(text: str) -> Markup:
 def _sheet(code: str, dev: str, token: str) -> ResponseReturnValue:
     """The one-time token page: token, QR, printable instructions, bundle download. Shown
     once: the server keeps only the token's hash."""
-    row = _facility(code)
+    row = facility_or_404(code)
     command = enrol_command(code, token)
     resp = Response(
         render_template(
@@ -294,7 +278,7 @@ def _bundle_maker() -> BundleMaker | None:
 def device_bundle(dev: str) -> ResponseReturnValue:
     """The Pi's SD-card bundle. The token comes back from the sheet's form (the server keeps
     only its hash) and must be this device's live token."""
-    row = _device(dev)
+    row = device_or_404(dev)
     maker = _bundle_maker()
     token = request.form.get("token", "")
     if maker is None:
@@ -327,7 +311,7 @@ def _device_error(dev: str, exc: FleetError) -> ResponseReturnValue:
 @bp.post("/devices/<dev>/rename")
 @login_required()
 def rename_device(dev: str) -> ResponseReturnValue:
-    _device(dev)
+    device_or_404(dev)
     try:
         fleet.rename_device(engine(), _who(), dev, request.form.get("name", ""))
     except FleetError as exc:
@@ -339,7 +323,7 @@ def rename_device(dev: str) -> ResponseReturnValue:
 @bp.post("/devices/<dev>/revoke")
 @login_required()
 def revoke_device(dev: str) -> ResponseReturnValue:
-    _device(dev)
+    device_or_404(dev)
     try:
         fleet.revoke(engine(), _who(), dev, request.form.get("reason", ""))
     except FleetError as exc:
@@ -351,7 +335,7 @@ def revoke_device(dev: str) -> ResponseReturnValue:
 @bp.post("/devices/<dev>/snapshot")
 @login_required()
 def snapshot(dev: str) -> ResponseReturnValue:
-    _device(dev)
+    device_or_404(dev)
     try:
         cmd = commands.snapshot_command(engine(), dev, request.form.get("camera", ""))
     except FleetError as exc:
@@ -364,7 +348,7 @@ def snapshot(dev: str) -> ResponseReturnValue:
 @bp.post("/devices/<dev>/resend")
 @login_required()
 def resend(dev: str) -> ResponseReturnValue:
-    _device(dev)
+    device_or_404(dev)
     try:
         cmd = commands.resend_command(engine(), dev, request.form.get("from", ""))
     except FleetError as exc:

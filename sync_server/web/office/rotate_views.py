@@ -12,9 +12,8 @@ technician runs on the Pi if the device missed the command. Out-of-scope devices
 from __future__ import annotations
 
 import logging
-from typing import Any
 
-from flask import abort, render_template, request
+from flask import render_template, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
@@ -23,12 +22,13 @@ from sync_server.devices.config_publisher import PublishError, publish_messages
 from sync_server.devices.rotation import Rotated, rotate
 from sync_server.devices.unblock import ROTATE, UnblockError
 from sync_server.ingest.rejects import rejects_of
-from sync_server.store.db import devices, reading
+from sync_server.store.db import reading
 from sync_server.store.office_tables import device_decisions
-from sync_server.web.auth import current_scope, current_user, login_required
+from sync_server.web.auth import current_user, login_required
 from sync_server.web.context import config, engine
 from sync_server.web.i18n import N_, translate
 from sync_server.web.office import bp
+from sync_server.web.office.rows import device_or_404
 from trace_protocol import topics
 
 log = logging.getLogger(__name__)
@@ -42,14 +42,6 @@ RUN_TIME_IDS = (
 )
 
 
-def _device(dev: str) -> dict[str, Any]:
-    with reading(engine()) as conn:
-        row = conn.execute(select(devices).where(devices.c.dev_id == dev)).mappings().first()
-        if row is None or not current_scope().allows(conn, row["facility_code"]):
-            abort(404)
-        return dict(row)
-
-
 def _render(
     dev: str,
     *,
@@ -59,7 +51,7 @@ def _render(
     told: bool = False,
     reloaded: bool = False,
 ) -> str:
-    d = _device(dev)
+    d = device_or_404(dev)
     with reading(engine()) as conn:
         rejected = rejects_of(conn, dev)
         past = [
@@ -93,7 +85,7 @@ def rotate_page(dev: str) -> ResponseReturnValue:
 @bp.post("/devices/<dev>/rotate")
 @login_required()
 def rotate_password(dev: str) -> ResponseReturnValue:
-    _device(dev)  # 404 outside the user's scope
+    device_or_404(dev)  # 404 outside the user's scope
     reason = request.form.get("reason", "")
     user = current_user()
     assert user is not None  # login_required

@@ -10,11 +10,9 @@ recorded with who and when (``device_decisions`` and the audit log). Out-of-scop
 from __future__ import annotations
 
 import logging
-from typing import Any
 
-from flask import abort, render_template, request
+from flask import render_template, request
 from flask.typing import ResponseReturnValue
-from sqlalchemy import select
 
 from sync_server.devices.config_publisher import PublishError, publish_messages
 from sync_server.devices.unblock import (
@@ -27,11 +25,12 @@ from sync_server.devices.unblock import (
     pending_continuation,
     resend,
 )
-from sync_server.store.db import devices, reading
-from sync_server.web.auth import current_scope, current_user, login_required
+from sync_server.store.db import reading
+from sync_server.web.auth import current_user, login_required
 from sync_server.web.context import config, engine
 from sync_server.web.i18n import N_, translate
 from sync_server.web.office import bp
+from sync_server.web.office.rows import device_or_404
 from trace_protocol import topics
 
 log = logging.getLogger(__name__)
@@ -63,16 +62,8 @@ RUN_TIME_IDS = (
 )
 
 
-def _device(dev: str) -> dict[str, Any]:
-    with reading(engine()) as conn:
-        row = conn.execute(select(devices).where(devices.c.dev_id == dev)).mappings().first()
-        if row is None or not current_scope().allows(conn, row["facility_code"]):
-            abort(404)
-        return dict(row)
-
-
 def _render(dev: str, *, error: str = "", reason: str = "", done: Decided | None = None) -> str:
-    d = _device(dev)
+    d = device_or_404(dev)
     with reading(engine()) as conn:
         held = evidence(conn, dev)
         past = decisions_of(conn, dev)
@@ -100,7 +91,7 @@ def unblock(dev: str) -> ResponseReturnValue:
 @bp.post("/devices/<dev>/unblock")
 @login_required()
 def unblock_decide(dev: str) -> ResponseReturnValue:
-    _device(dev)  # 404 outside the user's scope
+    device_or_404(dev)  # 404 outside the user's scope
     decision = request.form.get("decision", "")
     reason = request.form.get("reason", "")
     user = current_user()
@@ -125,7 +116,7 @@ def unblock_decide(dev: str) -> ResponseReturnValue:
 @login_required()
 def unblock_resend(dev: str) -> ResponseReturnValue:
     """A pending continuation's command again, with a new one-time token (the old one dies)."""
-    _device(dev)  # 404 outside the user's scope
+    device_or_404(dev)  # 404 outside the user's scope
     user = current_user()
     assert user is not None  # login_required
     try:
