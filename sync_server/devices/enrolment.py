@@ -54,6 +54,36 @@ def new_token() -> str:
     return token
 
 
+def issue_token(
+    conn: Connection,
+    dev: str,
+    facility: str,
+    ttl_hours: float,
+    *,
+    token: str | None = None,
+    now: float | None = None,
+) -> str:
+    """A one-time enrolment token for ``dev`` in the caller's transaction; only the newest token
+    of a device works, so its older unused ones expire now. Returns the token (stored hashed)."""
+    token = new_token() if token is None else token
+    now = time.time() if now is None else now
+    conn.execute(
+        update(enrolment_tokens)
+        .where(enrolment_tokens.c.dev_id == dev, enrolment_tokens.c.used_at.is_(None))
+        .values(expires_at=now)
+    )
+    conn.execute(
+        insert(enrolment_tokens).values(
+            token_hash=_token_hash(token),
+            dev_id=dev,
+            facility_code=facility,
+            created_at=now,
+            expires_at=now + ttl_hours * 3600,
+        )
+    )
+    return token
+
+
 def create_device(
     engine: Engine,
     dev: str,
@@ -98,21 +128,7 @@ def create_device(
             raise RegistryError(f"device {dev} has been revoked; a new Pi needs a new device id")
         elif name is not None:
             conn.execute(update(devices).where(devices.c.dev_id == dev).values(name=name))
-        # Only the newest token of a device works.
-        conn.execute(
-            update(enrolment_tokens)
-            .where(enrolment_tokens.c.dev_id == dev, enrolment_tokens.c.used_at.is_(None))
-            .values(expires_at=now)
-        )
-        conn.execute(
-            insert(enrolment_tokens).values(
-                token_hash=_token_hash(token),
-                dev_id=dev,
-                facility_code=facility,
-                created_at=now,
-                expires_at=now + ttl_hours * 3600,
-            )
-        )
+        issue_token(conn, dev, facility, ttl_hours, token=token, now=now)
         record(
             conn,
             cli_actor() if who is None else who,

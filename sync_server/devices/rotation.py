@@ -12,17 +12,16 @@ answer (sync_server/devices/enrolment.py).
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, insert, update
 
 from sync_server.accounts.audit import record
-from sync_server.devices.enrolment import new_token
+from sync_server.devices.enrolment import issue_token
 from sync_server.devices.unblock import ROTATE, UnblockError, checked_reason, locked_device
 from sync_server.store.alerts import resolve_alerts
-from sync_server.store.db import devices, enrolment_tokens
+from sync_server.store.db import devices
 from sync_server.store.office_tables import device_decisions
 from trace_protocol.messages import REKEY, Command
 
@@ -57,22 +56,7 @@ def rotate(
     if device["public_key"] is None:
         raise UnblockError("not_enrolled")
     now = time.time()
-    # Only the newest token of a device works (as create_device does).
-    conn.execute(
-        update(enrolment_tokens)
-        .where(enrolment_tokens.c.dev_id == dev, enrolment_tokens.c.used_at.is_(None))
-        .values(expires_at=now)
-    )
-    token = new_token()
-    conn.execute(
-        insert(enrolment_tokens).values(
-            token_hash=hashlib.sha256(token.encode()).hexdigest(),
-            dev_id=dev,
-            facility_code=device["facility_code"],
-            created_at=now,
-            expires_at=now + ttl_hours * 3600,
-        )
-    )
+    token = issue_token(conn, dev, str(device["facility_code"]), ttl_hours, now=now)
     conn.execute(update(devices).where(devices.c.dev_id == dev).values(mqtt_password_hash=None))
     conn.execute(
         insert(device_decisions).values(

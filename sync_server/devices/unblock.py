@@ -21,7 +21,6 @@ Each decision is a ``device_decisions`` row and an audit row, in the same transa
 
 from __future__ import annotations
 
-import hashlib
 import re
 import time
 from dataclasses import dataclass
@@ -30,11 +29,11 @@ from typing import Any
 from sqlalchemy import Connection, RowMapping, insert, select, update
 
 from sync_server.accounts.audit import record
-from sync_server.devices.enrolment import new_token
+from sync_server.devices.enrolment import issue_token
 from sync_server.ingest.commit import insert_events, signed_by
 from sync_server.ingest.projection import body_problem, project
 from sync_server.store.alerts import resolve_alerts
-from sync_server.store.db import batches, devices, enrolment_tokens, events, quarantine
+from sync_server.store.db import batches, devices, events, quarantine
 from sync_server.store.office_tables import device_decisions
 from trace_protocol import envelope as ev
 from trace_protocol.envelope import EnvelopeError, Event, parse_event
@@ -311,29 +310,8 @@ def _continue(conn: Connection, device: RowMapping, ttl_hours: float) -> Decided
         )
     )
     conn.execute(update(devices).where(devices.c.dev_id == dev).values(replaced_by=new))
-    token = _issue_token(conn, new, str(device["facility_code"]), ttl_hours)
+    token = issue_token(conn, new, str(device["facility_code"]), ttl_hours)
     return Decided(CONTINUE, dev, new_dev=new, token=token)
-
-
-def _issue_token(conn: Connection, dev: str, facility: str, ttl_hours: float) -> str:
-    """A one-time enrolment token for ``dev``; its older unused tokens stop working."""
-    now = time.time()
-    conn.execute(
-        update(enrolment_tokens)
-        .where(enrolment_tokens.c.dev_id == dev, enrolment_tokens.c.used_at.is_(None))
-        .values(expires_at=now)
-    )
-    token = new_token()
-    conn.execute(
-        insert(enrolment_tokens).values(
-            token_hash=hashlib.sha256(token.encode()).hexdigest(),
-            dev_id=dev,
-            facility_code=facility,
-            created_at=now,
-            expires_at=now + ttl_hours * 3600,
-        )
-    )
-    return token
 
 
 def pending_continuation(conn: Connection, dev: str) -> str | None:
@@ -359,7 +337,7 @@ def resend(conn: Connection, dev: str, who: str, *, ttl_hours: float = 72.0) -> 
     new = pending_continuation(conn, dev)
     if new is None:
         raise UnblockError("not_pending")
-    token = _issue_token(conn, new, str(device["facility_code"]), ttl_hours)
+    token = issue_token(conn, new, str(device["facility_code"]), ttl_hours)
     record(
         conn,
         who,
