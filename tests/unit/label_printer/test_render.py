@@ -140,3 +140,28 @@ def test_pdf_other_size() -> None:
 def test_pdf_rejects_bad_copies(copies: int) -> None:
     with pytest.raises(ValueError, match="copies"):
         render_pdf(SAMPLE, copies=copies)
+
+
+def test_png_shows_the_pixels_of_render_image() -> None:
+    png = render_png(SAMPLE)
+    with Image.open(io.BytesIO(png)) as image:
+        assert image.mode == "1"
+        assert image.tobytes() == render_image(SAMPLE).tobytes()
+
+
+def test_unit_labels_rendered_one_by_one_each_scan_as_their_own_url() -> None:
+    """Placement and text are cached per QR version: a longer URL between short ones (another
+    version, so another geometry) must not borrow theirs."""
+    base = "http://127.0.0.1:8000/01/08930000000017/10/KC-NM-261122-01/21/"
+    urls = [f"{base}{n:06d}?s={n * 7919:08X}" for n in range(1, 4)]
+    urls.insert(1, urls[0] + "&x=" + "9" * 60)
+    plans = {url: plan_label(dataclasses.replace(SAMPLE, url=url)) for url in urls}
+    assert len({plan.module_px for plan in plans.values()}) == 2
+    for url in urls:
+        content = dataclasses.replace(SAMPLE, url=url)
+        assert decode_qr(render_png(content)) == url
+        image, plan = render_image(content), plans[url]
+        left, top, _right, _bottom = plan.qr_box
+        m, quiet = plan.module_px, 2 * plan.module_px  # finder pattern inside the quiet zone
+        assert image.getpixel((left + m // 2, top + m // 2)) == 255
+        assert image.getpixel((left + quiet + m // 2, top + quiet + m // 2)) == 0
