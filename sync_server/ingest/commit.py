@@ -61,32 +61,54 @@ def ingest_chunks(engine: Engine, items: list[tuple[str, bytes]]) -> list[Ingest
     """Process several ``(dev, payload)`` chunks, of any devices, in ONE transaction.
 
     One commit (one fsync) for all of them: under load the commit, not the checking, is what
-    limits a worker, and devices send small chunks. Each chunk runs in its own savepoint, so a
-    chunk that fails unexpectedly is rolled back alone (it gets no ack: its device resends).
-    Acks are returned only after the commit, so every ``upto`` is durable. Chunks of the same
-    device are processed in order and see each other's effects.
+    limits a worker, and devices send small chunks. Acks are returned only after the commit,
+    so every ``upto`` is durable. The payloads are parsed before the write lock is taken.
+    """
+    parsed = parse_chunks(items)
+    with engine.begin() as conn:
+        return ingest_parsed(conn, parsed)
 
-    Devices are taken in the order of their ids (a stable sort, so one device's chunks keep
-    their order): two workers committing chunks of the same devices then lock the device rows
-    in the same order, and PostgreSQL never sees them deadlock.
+
+ParsedChunk = tuple[str, bytes, list[Event] | str]
+
+
+def parse_chunks(items: list[tuple[str, bytes]]) -> list[ParsedChunk]:
+    """Each ``(dev, payload)`` with its events, or why it does not parse: CPU work that needs
+    no database, done before a transaction takes the write lock."""
+    return [(dev, payload, _parse(dev, payload)) for dev, payload in items]
+
+
+def ingest_parsed(conn: Connection, items: list[ParsedChunk]) -> list[IngestResult]:
+    """Commit parsed chunks inside the caller's transaction (the ingest worker's batch, which
+    also holds its status messages): nothing here is durable until the caller commits, so
+    acks go out only after that.
+
+    Each chunk runs in its own savepoint, so a chunk that fails unexpectedly is rolled back
+    alone (it gets no ack: its device resends). Chunks of the same device are processed in
+    order of their first seq (a chunk that overtook its predecessor on the way still lands when
+    both are in one batch) and see each other's effects. Devices are taken in the order of
+    their ids: two workers committing chunks of the same devices then lock the device rows in
+    the same order, and PostgreSQL never sees them deadlock.
     """
     results: list[IngestResult] = [IngestResult(None, 0, 0)] * len(items)
-    parsed = [_parse(dev, payload) for dev, payload in items]
-    order = sorted(range(len(items)), key=lambda i: items[i][0])
-    with engine.begin() as conn:
-        for i in order:
-            (dev, payload), chunk = items[i], parsed[i]
-            try:
-                with conn.begin_nested():
-                    if isinstance(chunk, str):
-                        results[i] = _refuse_malformed(conn, dev, chunk, payload)
-                    else:
-                        results[i] = _ingest_in(conn, dev, chunk)
-            except SQLAlchemyError:
-                log.exception("chunk from %s rolled back; the device will resend it", dev)
-            except Exception as exc:  # one chunk's surprise must never cost its neighbours
-                log.error("chunk from %s rolled back: %s: %s", dev, type(exc).__name__, exc)
+    order = sorted(range(len(items)), key=lambda i: (items[i][0], _first_seq(items[i][2])))
+    for i in order:
+        dev, payload, chunk = items[i]
+        try:
+            with conn.begin_nested():
+                if isinstance(chunk, str):
+                    results[i] = _refuse_malformed(conn, dev, chunk, payload)
+                else:
+                    results[i] = _ingest_in(conn, dev, chunk)
+        except SQLAlchemyError:
+            log.exception("chunk from %s rolled back; the device will resend it", dev)
+        except Exception as exc:  # one chunk's surprise must never cost its neighbours
+            log.error("chunk from %s rolled back: %s: %s", dev, type(exc).__name__, exc)
     return results
+
+
+def _first_seq(chunk: list[Event] | str) -> int:
+    return chunk[0].seq if isinstance(chunk, list) and chunk else 0
 
 
 def _parse(dev: str, payload: bytes) -> list[Event] | str:
