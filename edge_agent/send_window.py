@@ -5,14 +5,23 @@ disconnect, an ack, a ``resend`` command, a chunk handed to paho), passing the m
 the journal's head, and does what it answers. The rules are docs/protocol.md's "Sync rules"
 (DESIGN.md §4): a broker PUBACK is not a commit; an ack never confirms more than this connection
 published; resend from ``acked + 1`` on every connect, at once on a gap, and whenever acks stall.
+
+How long "stall" is adapts to the server (issue 17): the wait is ``ack_timeout_s`` or, when acks
+come slower, the measured ack latency (RFC 6298's smoothed RTT + 4 × its variation, sampled only
+on chunks sent once: Karn's rule), doubled after each resend that brought no progress. A stall
+resends ONE chunk (a probe), not the window: acks that are merely slow are not answered with a
+window of duplicates, and an overloaded server is not sent more work when it can do least.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 
 GAP_RESEND_MIN_S = 1.0
 MAX_STALL_DOUBLINGS = 3
+RTT_GAIN = 1 / 8  # RFC 6298 alpha
+RTTVAR_GAIN = 1 / 4  # RFC 6298 beta
 
 
 @dataclass(frozen=True)
@@ -69,6 +78,17 @@ class SendWindow:
         # restored from a backup): we resend from there although those events count as acked.
         self.floor: int | None = None
         self.stalls = 0  # resends for stalled acks since the last progress
+        # Measured ack latency (seconds), kept across reconnects: it is the server's, not the
+        # connection's. None until the first sample.
+        self.srtt: float | None = None
+        self.rttvar = 0.0
+        # (last seq, when) of chunks published for the first time and not sent again since:
+        # the only ones whose ack is a fair latency sample (Karn's rule).
+        self._timed: deque[tuple[int, float]] = deque()
+        # After a stall: only one chunk goes out until an ack progresses; then what had been
+        # sent before the stall (up to here) counts as still in flight.
+        self._probing = False
+        self._recover = 0
         self._last_progress = 0.0
         self._last_gap_resend = float("-inf")
         self._last_gap_resend_upto = -1
@@ -78,11 +98,17 @@ class SendWindow:
         """The seq after which a resend starts: ``acked``, or the server's floor below it."""
         return self.acked if self.floor is None else min(self.floor, self.acked)
 
+    def ack_wait(self) -> float:
+        """The wait before a resend when nothing stalled yet: ``ack_timeout_s``, or the measured
+        ack latency plus four times its variation when acks come slower than that."""
+        measured = 0.0 if self.srtt is None else self.srtt + 4 * self.rttvar
+        return max(float(self.limits.ack_timeout_s), measured)
+
     def stall_timeout(self) -> float:
-        """How long to wait for acks before resending the window: ``ack_timeout_s``, doubled
-        after each resend that brought no progress (at most ×8), so an overloaded server is
-        not sent the same chunks again and again."""
-        return float(self.limits.ack_timeout_s * 2 ** min(self.stalls, MAX_STALL_DOUBLINGS))
+        """How long to wait for acks before resending: :meth:`ack_wait`, doubled after each
+        resend that brought no progress (at most ×8), so an overloaded server is not sent the
+        same chunks again and again."""
+        return self.ack_wait() * float(2 ** min(self.stalls, MAX_STALL_DOUBLINGS))
 
     # -- what happened ---------------------------------------------------------------------
     def connect(self, acked: int, *, blocked: bool, now: float) -> None:
@@ -94,6 +120,8 @@ class SendWindow:
         self.sent_upto = self.published_max = self.acked
         self._last_progress = now
         self.stalls = 0
+        self._timed.clear()
+        self._probing = False
 
     def disconnect(self) -> None:
         self.connected = False
@@ -107,6 +135,13 @@ class SendWindow:
         if progressed:
             self._last_progress = now
             self.stalls = 0
+            self._sample_rtt(now)
+            if self._probing:
+                # The probe got through: what was sent before the stall may still be on its
+                # way (acks were slow, not lost). Wait for it rather than send it again; if it
+                # was lost, a gap ack or the next stall says so.
+                self._probing = False
+                self.sent_upto = max(self.sent_upto, min(self._recover, self.published_max))
         resend = False
         if upto < before:
             # Normally a stale ack, overtaken by a newer one (two ingest workers): its position
@@ -140,8 +175,11 @@ class SendWindow:
         self._last_gap_resend = float("-inf")
         self._resend_from(upto, now)
 
-    def published(self, upto: int) -> None:
-        """paho took the chunk that ends at ``upto`` (not a commit: only an ack is)."""
+    def published(self, upto: int, now: float | None = None) -> None:
+        """paho took the chunk that ends at ``upto`` (not a commit: only an ack is). ``now``,
+        when given, times the chunk if it is sent for the first time."""
+        if now is not None and upto > self.published_max and self.sent_upto >= self.published_max:
+            self._timed.append((upto, now))
         self.sent_upto = upto
         self.published_max = max(self.published_max, upto)
 
@@ -156,8 +194,13 @@ class SendWindow:
         stalled = sent > base and now - self._last_progress > self.stall_timeout()
         if stalled:
             self.stalls += 1
+            self._recover = max(self._recover if self._probing else 0, sent)
+            self._probing = True
+            self._timed.clear()  # Karn: an ack after a resend times neither send
             sent = base
             self._last_progress = now
+        elif self._probing and sent > base:
+            return None  # the probe is out: wait for its ack (or the next, longer, stall)
         self.sent_upto = sent
         if head <= sent or sent >= base + self.limits.events:
             return None
@@ -172,5 +215,20 @@ class SendWindow:
             self._last_gap_resend = now
             self._last_gap_resend_upto = upto
             self.sent_upto = min(self.sent_upto, upto)
+            self._probing = False  # a gap: everything beyond it was dropped, send it all again
+            self._timed.clear()
             return True
         return False
+
+    def _sample_rtt(self, now: float) -> None:
+        """The newest chunk this ack confirms, if it was sent once: one latency sample."""
+        sample = None
+        while self._timed and self._timed[0][0] <= self.acked:
+            sample = now - self._timed.popleft()[1]
+        if sample is None:
+            return
+        if self.srtt is None:
+            self.srtt, self.rttvar = sample, sample / 2
+        else:
+            self.rttvar += RTTVAR_GAIN * (abs(self.srtt - sample) - self.rttvar)
+            self.srtt += RTT_GAIN * (sample - self.srtt)

@@ -341,7 +341,7 @@ class SyncWorker(Background):
             topics.build_topic(self.dev, topics.EVENTS), encode_chunk(self.dev, events), qos=1
         )
         if info.rc == mqtt.MQTT_ERR_SUCCESS:
-            self.window.published(events[-1].seq)
+            self.window.published(events[-1].seq, now)
             self._busy = True
 
     def _publish_status(self) -> None:

@@ -106,7 +106,7 @@ def test_a_stale_gap_ack_resends_from_our_acked_never_lower() -> None:
     assert window.next_send(1000, 2.1) == Send(after=200, upto=300)
 
 
-def test_stalled_acks_resend_from_acked_with_a_doubling_wait() -> None:
+def test_stalled_acks_resend_one_chunk_from_acked_with_a_doubling_wait() -> None:
     window = _window(now=0.0)
     _fill(window, 1000, 0.0)
     window.ack(100, gap=False, error=False, now=1.0)
@@ -116,11 +116,55 @@ def test_stalled_acks_resend_from_acked_with_a_doubling_wait() -> None:
     assert resend == Send(after=100, upto=200, stalled=True)
     window.published(resend.upto)
     assert window.stall_timeout() == 20.0
-    assert window.next_send(1000, 11.5 + 20.0) == Send(after=200, upto=300)  # still waiting
-    _fill(window, 1000, 11.5 + 20.0)
+    # A probe, not the window: nothing more until an ack or the next, doubled, wait.
+    assert window.next_send(1000, 11.5 + 20.0) is None
     assert window.next_send(1000, 11.5 + 20.5) == Send(after=100, upto=200, stalled=True)
+    window.published(200)
     window.ack(150, gap=False, error=False, now=40.0)
     assert window.stall_timeout() == 10.0  # progress resets the wait
+
+
+def test_after_a_probe_gets_through_what_was_in_flight_is_not_sent_again() -> None:
+    """Acks that were slow, not lost: the window sent before the stall still counts as on its
+    way, so the device sends only new chunks beyond it (issue 17: 4.2x resends under 10x)."""
+    window = _window(now=0.0)
+    _fill(window, 1000, 0.0)  # 0-400 in flight
+    assert window.next_send(1000, 10.5) == Send(after=0, upto=100, stalled=True)
+    window.published(100, 10.5)
+    window.ack(100, gap=False, error=False, now=12.0)  # the probe's (or the first chunk's) ack
+    assert window.next_send(1000, 12.0) == Send(after=400, upto=500)  # 100-400 not again
+    window.ack(400, gap=False, error=False, now=13.0)
+    assert window.acked == 400
+
+
+def test_the_wait_follows_the_measured_ack_latency() -> None:
+    window = _window(now=0.0)
+    for i in range(20):  # every chunk acked 30 s after it was first sent
+        t = 100.0 * i
+        send = window.next_send(10_000, t)
+        assert send is not None and not send.stalled
+        window.published(send.upto, t)
+        window.ack(send.upto, gap=False, error=False, now=t + 30.0)
+    assert window.srtt is not None and 29.0 < window.srtt <= 30.0
+    assert 30.0 <= window.ack_wait() < 40.0  # above the configured 10 s: no needless resend
+    _fill(window, 10_000, 2000.0)
+    assert window.next_send(10_000, 2000.0 + 25.0) is None  # 25 s: slow, not stalled
+    # Resent chunks are not timed (Karn): a stall and a late ack leave the estimate alone.
+    before = window.srtt
+    stalled = window.next_send(10_000, 2000.0 + window.stall_timeout() + 1)
+    assert stalled is not None and stalled.stalled
+    window.published(stalled.upto, 2100.0)
+    window.ack(stalled.upto, gap=False, error=False, now=2101.0)
+    assert window.srtt == before
+
+
+def test_the_wait_never_drops_below_the_configured_timeout() -> None:
+    window = _window(now=0.0)
+    send = window.next_send(100, 0.0)
+    assert send is not None
+    window.published(send.upto, 0.0)
+    window.ack(send.upto, gap=False, error=False, now=0.05)
+    assert window.ack_wait() == LIMITS.ack_timeout_s
 
 
 def test_nothing_in_flight_is_no_stall() -> None:
