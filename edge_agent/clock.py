@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import logging
 import threading
 import time
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -86,19 +88,29 @@ class KernelClock:
         return not self.status & STA_UNSYNC and self.state != TIME_ERROR
 
 
-def read_kernel_clock() -> KernelClock | None:
-    """Ask the kernel, read-only (``modes = 0`` needs no privilege); None where it cannot be
-    asked (not Linux, no libc, or a sandbox that refuses the call)."""
+@functools.cache
+def _adjtimex() -> Any | None:
+    """libc's ``adjtimex``, looked up once: ``find_library`` runs ``ldconfig -p`` in a child
+    process, which every event and status report paid for (issue 17: a fork of the whole
+    agent and ~44 kB through a pipe each time, most of the agent's idle ``wchar``)."""
     name = ctypes.util.find_library("c")
     if name is None:
         return None
     try:
-        libc = ctypes.CDLL(name, use_errno=True)
-        adjtimex = libc.adjtimex
+        adjtimex = ctypes.CDLL(name, use_errno=True).adjtimex
     except (OSError, AttributeError):
         return None
     adjtimex.argtypes = [ctypes.POINTER(_Timex)]
     adjtimex.restype = ctypes.c_int
+    return adjtimex
+
+
+def read_kernel_clock() -> KernelClock | None:
+    """Ask the kernel, read-only (``modes = 0`` needs no privilege); None where it cannot be
+    asked (not Linux, no libc, or a sandbox that refuses the call)."""
+    adjtimex = _adjtimex()
+    if adjtimex is None:
+        return None
     tx = _Timex()
     state = adjtimex(ctypes.byref(tx))
     if state < 0:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 
@@ -58,6 +59,22 @@ def test_the_real_kernel_answers() -> None:
     assert kernel.status >= 0 and kernel.maxerror_us >= 0
     assert kernel.synced == (not kernel.status & STA_UNSYNC and kernel.state != TIME_ERROR)
     assert Clock(flag=Path("/nonexistent")).state() == ("synced" if kernel.synced else "unsynced")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="adjtimex is Linux's")
+def test_every_event_asks_the_kernel_without_a_child_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """libc is found once (find_library runs ldconfig in a child): each event's clock state
+    and each status report used to fork the agent (issue 17)."""
+    first = read_kernel_clock()
+
+    def no_children(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"a child process was started: {args}")
+
+    monkeypatch.setattr(subprocess, "Popen", no_children)
+    assert [read_kernel_clock() is None for _ in range(3)] == [first is None] * 3
+    Clock(flag=Path("/nonexistent")).state()
 
 
 def test_the_server_vouches_while_our_clock_agrees_and_has_not_jumped() -> None:
