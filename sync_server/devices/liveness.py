@@ -22,7 +22,7 @@ from sqlalchemy import Connection, select
 
 from sync_server.config import OfficeConfig
 from sync_server.store.alerts import raise_alert, resolve_alerts
-from sync_server.store.db import devices, facilities
+from sync_server.store.db import alerts, devices, facilities
 
 STATES = ("online", "stale", "offline", "blocked")
 _RANK = {"online": 0, "stale": 1, "offline": 2, "blocked": 3}
@@ -130,6 +130,13 @@ def sweep_silent(conn: Connection, office: OfficeConfig, now: float | None = Non
     resolve it when the device is heard from again. Returns how many alerts were raised."""
     now = time.time() if now is None else now
     raised = 0
+    # Only devices with an open silent alert have one to resolve: not an UPDATE per device per
+    # minute under the write lock, which held ingest up (issue 17).
+    open_silent = set(
+        conn.execute(
+            select(alerts.c.dev_id).where(alerts.c.kind == "silent", alerts.c.resolved_at.is_(None))
+        ).scalars()
+    )
     for row in conn.execute(select(devices)).mappings():
         d = device_state(row, office, now)
         if row["revoked_at"] is not None:
@@ -139,6 +146,6 @@ def sweep_silent(conn: Connection, office: OfficeConfig, now: float | None = Non
             raised += raise_alert(
                 conn, d.dev_id, d.facility_code, "silent", f"not heard from for {hours:.0f} h"
             )
-        elif d.silent_s is not None:
+        elif d.silent_s is not None and d.dev_id in open_silent:
             resolve_alerts(conn, d.dev_id, "silent", by="system")
     return raised
