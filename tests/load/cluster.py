@@ -19,13 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import Engine, create_engine, func, select
+from sqlalchemy import Engine, create_engine, func, select, update
 
+from firmware_config.server import broker_limits
 from ocop_cli.broker import Mosquitto, free_port
 from sync_server.config import ServerConfig, load_config
 from sync_server.devices.registry import import_catalog, register_device
 from sync_server.service import open_server_engine
-from sync_server.store.db import devices
+from sync_server.store.db import devices, facilities
 from tests.load.plan import LoadPlan, device_ids
 from tests.load.workload import device_key
 
@@ -124,14 +125,24 @@ class LoadCluster:
         import_catalog(self.engine, KC_CATALOG, self.config.public_base_url)
         for dev in device_ids(self.plan.tag, self.plan.devices):
             register_device(self.engine, dev, "KC", device_key(self.plan.seed, dev).public_key_b64)
+        # A fleet's catalogs went out when it enrolled: without this, the workers' first minute
+        # sweep publishes 2,000 retained catalogs in the middle of the measured load.
+        with self.engine.begin() as conn:
+            conn.execute(update(facilities).values(published_version=facilities.c.catalog_version))
 
     def start_broker(self) -> None:
-        # Mosquitto's defaults for queues (max_queued_messages 1000, max_inflight 20), as a
-        # province box runs it; only the connection limit is stated.
+        # The queue limits a province box is provisioned with for this fleet
+        # (firmware_config.server.broker_limits: every device's window plus a status). With
+        # Mosquitto's default of 1,000 messages per ingest client, the fleet's windows did not
+        # fit and the drops came back as gap resends and ack timeouts (issue 17).
+        limits = broker_limits(self.plan.devices)
         self.broker = Mosquitto(
             self.workdir / "broker",
             self.plan.port,
-            extra_conf="max_connections -1\nlog_type notice",
+            extra_conf="max_connections -1\nlog_type notice\n"
+            f"max_queued_messages {limits.max_queued_messages}\n"
+            f"max_queued_bytes {limits.max_queued_bytes}\n"
+            f"max_inflight_messages {limits.max_inflight_messages}",
         )
         self.broker.start()
 

@@ -1,10 +1,10 @@
-"""One simulated device's sync link, following docs/protocol.md "Sync rules" like the edge does.
+"""One simulated device's sync link: the edge's own window (edge_agent/send_window.py).
 
-Chunks of up to ``chunk_size`` events from ``acked + 1``, at most ``chunk_size × window_chunks``
-beyond the last ack; an ack moves ``acked`` to ``min(upto, head, highest seq published on this
-connection)``; a stall of ``ack_timeout_s`` (doubling while nothing progresses, at most ×8) or a
-``gap`` ack (once per reported position, or after a second) sends again
-from ``acked + 1``; an error ack stops sending. Only the server's ack counts, never a PUBACK.
+The rules are docs/protocol.md "Sync rules", and the simulator does not copy them: each device
+drives an :class:`edge_agent.send_window.SendWindow`, as edge_agent/sync.py does, so the load
+test measures the sender the Pis run (chunks from ``acked + 1`` within the window, the ack wait
+that follows the measured ack latency, one-chunk probes on a stall, go-back on a ``gap`` ack,
+no sending after an error ack). Only the server's ack counts, never a PUBACK.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from edge_agent.send_window import SendWindow, WindowLimits
 from tests.load.plan import LoadPlan
 from tests.load.stats import Histogram
 from tests.load.workload import Journal, device_key
@@ -77,14 +78,10 @@ class SimDevice:
         self.plan = plan
         self.metrics = metrics
         self.journal = Journal(dev, device_key(plan.seed, dev), rng)
-        self.connected = False
+        self.window = SendWindow(
+            WindowLimits(plan.chunk_size, plan.window_chunks, plan.ack_timeout_s)
+        )
         self.blocked = False
-        self.sent_upto = 0  # highest seq sent in the current pass (resends lower it)
-        self.conn_max = 0  # highest seq published on this connection
-        self.last_progress = 0.0
-        self.last_gap = 0.0
-        self.last_gap_upto = -1
-        self.stalls = 0
         # (last seq of a chunk, when it was first published): for the publish-to-ack latency.
         self.first_sent: deque[tuple[int, float]] = deque()
         self.max_first = 0
@@ -109,8 +106,7 @@ class SimDevice:
         client.subscribe(
             [(topics.build_topic(self.dev, k), 1) for k in (topics.ACK, topics.CONFIG, topics.CMD)]
         )
-        self.connected = True
-        self.sent_upto = self.conn_max = self.journal.acked
+        self.window.connect(self.journal.acked, blocked=self.blocked, now=time.monotonic())
         self.publish_status()
         self.pump(time.monotonic())
 
@@ -119,7 +115,11 @@ class SimDevice:
     ) -> None:
         if self.connected:
             self.metrics.counters.disconnects += 1
-        self.connected = False
+        self.window.disconnect()
+
+    @property
+    def connected(self) -> bool:
+        return self.window.connected
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         kind = msg.topic.rsplit("/", 1)[-1]
@@ -138,66 +138,44 @@ class SimDevice:
         m = self.metrics
         m.counters.acks += 1
         j = self.journal
+        before = j.acked
+        outcome = self.window.ack(ack.upto, gap=ack.gap, error=ack.error is not None, now=now)
         if ack.error is not None:
             self.blocked = True
             m.counters.blocked.append(f"{self.dev}: {ack.error.code} at {ack.error.seq}")
             return
-        before = j.acked
-        new = min(ack.upto, self.conn_max)
-        if new > before:
+        if outcome.acked > before:
             lag = m.hist(m.event_lag)
-            for t in j.ack(new):
+            for t in j.ack(outcome.acked):
                 lag.add(now - t)
             latency = m.hist(m.ack_latency)
-            while self.first_sent and self.first_sent[0][0] <= new:
+            while self.first_sent and self.first_sent[0][0] <= outcome.acked:
                 latency.add(now - self.first_sent.popleft()[1])
-            self.last_progress = now
-        if new > before:
-            self.stalls = 0
         if ack.upto < before:
-            # A stale ack overtaken by a newer one (two ingest workers); its gap still counts.
-            m.counters.stale_acks += 1
-        if ack.gap and (j.acked > self.last_gap_upto or now - self.last_gap >= 1.0):
-            # As edge_agent/sync.py: once per reported position, or again after a second.
-            self.last_gap, self.last_gap_upto = now, j.acked
+            m.counters.stale_acks += 1  # overtaken by a newer one (two ingest workers)
+        if outcome.resend:
             m.counters.gap_resends += 1
-            self.sent_upto = min(self.sent_upto, j.acked)
         self.pump(now)
 
     def pump(self, now: float) -> None:
-        """Publish chunks while the window allows (edge_agent/sync.py ``_tick``)."""
-        if not self.connected or self.blocked:
-            return
-        j, plan = self.journal, self.plan
-        self.sent_upto = max(self.sent_upto, j.acked)
-        while self.sent_upto < j.head and self.sent_upto < j.acked + plan.window_events:
-            first = self.sent_upto + 1
-            last = min(self.sent_upto + plan.chunk_size, j.head)
-            if self.sent_upto == j.acked:
-                self.last_progress = now  # the stall clock starts when something is in flight
-            self.client.publish(self.topic_events, j.chunk(first, last), qos=1)
-            self.sent_upto = last
-            self.conn_max = max(self.conn_max, last)
+        """Publish chunks while the window allows (edge_agent/sync.py ``_tick``); the window
+        also decides when acks have stalled."""
+        j = self.journal
+        while (send := self.window.next_send(j.head, now)) is not None:
+            last = send.upto
+            self.client.publish(self.topic_events, j.chunk(send.after + 1, last), qos=1)
+            self.window.published(last, now)
             if last > self.max_first:
                 self.first_sent.append((last, now))
                 self.max_first = last
-            self.metrics.counters.chunks += 1
-            self.metrics.counters.events_published += last - first + 1
+            c = self.metrics.counters
+            c.chunks += 1
+            c.events_published += send.count
+            if send.stalled:
+                c.ack_timeouts += 1
 
     def check_stall(self, now: float) -> None:
-        j = self.journal
-        if (
-            self.connected
-            and not self.blocked
-            and self.sent_upto > j.acked
-            and now - self.last_progress > self.plan.ack_timeout_s * 2 ** min(self.stalls, 3)
-        ):
-            # As edge_agent/sync.py: each resend without progress doubles the wait (≤ 8 ×).
-            self.metrics.counters.ack_timeouts += 1
-            self.stalls += 1
-            self.last_progress = now
-            self.sent_upto = j.acked
-            self.pump(now)
+        self.pump(now)
 
     def record(self, now: float) -> None:
         self.journal.record(now)

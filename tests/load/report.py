@@ -1,4 +1,11 @@
-"""The load test's report: a JSON document (figures, samples over time) and a human table."""
+"""The load test's report: a JSON document (figures, samples over time) and a human table.
+
+Per phase it carries issue 17's two figures: ``committed_over_offered`` (events committed per
+second over the phase's target rate) and ``sent_per_committed`` (events the devices published,
+resends included, per event the server committed in that phase); over the whole run,
+``sent_over_generated``. Their goals are printed with them: at 10x, committed/offered >= 0.9
+unless the ingest workers are CPU-bound, and sent/generated <= 1.2.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +20,10 @@ from typing import Any
 from tests.load.checker import CheckResult
 from tests.load.plan import LoadPlan
 from tests.load.stats import Histogram
+
+GOAL_COMMITTED_OVER_OFFERED = 0.9
+GOAL_SENT_OVER_GENERATED = 1.2
+CPU_BOUND_CORES = 0.9  # an ingest worker using this much of a core is CPU-bound
 
 
 @dataclass
@@ -130,6 +141,13 @@ def _phase(
         out["committed"] = ss[-1].committed - first.committed
         out["generated_per_s"] = round(out["generated"] / seconds, 1) if seconds else 0.0
         out["committed_per_s"] = round(out["committed"] / span, 1)
+        out["published"] = ss[-1].published - first.published
+        if out["committed"]:
+            out["sent_per_committed"] = round(out["published"] / out["committed"], 3)
+        if mult:
+            out["committed_over_offered"] = round(
+                out["committed_per_s"] / out["target_events_per_s"], 3
+            )
         out["max_backlog"] = max(s.backlog for s in ss)
         out["end_backlog"] = ss[-1].backlog
         window = [first, *ss]
@@ -193,6 +211,11 @@ def build(data: RunData, meta: dict[str, Any]) -> dict[str, Any]:
         "ack_latency": all_lat.summary(),
         "event_lag": all_lag.summary(),
         "max_backlog": max((s.backlog for s in samples), default=0),
+        "sent_over_generated": round(
+            counters.get("events_published", 0) / max(1, data.check.generated), 3
+        )
+        if data.check
+        else None,
         "phases": phases,
         "memory": memory,
         "ingest_rss_peak_over_start": round(max(m["peak_kb"] / m["start_kb"] for m in ingest), 3)
@@ -219,7 +242,10 @@ def print_report(rep: dict[str, Any], out: Callable[[str], None] = print) -> Non
         f" status/s ({plan['events_per_s']:.4f} events/s and one status per"
         f" {plan['status_interval_s']:.0f}s per device)"
     )
-    out("phase     x    target ev/s  made ev/s  committed/s  max backlog  ack p50/p95/max s")
+    out(
+        "phase     x    target ev/s  made ev/s  committed/s  max backlog  ack p50/p95/max s"
+        "   committed/offered  sent/committed"
+    )
     for p in rep["phases"]:
         a = p.get("ack_latency", {})
         out(
@@ -227,7 +253,10 @@ def print_report(rep: dict[str, Any], out: Callable[[str], None] = print) -> Non
             f" {p.get('generated_per_s', 0):10} {p.get('committed_per_s', 0):12}"
             f" {p.get('max_backlog', 0):12}"
             f"  {a.get('p50_s', 0):5.2f}/{a.get('p95_s', 0):5.2f}/{a.get('max_s', 0):6.2f}"
+            f"   {p.get('committed_over_offered', '-'):>17}  {p.get('sent_per_committed', '-'):>14}"
         )
+    for line in goal_lines(rep):
+        out(line)
     out("process   RSS MB: start  peak  end   per phase (end)")
     for proc, m in rep["memory"].items():
         if not m:
@@ -267,3 +296,33 @@ def print_report(rep: dict[str, Any], out: Callable[[str], None] = print) -> Non
         f"ack latency p50 {a['p50_s']}s p95 {a['p95_s']}s max {a['max_s']}s; max backlog"
         f" {rep['max_backlog']} events; ingest RSS peak/start {rep['ingest_rss_peak_over_start']}"
     )
+
+
+def goal_lines(rep: dict[str, Any]) -> list[str]:
+    """Issue 17's goals beside the figures, pass or FAIL with the reason."""
+    lines = []
+    for p in rep["phases"]:
+        ratio = p.get("committed_over_offered")
+        if ratio is None or p["multiplier"] <= 1:
+            continue
+        cores = [v for k, v in p.get("cpu_cores", {}).items() if k.startswith("ingest")]
+        bound = bool(cores) and min(cores) >= CPU_BOUND_CORES
+        ok = ratio >= GOAL_COMMITTED_OVER_OFFERED or bound
+        why = (
+            ""
+            if ratio >= GOAL_COMMITTED_OVER_OFFERED
+            else f" (ingest workers at {'/'.join(str(c) for c in cores)} cores: "
+            + ("CPU-bound)" if bound else "not CPU-bound)")
+        )
+        lines.append(
+            f"goal {p['name']}: committed/offered {ratio} >= {GOAL_COMMITTED_OVER_OFFERED}"
+            f" or CPU-bound: {'pass' if ok else 'FAIL'}{why}"
+        )
+    sent = rep.get("sent_over_generated")
+    if sent is not None:
+        ok = sent <= GOAL_SENT_OVER_GENERATED
+        lines.append(
+            f"goal: events sent/generated {sent} <= {GOAL_SENT_OVER_GENERATED}:"
+            f" {'pass' if ok else 'FAIL'}"
+        )
+    return lines
