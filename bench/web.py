@@ -2,10 +2,11 @@
 
 ``ocop server web`` (the Flask app under waitress, its configured thread count) serves a
 batch that synced through the real ingest code: the batch page ``/01/{gtin}/10/{lot}`` and a
-genuine unit page ``/01/{gtin}/10/{lot}/21/{serial}?s=…``. Both log the scan (a database
-write); the unit page also reads the code's scan history. The baseline, in the same run, is a
-bare Flask route under waitress with the same thread count (bench/bare.py); ``/healthz`` of
-the real server is reported too. The client is bench/httpload.py in this process.
+genuine, printed unit page ``/01/{gtin}/10/{lot}/21/{serial}?s=…``. Both log the scan; the unit
+page also waits for its scan to be stored and counted in the code's history. The baseline, in
+the same run, is a bare Flask route under waitress with the same thread count (bench/bare.py);
+``/healthz`` of the real server is reported too. The client is bench/httpload.py in this
+process. Goals (issue 17): both pages ≥ 0.7 × the bare route's rate, p99 ≤ 2 × its p99.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from bench.httpload import LoadResult, run_load
 from bench.kit import open_stack
-from bench.report import MAX, MIN_RATIO, BenchResult, Figure
+from bench.report import MAX_RATIO, MIN_RATIO, BenchResult, Figure
 from edge_agent import batches
 from edge_agent.agent import open_agent
 from edge_agent.config import load_config
@@ -36,7 +37,7 @@ from trace_protocol.unit_codes import unit_mac
 
 CLIENTS = 100
 GOAL_X_BARE = 0.7
-GOAL_P99_MS = 50.0
+GOAL_P99_X_BARE = 2.0
 LABEL_KEY = b"bench-label-key-0123456789abcdef"
 STEPS = 12
 
@@ -54,6 +55,10 @@ def synced_batch(server: ServerEnv, workdir: Path) -> tuple[str, str]:
     for _ in range(STEPS):
         batches.record_step(agent.journal, catalog, opened.body["batch"], "XAT", {}, "ca sáng")
     batches.close_batch(agent.journal, catalog, opened.body["batch"], "950")
+    # Unit labels 1..CLIENTS printed: each client's code is genuine and printed.
+    batches.issue_labels(
+        agent.journal, opened.body["batch"], copies=CLIENTS, unit=True, fmt="pdf", printer="file"
+    )
     events = agent.journal.events_after(0, 500)
     agent.close()
     result = ingest_chunk(server.engine, dev, encode_chunk(dev, events))
@@ -92,8 +97,8 @@ def _figures(name: str, load: LoadResult, bare: LoadResult, goals: bool, note: s
             "ms",
             bare.percentile_ms(0.99),
             "bare route",
-            GOAL_P99_MS if goals else None,
-            MAX if goals else "",
+            GOAL_P99_X_BARE if goals else None,
+            MAX_RATIO if goals else "",
         ),
     ]
 
@@ -106,8 +111,14 @@ def run(workdir: Path, *, quick: bool) -> BenchResult:
         # One address plays 100 clients: the per-network connection cap (issue 12, 32 by
         # default) would refuse most of them. Measured as a deployment behind nginx runs, where
         # the cap is off and nginx's limit_conn judges each real client (docs/deployment.md).
+        # For the same reason the scan log's budget per network and code (30 an hour) and its
+        # "scanned too often" limit are lifted: every view is logged, counted in its code's
+        # history and judged as a genuine code's, as 100 phones in 100 places would be.
         server = make_server(
-            stack.dir, stack.broker.port, http_toml="connections_per_network = 0\n"
+            stack.dir,
+            stack.broker.port,
+            http_toml="connections_per_network = 0\n",
+            extra_toml="[scans]\nper_network_hour = 1000000\nmax_scans = 1000000\n",
         )
         gtin, lot = synced_batch(server, stack.dir)
         threads = server.config.http.threads
@@ -144,7 +155,7 @@ def run(workdir: Path, *, quick: bool) -> BenchResult:
     return BenchResult(
         figures=[
             *_figures("batch page", batch, bare, True, note),
-            *_figures("unit page", unit, bare, False, "logs the scan and judges its history"),
+            *_figures("unit page", unit, bare, True, "waits for its scan's place in the history"),
             Figure("web", "/healthz requests/s", healthz.per_s, "req/s", bare.per_s, "bare route"),
         ],
         details={

@@ -22,7 +22,7 @@ from pathlib import Path
 from PIL import Image
 from sqlalchemy import Connection, Engine, func, insert, select
 
-from sync_server.consumer.scan_writer import WRITE_LOCK
+from sync_server.consumer.write_lock import WRITE_LOCK
 from sync_server.store.alerts import raise_alert
 from sync_server.store.db import alerts, consumer_reports
 from sync_server.store.throttle import Backoff

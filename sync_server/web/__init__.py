@@ -48,7 +48,7 @@ def create_app(
     app.extensions["ocop_engine"] = engine
     app.extensions["ocop_sd_bundle"] = sd_bundle
     app.extensions["ocop_blobs"] = FileBlobStorage(config.blob_dir)
-    app.extensions["ocop_scan_writer"] = ScanWriter(engine)
+    app.extensions["ocop_scan_writer"] = ScanWriter(engine, config.scans)
     app.extensions["ocop_scan_budget"] = ScanBudget(config.scans.per_network_hour)
     app.extensions["ocop_page_cache"] = PageCache(config.http.page_cache_s)
     app.extensions["ocop_recall_generation"] = RecallGeneration(engine)

@@ -11,16 +11,8 @@ from flask import Blueprint, current_app, render_template, request
 from sync_server.consumer.queries import BatchView, find_batch, find_facility, recent_batches
 from sync_server.consumer.scan_budget import ScanBudget
 from sync_server.consumer.scan_writer import ScanWriter
-from sync_server.consumer.scans import (
-    BATCH,
-    NOT_FOUND,
-    ScanSummary,
-    log_scan,
-    place_key,
-    place_of,
-    scan_row,
-)
-from sync_server.consumer.unit_check import GENUINE, check_batch_code, check_unit
+from sync_server.consumer.scans import BATCH, NOT_FOUND, ScanSummary, place_key, place_of, scan_row
+from sync_server.consumer.unit_check import GENUINE, check_batch_code, check_unit, judge_unit
 from sync_server.store.db import reading
 from sync_server.trace.recalls import is_recalled
 from sync_server.web.context import config as app_config
@@ -29,6 +21,7 @@ from sync_server.web.i18n import current_lang, vn_today
 from sync_server.web.page_cache import PageCache
 from sync_server.web.recall_state import generation
 from sync_server.web.report_views import report_form
+from sync_server.web.unit_page import render_unit, unit_lot
 from trace_protocol.links import check_gtin, lot_prefix, parse_lot
 from trace_protocol.unit_codes import SIG_PARAM
 
@@ -168,6 +161,13 @@ def _pending_batch_page(lot: str, gtin: str | None, mac: str) -> tuple[str, int]
 def _unit_page(lot: str, serial: str, gtin: str | None) -> tuple[str, int]:
     """A unit label's page: is the code genuine, and the batch's record when it has synced."""
     mac = request.args.get(SIG_PARAM)
+    entry = unit_lot(lot, gtin)
+    if entry is not None:
+        verdict = judge_unit(entry.facts, serial, gtin, mac)
+        if verdict.outcome == GENUINE and verdict.printed:
+            scans = _log(lot, serial, gtin, verdict.facility_code, verdict.outcome, verdict.device)
+            return render_unit(entry, verdict, serial, scans, gtin), 200
+    # Anything doubtful is judged again from what the database holds now.
     with reading(engine()) as conn:
         verdict = check_unit(conn, lot, serial, gtin, mac)
         facility_code = verdict.facility_code
@@ -228,24 +228,7 @@ def _log(
     budget: ScanBudget = current_app.extensions["ocop_scan_budget"]
     if not budget.allow(place_of(request.remote_addr, key), lot, serial):
         return None  # this network has logged this code often enough this hour
-    if serial is None:
-        # A batch code: nothing on the page depends on the row, so it is written in the
-        # background with others (sync_server/consumer/scan_writer.py).
-        row = scan_row(
-            key,
-            lot=lot,
-            gtin=gtin,
-            facility_code=facility_code,
-            verdict=verdict,
-            address=request.remote_addr,
-        )
-        if row is not None:
-            writer: ScanWriter = current_app.extensions["ocop_scan_writer"]
-            writer.submit(row)
-        return None
-    return log_scan(
-        engine(),
-        config.scans,
+    row = scan_row(
         key,
         lot=lot,
         serial=serial,
@@ -253,5 +236,13 @@ def _log(
         facility_code=facility_code,
         verdict=verdict,
         address=request.remote_addr,
-        device=device,
     )
+    if row is None:
+        return None  # no label carries such a code: nothing worth a row
+    # Written in the background with others (sync_server/consumer/scan_writer.py); a unit
+    # page waits for its scan's place in the code's history, a batch page for nothing.
+    writer: ScanWriter = current_app.extensions["ocop_scan_writer"]
+    if serial is None:
+        writer.submit(row)
+        return None
+    return writer.log_unit(row, device)
