@@ -80,6 +80,11 @@ def open_http_server(app: Flask, http: HttpConfig, max_body: int) -> Any:
         connection_limit=http.connection_limit,
         # select() cannot watch descriptors past 1024; poll() can.
         asyncore_use_poll=True,
+        # Waitress 3 drops X-Forwarded-* from a peer it is not told to trust. Behind proxies
+        # the app's ProxyFix takes the client address from exactly ``proxy_hops`` of them
+        # (sync_server/web/__init__.py): without the header every scan's place would be the
+        # proxy's, and all consumers would share one network's scan budget (issue 17).
+        clear_untrusted_proxy_headers=http.proxy_hops == 0,
     )
     if http.connections_per_network > 0 and http.proxy_hops == 0:
         channel = network_capped_channel(http.connections_per_network)
