@@ -14,7 +14,7 @@ import time
 import traceback
 from collections.abc import Callable
 
-from bench import drain, footprint, ingest, trace, web
+from bench import drain, footprint, ingest, nginx, trace, web
 from bench import labels as label_bench
 from bench.report import (
     MIN_RATIO,
@@ -28,7 +28,7 @@ from bench.report import (
 )
 
 RESULTS = pathlib.Path(__file__).with_name("results.json")
-NAMES = ("ingest", "drain", "web", "labels", "footprint", "trace")
+NAMES = ("ingest", "drain", "web", "labels", "footprint", "trace", "nginx")
 
 
 def run_labels(workdir: pathlib.Path, *, quick: bool) -> BenchResult:
@@ -87,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         "labels": lambda d: run_labels(d, quick=args.quick),
         "footprint": lambda d: footprint.run(d, quick=args.quick),
         "trace": lambda d: trace.run(d, quick=args.quick),
+        "nginx": lambda d: nginx.run(d, quick=args.quick),
     }
     chosen = args.only or list(NAMES)
     results: dict[str, BenchResult] = {}

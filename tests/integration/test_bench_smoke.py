@@ -23,6 +23,7 @@ pytestmark = pytest.mark.integration
 def test_every_benchmark_runs_and_reports_its_figures(tmp_path: Path) -> None:
     find_mosquitto()  # fails (not skips) without Mosquitto
     require_program("initdb", bin_path())  # the trace bench runs on PostgreSQL too
+    require_program("nginx")  # the nginx bench runs the bundle's site in Debian's nginx
     out = tmp_path / "results.json"
     assert main(["--quick", "--out", str(out), "--workdir", str(tmp_path / "work")]) == 0
     report = json.loads(out.read_text(encoding="utf-8"))
@@ -52,3 +53,14 @@ def test_every_benchmark_runs_and_reports_its_figures(tmp_path: Path) -> None:
         assert f"{db}: batch page, recall active, lot outside" in mine
     details = report["details"]["trace"]
     assert details["rows"]["events"] > 0 and details["sqlite"]["lots"]["closure"] > 1
+    # The nginx bench (issue 17): batch pages through the bundle's micro-cache beside nginx's
+    # static file and the workers asked directly; every client saw the recall banner.
+    mine = {f["name"]: f for f in report["figures"] if f["bench"] == "nginx"}
+    rates = [f for f in report["figures"] if f["name"] == "batch page via nginx requests/s"]
+    assert {f["baseline_name"] for f in rates} == {"nginx static file", "2 workers direct"}, rates
+    assert 0 < mine["micro-cache hit ratio"]["value"] <= 100
+    hidden = mine["recall → banner hidden by the cache (last old page)"]
+    assert hidden["baseline_name"] == "micro-cache TTL" and hidden["goal_kind"] == "max"
+    nginx = report["details"]["nginx"]
+    assert nginx["recall_run"]["saw_watch"] == nginx["recall_run"]["clients"] > 0
+    assert nginx["nginx"]["header_counts"].get("HIT", 0) > 0
