@@ -11,6 +11,7 @@ come slower, the measured ack latency (RFC 6298's smoothed RTT + 4 × its variat
 on chunks sent once: Karn's rule), doubled after each resend that brought no progress. A stall
 resends ONE chunk (a probe), not the window: acks that are merely slow are not answered with a
 window of duplicates, and an overloaded server is not sent more work when it can do least.
+While a chunk is unacknowledged, a partial chunk waits for more events or the next ack (Nagle).
 """
 
 from __future__ import annotations
@@ -203,6 +204,12 @@ class SendWindow:
             return None  # the probe is out: wait for its ack (or the next, longer, stall)
         self.sent_upto = sent
         if head <= sent or sent >= base + self.limits.events:
+            return None
+        if sent > base and head - sent < self.limits.chunk_size:
+            # Nagle's rule: while a chunk is unacknowledged, new events wait for a full chunk
+            # or the next ack. Under load acks come slower and chunks grow, so the server pays
+            # its per-chunk cost (a lock, a savepoint, an ack) per chunk_size events rather
+            # than per event (issue 17); with nothing in flight an event goes at once.
             return None
         if sent == base:
             self._last_progress = now  # the stall clock starts when something is in flight

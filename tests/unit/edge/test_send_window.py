@@ -46,8 +46,20 @@ def test_an_ack_opens_the_window_by_what_it_confirms() -> None:
 
 def test_the_last_chunk_stops_at_the_journal_head_and_then_nothing_is_sent() -> None:
     window = _window()
-    assert [(s.after, s.upto) for s in _fill(window, 130, 1.0)] == [(0, 100), (100, 130)]
-    assert window.next_send(130, 2.0) is None
+    assert [(s.after, s.upto) for s in _fill(window, 30, 1.0)] == [(0, 30)]
+    assert window.next_send(30, 2.0) is None
+
+
+def test_while_a_chunk_is_in_flight_new_events_wait_for_a_full_chunk_or_the_ack() -> None:
+    """Nagle's rule (issue 17): under load one chunk per event cost the server a lock, a
+    savepoint and an ack per event."""
+    window = _window()
+    assert [(s.after, s.upto) for s in _fill(window, 130, 1.0)] == [(0, 100)]
+    assert window.next_send(199, 1.5) is None  # 99 new events: not a full chunk yet
+    assert window.next_send(200, 1.5) == Send(after=100, upto=200)  # a full one goes
+    window.published(200)
+    window.ack(200, gap=False, error=False, now=2.0)
+    assert window.next_send(230, 2.0) == Send(after=200, upto=230)  # nothing in flight: at once
 
 
 def test_an_ack_beyond_what_was_published_confirms_only_what_was() -> None:
