@@ -46,7 +46,7 @@ class _History:
     count: int
     places: int
     first_at: float | None
-    seen: set[str]  # places of the window among this transaction's places
+    seen: set[str]  # the places it was scanned from within the window
 
 
 def _among(codes: Sequence[tuple[str, str]]) -> ColumnElement[bool]:
@@ -62,35 +62,29 @@ def _among(codes: Sequence[tuple[str, str]]) -> ColumnElement[bool]:
 def _histories(
     conn: Connection, units: Sequence[Scan], since: float
 ) -> dict[tuple[str, str], _History]:
-    """The committed history of every code among ``units``: two queries for the whole batch."""
+    """The committed history of every code among ``units``, in one query over the scans_code
+    index: per code and place, its scans within the window and its first scan ever."""
     codes = sorted({s.code for s in units if s.code is not None})
-    same = _among(codes)
-    recent = scans.c.at >= since
-    # One aggregate over the scans_code index: window counts and the first scan ever.
-    found = {
-        (lot, serial): _History(int(count), int(places), float(first), set())
-        for lot, serial, count, places, first in conn.execute(
-            select(
-                scans.c.lot,
-                scans.c.serial,
-                func.count(case((recent, 1))),
-                func.count(func.distinct(case((recent, scans.c.place)))),
-                func.min(scans.c.at),
-            )
-            .where(same)
-            .group_by(scans.c.lot, scans.c.serial)
+    found = {code: _History(0, 0, None, set()) for code in codes}
+    for lot, serial, place, recent, first in conn.execute(
+        select(
+            scans.c.lot,
+            scans.c.serial,
+            scans.c.place,
+            func.count(case((scans.c.at >= since, 1))),
+            func.min(scans.c.at),
         )
-    }
-    seen = [c for c in codes if c in found and found[c].count]
-    if seen:
-        places = {str(s.row["place"]) for s in units if s.code in found}
-        for lot, serial, place in conn.execute(
-            select(scans.c.lot, scans.c.serial, scans.c.place)
-            .distinct()
-            .where(_among(seen), recent, scans.c.place.in_(places))
-        ):
-            found[(lot, serial)].seen.add(place)
-    return {c: found.get(c) or _History(0, 0, None, set()) for c in codes}
+        .where(_among(codes))
+        .group_by(scans.c.lot, scans.c.serial, scans.c.place)
+    ):
+        h = found[(lot, serial)]
+        first = float(first)
+        h.first_at = first if h.first_at is None else min(h.first_at, first)
+        if recent:
+            h.count += int(recent)
+            h.places += 1
+            h.seen.add(place)
+    return found
 
 
 def store_scans(conn: Connection, batch: Sequence[Scan], config: ScansConfig) -> None:
