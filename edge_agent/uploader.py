@@ -78,14 +78,19 @@ class Uploader(Background):
             batch = self.pending()
             if not batch:
                 break
-            for sha in batch:
-                if self._stop.is_set():
-                    return done
-                if self.upload_one(sha):
-                    self._mark_uploaded(sha)
+            uploaded: list[str] = []
+            try:
+                for sha in batch:
+                    if self._stop.is_set():
+                        return done
+                    if not self.upload_one(sha):
+                        return done  # the server does not know it yet: try again later
+                    uploaded.append(sha)
                     done += 1
-                else:
-                    return done  # the server does not know it yet: try again later
+            finally:
+                # One transaction for the batch (a photo and its thumbnail): each file's own
+                # cost two WAL pages (issue 17). A crash before it only means a HEAD again.
+                self._mark_uploaded(uploaded)
         return done
 
     def upload_one(self, sha256: str) -> bool:
@@ -138,10 +143,13 @@ class Uploader(Background):
         if kbps > 0:
             self._stop.wait(sent * 8 / (kbps * 1000))
 
-    def _mark_uploaded(self, sha256: str) -> None:
+    def _mark_uploaded(self, shas: list[str]) -> None:
+        if not shas:
+            return
+        now = time.time()
         with self.journal.store.write() as db:
-            db.conn.execute(
-                "UPDATE photo_files SET uploaded_at = ? WHERE sha256 = ?", (time.time(), sha256)
+            db.conn.executemany(
+                "UPDATE photo_files SET uploaded_at = ? WHERE sha256 = ?", [(now, s) for s in shas]
             )
 
     def server_misses(self, shas: list[str]) -> None:
