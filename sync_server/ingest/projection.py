@@ -148,27 +148,34 @@ def _snapshot_taken(conn: Connection, e: Event) -> None:
     if b["purpose"] == COMMAND_PURPOSE:
         _command_done(conn, e)
     batch = b.get("batch") if isinstance(b.get("batch"), str) else None
-    for key, kind in _BLOB_KINDS:
-        sha = b.get(key)
-        if not isinstance(sha, str):
-            continue
-        known = conn.execute(
-            select(blob_refs.c.sha256).where(
-                blob_refs.c.dev_id == e.dev, blob_refs.c.sha256 == sha, blob_refs.c.kind == kind
+    named = [(b[key], kind) for key, kind in _BLOB_KINDS if isinstance(b.get(key), str)]
+    if not named:
+        return
+    # One read and one insert per photo event, not one of each per file: statement building
+    # was most of ingest's CPU under the load test (issue 17).
+    known = {
+        (r.sha256, r.kind)
+        for r in conn.execute(
+            select(blob_refs.c.sha256, blob_refs.c.kind).where(
+                blob_refs.c.dev_id == e.dev, blob_refs.c.sha256.in_({sha for sha, _ in named})
             )
-        ).first()
-        if known is None:
-            conn.execute(
-                blob_refs.insert().values(
-                    sha256=sha,
-                    dev_id=e.dev,
-                    kind=kind,
-                    seq=e.seq,
-                    camera=str(b["camera"]),
-                    purpose=str(b["purpose"]),
-                    batch_id=batch,
-                )
-            )
+        )
+    }
+    rows = [
+        {
+            "sha256": sha,
+            "dev_id": e.dev,
+            "kind": kind,
+            "seq": e.seq,
+            "camera": str(b["camera"]),
+            "purpose": str(b["purpose"]),
+            "batch_id": batch,
+        }
+        for sha, kind in dict.fromkeys(named)
+        if (sha, kind) not in known
+    ]
+    if rows:
+        conn.execute(blob_refs.insert(), rows)
 
 
 def _command_done(conn: Connection, e: Event) -> None:
