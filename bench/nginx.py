@@ -185,6 +185,7 @@ def run(workdir: Path, *, quick: bool) -> BenchResult:
             https_port=free_port(),
             nginx_bind="127.0.0.1",
             nginx_cache_dir=str(stack.dir / "nginx-cache"),
+            nginx_log_dir=str(stack.dir),
             acme_root=str(stack.dir / "acme"),
             micro_cache_s=n.cache_s,
         )

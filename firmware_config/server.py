@@ -67,6 +67,7 @@ class ServerSpec:
     nginx_bind: str = ""  # empty: every address
     nginx_cache_dir: str = "/var/cache/nginx/ocop"
     acme_root: str = "/var/www/letsencrypt"
+    nginx_log_dir: str = "/var/log/nginx"  # Debian's; logrotate rotates *.log in it daily
     micro_cache_s: int = 5
     user: str = "ocop"
     reload_command: str = "systemctl reload mosquitto"
@@ -88,6 +89,7 @@ class ServerSpec:
             "mosquitto_cert_dir",
             "nginx_cache_dir",
             "acme_root",
+            "nginx_log_dir",
         ):
             value = getattr(self, name)
             if value and not _PATH_RE.match(value):
@@ -138,6 +140,11 @@ class ServerSpec:
     @property
     def web_ports(self) -> list[int]:
         return [self.web_base_port + i for i in range(self.web_workers)]
+
+    @property
+    def scan_log(self) -> str:
+        """nginx's log of cached batch-page views, imported by ocop-scan-import.service."""
+        return f"{self.nginx_log_dir}/ocop-scans.log"
 
     @property
     def broker_auth_dir(self) -> str:
@@ -264,8 +271,8 @@ def manifest(spec: ServerSpec) -> list[ManifestEntry]:
             "/etc/nginx/sites-available/ocop",
             0o644,
             "root:root",
-            "the proxy: HTTP to HTTPS, TLS, micro-cache for public batch pages, no cache for "
-            "unit labels/office/API, upload size",
+            "the proxy: HTTP to HTTPS, TLS, micro-cache for public batch pages (cached views "
+            "logged for the scan import), no cache for unit labels/office/API, upload size",
         ),
         ManifestEntry(
             "ocop-web@.service",
@@ -282,11 +289,20 @@ def manifest(spec: ServerSpec) -> list[ManifestEntry]:
             "one ingest worker per instance (shared MQTT subscription), sandboxed",
         ),
         ManifestEntry(
+            "ocop-scan-import.service",
+            f"{units}/ocop-scan-import.service",
+            0o644,
+            "root:root",
+            f"`ocop server import-scans`: batch-page views nginx served from its cache "
+            f"({spec.scan_log}) stored as scans",
+        ),
+        ManifestEntry(
             "ocop-server.target",
             f"{units}/ocop-server.target",
             0o644,
             "root:root",
-            f"starts {spec.web_workers} web and {spec.ingest_workers} ingest workers together",
+            f"starts {spec.web_workers} web and {spec.ingest_workers} ingest workers and the "
+            "scan import together",
         ),
         ManifestEntry(
             "ocop-backup.service",

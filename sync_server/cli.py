@@ -109,6 +109,14 @@ def register(parser: argparse.ArgumentParser) -> SubParsers:
     p.add_argument("--keep", type=int, help="keep only the newest N snapshots")
     p.set_defaults(func=cmd_backup)
 
+    p = sub.add_parser(
+        "import-scans", help="store the batch-page views nginx served from its cache as scans"
+    )
+    p.add_argument("--log", required=True, type=Path, help="nginx's scan log (ocop_scans format)")
+    p.add_argument("--follow", action="store_true", help="keep importing until stopped")
+    p.add_argument("--interval", type=float, default=2.0, help="seconds between reads (--follow)")
+    p.set_defaults(func=cmd_import_scans)
+
     for name, helptext in (
         ("run", "run the web app and the ingest worker"),
         ("web", "run only the web app"),
@@ -403,3 +411,27 @@ def cmd_backup(args: argparse.Namespace) -> int:
     for path in result.corrupt_blobs:
         print(f"error: blob {path} does not match its hash; not copied", file=sys.stderr)
     return 1 if result.corrupt_blobs else 0
+
+
+def cmd_import_scans(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from sync_server.consumer.scan_import import ScanImporter
+    from sync_server.consumer.scans import place_key
+    from sync_server.service import open_server_engine
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    cfg = _config(args)
+    engine = open_server_engine(cfg)
+    importer = ScanImporter(engine, args.log, place_key(cfg.web_secret_key()), cfg.scans)
+    if not args.follow:
+        stored = importer.run_once()
+        print(f"{stored} scans imported from {args.log} ({importer.skipped} lines not counted)")
+        return 0
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    stored = importer.follow(stop, args.interval)
+    print(f"{stored} scans imported from {args.log} ({importer.skipped} lines not counted)")
+    return 0

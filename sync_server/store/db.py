@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Column,
     Connection,
     Engine,
@@ -313,6 +314,18 @@ scans = Table(
     Column("place", String(16), nullable=False),
     Index("scans_code", "lot", "serial"),
     Index("scans_at", "at"),
+)
+
+scan_imports = Table(
+    "scan_imports",
+    metadata,
+    # How far `ocop server import-scans` has read an nginx log of cached batch-page views
+    # (sync_server/consumer/scan_import.py): the file's inode and the byte after the last line
+    # imported, updated in the transaction that stores that line's scans (none lost or doubled).
+    Column("source", String(200), primary_key=True),
+    Column("inode", BigInteger, nullable=False),
+    Column("offset", BigInteger, nullable=False),
+    Column("updated_at", Float, nullable=False),
 )
 
 consumer_reports = Table(

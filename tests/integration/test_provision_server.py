@@ -71,6 +71,7 @@ def box(tmp_path: Path) -> Box:
         https_port=free_port(),
         nginx_bind="127.0.0.1",
         nginx_cache_dir=str(tmp_path / "nginx-cache"),
+        nginx_log_dir=str(tmp_path),
         acme_root=str(tmp_path / "acme"),
     )
     bundle = tmp_path / "bundle"
@@ -93,6 +94,7 @@ def test_systemd_analyze_verifies_every_unit(box: Box) -> None:
         "ocop-server.target",
         "ocop-backup.service",
         "ocop-backup.timer",
+        "ocop-scan-import.service",
     ]
     for unit in units:
         done = _run([analyze, "verify", str(box.bundle / unit)])

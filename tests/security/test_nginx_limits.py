@@ -70,6 +70,7 @@ def site(tmp_path: Path) -> Iterator[Site]:
         https_port=free_port(),
         nginx_bind="127.0.0.1",
         nginx_cache_dir=str(tmp_path / "nginx-cache"),
+        nginx_log_dir=str(tmp_path),
         acme_root=str(tmp_path / "acme"),
     )
     bundle = tmp_path / "bundle"
