@@ -10,8 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from edge_agent.camera.blobs import BlobStore
-from edge_agent.camera.protocol import CameraError
-from edge_agent.camera.sources import open_source
+from edge_agent.camera.errors import CameraError
 from edge_agent.camera_service import COMMAND, CameraService
 from edge_agent.catalog_store import load_catalog, store_catalog
 from edge_agent.clock import Clock
@@ -163,9 +162,7 @@ def open_agent(config: EdgeConfig, *, with_sync: bool = True) -> Agent:
         config=config,
         journal=journal,
         # The lambdas reach the agent once it exists: photos wake sync, uploads ask for the URL.
-        cameras=CameraService(
-            journal, config, store, opener=open_source, on_photo=lambda: agent.written()
-        ),
+        cameras=CameraService(journal, config, store, on_photo=lambda: agent.written()),
         uploader=Uploader(journal, config, store, lambda: agent.upload_base_url()),
         print_queue=PrintQueue(
             journal,

@@ -1,5 +1,9 @@
 """The agent's cameras at work: health checks, scheduled snapshots, evidence photos for steps,
-snapshots on request, and the photo quota. Every photo becomes a ``snapshot.taken`` event."""
+snapshots on request, and the photo quota. Every photo becomes a ``snapshot.taken`` event.
+
+OpenCV and NumPy (31 MB of a Pi's memory, issue 17) are imported only when a camera is
+configured: an agent without cameras never loads them (docs/cameras.md#the-camera-service).
+"""
 
 from __future__ import annotations
 
@@ -9,24 +13,34 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edge_agent.background import Background
 from edge_agent.camera.blobs import BlobStore
-from edge_agent.camera.health import OK, HealthMonitor, HealthVerdict
-from edge_agent.camera.protocol import CameraError, CameraSource, Frame
-from edge_agent.camera.snapshot import take_snapshot
+from edge_agent.camera.errors import CameraError
+from edge_agent.camera.verdict import OK, HealthVerdict
 from edge_agent.config import CameraConfig, EdgeConfig
 from edge_agent.journal import Journal
 from edge_agent.photo_quota import disk_low, enforce_quota
 from trace_protocol import envelope as ev
 from trace_protocol.envelope import Event
 
+if TYPE_CHECKING:
+    from edge_agent.camera.health import HealthMonitor
+    from edge_agent.camera.protocol import CameraSource, Frame
+
 log = logging.getLogger(__name__)
 
 PERIODIC, EVIDENCE, MANUAL, COMMAND = "periodic", "evidence", "manual", "command"
 QUOTA_EVERY_S = 30.0
-Opener = Callable[[str, str], CameraSource]
+Opener = Callable[[str, str], "CameraSource"]
+
+
+def open_camera(name: str, uri: str) -> CameraSource:
+    """``sources.open_source``, imported on the first camera opened (it loads OpenCV)."""
+    from edge_agent.camera.sources import open_source
+
+    return open_source(name, uri)
 
 
 @dataclass
@@ -49,7 +63,7 @@ class CameraService(Background):
         config: EdgeConfig,
         store: BlobStore,
         *,
-        opener: Opener,
+        opener: Opener = open_camera,
         on_photo: Callable[[], None] = lambda: None,
     ) -> None:
         self.journal = journal
@@ -58,6 +72,8 @@ class CameraService(Background):
         self._open = opener
         self._on_photo = on_photo
         now = time.monotonic()
+        if config.cameras:
+            from edge_agent.camera.health import HealthMonitor  # loads OpenCV: cameras only
         self.cameras = {
             c.name: _Camera(
                 c, HealthMonitor(), next_snapshot=now + c.interval_s if c.interval_s else math.inf
@@ -164,6 +180,8 @@ class CameraService(Background):
     def _record(
         self, cam: _Camera, frame: Frame, purpose: str, batch_id: str | None, *, public: bool
     ) -> Event:
+        from edge_agent.camera.snapshot import take_snapshot  # loaded since the camera opened
+
         snap = take_snapshot(frame, self.store, public=public)
         body: dict[str, Any] = {
             "camera": cam.config.name,

@@ -11,16 +11,35 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 
 from edge_agent.camera.protocol import Frame, to_uint8
+from edge_agent.camera.verdict import (
+    BLACK,
+    COVERED,
+    FROZEN,
+    NO_FRAMES,
+    OK,
+    STATES,
+    HealthVerdict,
+)
 
-OK, NO_FRAMES, BLACK, FROZEN, COVERED = "ok", "no_frames", "black", "frozen", "covered"
-STATES = (OK, NO_FRAMES, BLACK, FROZEN, COVERED)
+__all__ = [
+    "BLACK",
+    "COVERED",
+    "FROZEN",
+    "NO_FRAMES",
+    "OK",
+    "STATES",
+    "HealthMonitor",
+    "HealthVerdict",
+    "analysis_grey",
+    "changed_fraction",
+    "classify_frame",
+]
 
 # Longest side of the grey copy all metrics use: big enough for texture, small enough that
 # sensor noise is averaged down and the copy kept per camera is ~19 KB.
@@ -44,16 +63,6 @@ NO_FRAMES_AFTER_READS = 3
 NO_FRAMES_AFTER_S = 30.0
 
 Grey = npt.NDArray[np.uint8]
-
-
-@dataclass(frozen=True)
-class HealthVerdict:
-    """One camera's state after a read, with a readable detail and the numbers behind it."""
-
-    state: str
-    detail: str
-    last_frame_at: float | None
-    metrics: dict[str, float] = field(default_factory=dict)
 
 
 def analysis_grey(frame: Frame) -> Grey:

@@ -7,12 +7,12 @@ from typing import Any, Protocol, TypeAlias
 import numpy as np
 import numpy.typing as npt
 
+from edge_agent.camera.errors import CameraError
+
+__all__ = ["CameraError", "CameraSource", "Frame", "as_bgr_frame", "to_uint8"]
+
 Frame: TypeAlias = npt.NDArray[np.uint8]
 """One image as OpenCV holds it: BGR, uint8, shape (height, width, 3)."""
-
-
-class CameraError(Exception):
-    """A source that cannot be opened or named; the message is meant for a person."""
 
 
 class CameraSource(Protocol):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from flask import request
 
-from edge_agent.camera.protocol import CameraError
+from edge_agent.camera.errors import CameraError
 from edge_agent.qr_scan import ScanError, scan_frame
 from edge_agent.web.i18n import N_, translate
 from edge_agent.web.supply_views import render_receive

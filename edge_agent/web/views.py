@@ -25,7 +25,7 @@ from edge_agent import batches as domain
 from edge_agent import queries, supply_queries
 from edge_agent.agent import Agent
 from edge_agent.batches import After
-from edge_agent.camera.protocol import CameraError
+from edge_agent.camera.errors import CameraError
 from edge_agent.camera_service import MANUAL
 from edge_agent.numbers import format_number
 from edge_agent.web.display import product_name, quantity, short_time, unit_name, vn_date
