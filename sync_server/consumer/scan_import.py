@@ -97,16 +97,17 @@ def view_row(line: bytes, key: bytes) -> tuple[dict[str, Any], str] | None:
     return None if row is None else (row, row["place"])
 
 
-def _lines(path: Path, offset: int, limit: int) -> tuple[list[bytes], int]:
+def _lines(path: Path, offset: int, limit: int) -> tuple[list[bytes], int, bool]:
     """Complete lines of ``path`` from ``offset``, at most about ``limit`` bytes; the offset
-    after the last one (a line nginx is still writing waits for the next pass)."""
+    after the last one (a line nginx is still writing waits for the next pass), and whether
+    there may be more to read now."""
     with path.open("rb") as f:
         f.seek(offset)
         data = f.read(limit)
     end = data.rfind(b"\n") + 1
     if end == 0 and len(data) >= limit:  # one line longer than a pass: not nginx's format
         end = len(data)
-    return data[:end].splitlines(), offset + end
+    return data[:end].splitlines(), offset + end, len(data) >= limit
 
 
 def _rotated(path: Path, inode: int) -> Path | None:
@@ -177,7 +178,7 @@ class ScanImporter:
         if saved is not None and saved.inode != current.st_ino:
             old = _rotated(self.path, saved.inode)
             if old is not None:
-                lines, offset = _lines(old, saved.offset, MAX_PASS_BYTES)
+                lines, offset, _ = _lines(old, saved.offset, MAX_PASS_BYTES)
                 if lines:
                     return lines, Position(saved.inode, offset), True
             else:
@@ -191,8 +192,8 @@ class ScanImporter:
             saved = Position(current.st_ino, 0)
         if saved is None or current.st_size < saved.offset:
             saved = Position(current.st_ino, 0)  # a new log, or truncated (copytruncate)
-        lines, offset = _lines(self.path, saved.offset, MAX_PASS_BYTES)
-        return lines, Position(current.st_ino, offset), offset - saved.offset >= MAX_PASS_BYTES
+        lines, offset, more = _lines(self.path, saved.offset, MAX_PASS_BYTES)
+        return lines, Position(current.st_ino, offset), more
 
     def _rows(self, lines: list[bytes]) -> list[dict[str, Any]]:
         rows = []
