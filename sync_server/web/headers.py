@@ -17,12 +17,20 @@ PUBLIC_CSP = (
 )
 
 
+_ALWAYS = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "same-origin"),
+)
+_PUBLIC = (("Content-Security-Policy", PUBLIC_CSP), *_ALWAYS)
+
+
 def install_security_headers(app: Flask) -> None:
     @app.after_request
     def _headers(resp: Response) -> Response:
-        if not request.path.startswith("/office"):
-            resp.headers.setdefault("Content-Security-Policy", PUBLIC_CSP)
-        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
-        resp.headers.setdefault("X-Frame-Options", "DENY")
-        resp.headers.setdefault("Referrer-Policy", "same-origin")
+        # One pass over the answer's headers instead of a search per header (issue 17: four
+        # setdefault calls were a tenth of a cached batch page's time); a view's own win.
+        wanted = _ALWAYS if request.path.startswith("/office") else _PUBLIC
+        present = {key.lower() for key, _ in resp.headers.items()}
+        resp.headers.extend([(k, v) for k, v in wanted if k.lower() not in present])
         return resp
