@@ -10,7 +10,6 @@ its end before the new one.
 
 from __future__ import annotations
 
-import getpass
 import os
 import signal
 import subprocess
@@ -24,18 +23,18 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from firmware_config.server import ServerSpec, render_bundle
+from firmware_config.server import ServerSpec
 from ocop_cli.broker import free_port, wait_for_port
 from sync_server.consumer.scans import place_key, place_of
 from sync_server.store.db import scans
 from tests.conftest import require_program
 from tests.integration.harness import Processes, ServerEnv, make_server
+from tests.nginx_site import DOMAIN, loopback_spec, start_nginx
 from tests.security.net import ATTACKER, USER, session_from
 from tests.tls_certs import TlsFiles, make_tls_files
 from tests.unit.server.consumer import GTIN, LOT, enrol_device, sync_batch
 
 pytestmark = pytest.mark.integration
-DOMAIN = "trace.hatinh.gov.vn"
 APP_SAW = {"MISS", "EXPIRED", "BYPASS"}
 
 
@@ -92,50 +91,19 @@ def site(tmp_path: Path, procs: Processes) -> Iterator[Site]:
     )
     sync_batch(server.engine, enrol_device(server.engine))
     tls = make_tls_files(tmp_path / "tls")
-    spec = ServerSpec(
-        domain=DOMAIN,
-        web_workers=1,
-        web_base_port=free_port(),
-        data_dir=str(tmp_path / "data"),
-        config_dir=str(tmp_path / "etc"),
-        tls_cert=str(tls.cert),
-        tls_key=str(tls.key),
-        tls_ca=str(tls.ca),
-        http_port=free_port(),
-        https_port=free_port(),
-        nginx_bind="127.0.0.1",
-        nginx_cache_dir=str(tmp_path / "nginx-cache"),
+    spec = loopback_spec(
+        tmp_path,
+        tls,
         nginx_log_dir=str(tmp_path / "nginx-logs"),
-        acme_root=str(tmp_path / "acme"),
         micro_cache_s=60,  # views a test makes within a minute come from the cache
     )
-    bundle = tmp_path / "bundle"
-    render_bundle(spec, bundle)
     Path(spec.nginx_log_dir).mkdir()
-    root = tmp_path / "nginx"
-    for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
-        (root / sub).mkdir(parents=True)
-    conf = root / "nginx.conf"
-    conf.write_text(
-        f"user {getpass.getuser()};\nworker_processes 1;\npid {root}/nginx.pid;\n"
-        f"error_log {root}/error.log;\ndaemon off;\nevents {{ worker_connections 512; }}\n"
-        f"http {{\n    access_log off;\n    client_body_temp_path {root}/body;\n"
-        f"    proxy_temp_path {root}/proxy;\n    fastcgi_temp_path {root}/fastcgi;\n"
-        f"    uwsgi_temp_path {root}/uwsgi;\n    scgi_temp_path {root}/scgi;\n"
-        f"    include {bundle / 'nginx-ocop.conf'};\n}}\n",
-        encoding="utf-8",
-    )
     port = spec.web_ports[0]
     args = ["server", "--config", str(server.config_path), "web", "--port", str(port)]
     procs.start(args, tmp_path / "web.log")
     assert wait_for_port(port, 30), "ocop server web did not start"
-    nginx = subprocess.Popen(
-        [program, "-p", str(root), "-c", str(conf)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    nginx = start_nginx(program, spec, tmp_path)
     try:
-        assert wait_for_port(spec.https_port, 10), (root / "error.log").read_text()
         yield Site(server, spec, tls, nginx)
     finally:
         nginx.terminate()

@@ -6,8 +6,6 @@ stand-in app (nginx's behaviour is under test here, not the app's)."""
 
 from __future__ import annotations
 
-import getpass
-import subprocess
 import threading
 import time
 from collections import Counter
@@ -19,14 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from firmware_config.server import ServerSpec, render_bundle
-from ocop_cli.broker import free_port, wait_for_port
 from tests.conftest import require_program
+from tests.nginx_site import DOMAIN, loopback_spec, start_nginx
 from tests.security.net import ATTACKER, USER, session_from
 from tests.tls_certs import TlsFiles, make_tls_files
 
 pytestmark = pytest.mark.integration
-DOMAIN = "trace.hatinh.gov.vn"
 
 
 class _App(BaseHTTPRequestHandler):
@@ -57,46 +53,16 @@ class Site:
 def site(tmp_path: Path) -> Iterator[Site]:
     program = require_program("nginx")
     tls = make_tls_files(tmp_path / "tls")
-    spec = ServerSpec(
-        domain=DOMAIN,
-        web_workers=1,
-        web_base_port=free_port(),
-        data_dir=str(tmp_path / "data"),
-        config_dir=str(tmp_path / "etc"),
-        tls_cert=str(tls.cert),
-        tls_key=str(tls.key),
-        tls_ca=str(tls.ca),
-        http_port=free_port(),
-        https_port=free_port(),
-        nginx_bind="127.0.0.1",
-        nginx_cache_dir=str(tmp_path / "nginx-cache"),
-        nginx_log_dir=str(tmp_path),
-        acme_root=str(tmp_path / "acme"),
-    )
-    bundle = tmp_path / "bundle"
-    render_bundle(spec, bundle)
-    root = tmp_path / "nginx"
-    for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
-        (root / sub).mkdir(parents=True)
-    conf = root / "nginx.conf"
-    conf.write_text(
-        f"user {getpass.getuser()};\nworker_processes 1;\npid {root}/nginx.pid;\n"
-        f"error_log {root}/error.log;\ndaemon off;\nevents {{ worker_connections 512; }}\n"
-        f"http {{\n    access_log off;\n    client_body_temp_path {root}/body;\n"
-        f"    proxy_temp_path {root}/proxy;\n    fastcgi_temp_path {root}/fastcgi;\n"
-        f"    uwsgi_temp_path {root}/uwsgi;\n    scgi_temp_path {root}/scgi;\n"
-        f"    include {bundle / 'nginx-ocop.conf'};\n}}\n",
-        encoding="utf-8",
-    )
+    spec = loopback_spec(tmp_path, tls)
     app = ThreadingHTTPServer(("127.0.0.1", spec.web_ports[0]), _App)
     threading.Thread(target=app.serve_forever, daemon=True).start()
-    proc = subprocess.Popen(
-        [program, "-p", str(root), "-c", str(conf)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     try:
-        assert wait_for_port(spec.https_port, 10), (root / "error.log").read_text()
+        proc = start_nginx(program, spec, tmp_path)
+    except BaseException:
+        app.shutdown()
+        app.server_close()
+        raise
+    try:
         yield Site(f"https://127.0.0.1:{spec.https_port}", tls)
     finally:
         proc.terminate()
