@@ -21,7 +21,7 @@ from trace_protocol.settings import (
 class HttpConfig:
     host: str = setting("127.0.0.1", "Address the web app listens on.")
     port: int = setting(8000, "Port of the web app.")
-    threads: int = setting(8, "Worker threads of the WSGI server (waitress).")
+    threads: int = setting(32, "Worker threads of the WSGI server (waitress).")
     page_cache_s: float = setting(
         5.0, "Seconds a rendered public batch page is reused (scans are still logged); 0 = off."
     )

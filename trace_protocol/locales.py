@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
@@ -97,7 +98,12 @@ def format_decimal(value: int | float | Decimal, locale: str) -> str:
 
 def format_date(value: date | datetime, locale: str) -> str:
     """``dd/MM/yyyy`` (the date part of a datetime), in both languages."""
-    day = value.date() if isinstance(value, datetime) else value
+    return _format_day(value.date() if isinstance(value, datetime) else value, locale)
+
+
+@functools.lru_cache(maxsize=4096)
+def _format_day(day: date, locale: str) -> str:
+    """A day's text, remembered: a page shows the same few days many times."""
     return dates.format_date(day, _DATE_PATTERN, locale=locale)
 
 

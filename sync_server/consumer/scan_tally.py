@@ -13,7 +13,9 @@ scan, a suspicious code at the first scan past the limits (one open alert per co
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +27,9 @@ from sync_server.consumer.scans import SUSPICIOUS_SCANS, ScanSummary
 from sync_server.consumer.unit_check import FORGED, NEVER_PRINTED
 from sync_server.store.alerts import raise_alert
 from sync_server.store.db import scans
+
+_COLUMNS = tuple(c.name for c in scans.columns if c.name != "id")
+_ROWS_PER_INSERT = 100  # 7 values each: under SQLite's 999 variables before 3.32
 
 
 @dataclass
@@ -66,17 +71,40 @@ def _histories(
     index: per code and place, its scans within the window and its first scan ever."""
     codes = sorted({s.code for s in units if s.code is not None})
     found = {code: _History(0, 0, None, set()) for code in codes}
-    for lot, serial, place, recent, first in conn.execute(
+    per_place = (
         select(
             scans.c.lot,
             scans.c.serial,
             scans.c.place,
-            func.count(case((scans.c.at >= since, 1))),
-            func.min(scans.c.at),
+            func.count(case((scans.c.at >= since, 1))).label("recent"),
+            func.min(scans.c.at).label("first"),
         )
         .where(_among(codes))
         .group_by(scans.c.lot, scans.c.serial, scans.c.place)
-    ):
+    )
+    rows: Iterable[Sequence[Any]]
+    if conn.dialect.name == "sqlite":
+        # One row holding them all: SQLite's module lets go of Python's lock for every row it
+        # steps to, and a busy web worker makes each step wait up to a switch interval (5 ms)
+        # to get it back (docs/benchmarks.md, "Where a unit scan's time went").
+        sub = per_place.subquery()
+        packed = conn.execute(
+            select(
+                func.json_group_array(
+                    func.json_array(
+                        sub.c.lot,
+                        sub.c.serial,
+                        sub.c.place,
+                        sub.c.recent,
+                        func.printf("%.17g", sub.c.first),  # JSON would round to 15 digits
+                    )
+                )
+            )
+        ).scalar_one()
+        rows = json.loads(packed)
+    else:
+        rows = conn.execute(per_place)
+    for lot, serial, place, recent, first in rows:
         h = found[(lot, serial)]
         first = float(first)
         h.first_at = first if h.first_at is None else min(h.first_at, first)
@@ -85,6 +113,25 @@ def _histories(
             h.places += 1
             h.seen.add(place)
     return found
+
+
+def _insert(conn: Connection, batch: Sequence[Scan]) -> None:
+    """Insert the batch's rows; on SQLite as multi-row statements (one step each, not one per
+    row: see _histories) written once per size, so neither SQLAlchemy nor SQLite compiles them
+    again."""
+    if conn.dialect.name != "sqlite":
+        conn.execute(insert(scans), [s.row for s in batch])
+        return
+    for i in range(0, len(batch), _ROWS_PER_INSERT):
+        chunk = batch[i : i + _ROWS_PER_INSERT]
+        values = tuple(s.row.get(name) for s in chunk for name in _COLUMNS)
+        conn.exec_driver_sql(_insert_sql(len(chunk)), values)
+
+
+@functools.lru_cache(maxsize=_ROWS_PER_INSERT)
+def _insert_sql(rows: int) -> str:
+    one = "(" + ", ".join("?" * len(_COLUMNS)) + ")"
+    return f"INSERT INTO scans ({', '.join(_COLUMNS)}) VALUES {', '.join([one] * rows)}"
 
 
 def store_scans(conn: Connection, batch: Sequence[Scan], config: ScansConfig) -> None:
@@ -101,7 +148,7 @@ def store_scans(conn: Connection, batch: Sequence[Scan], config: ScansConfig) ->
                     select(func.pg_advisory_xact_lock(func.hashtext(f"scan|{lot}|{serial}")))
                 )
         histories = _histories(conn, units, since)
-    conn.execute(insert(scans), [s.row for s in batch])
+    _insert(conn, batch)
     alerted: set[tuple[str, str]] = set()
     for scan in units:
         unit_code = scan.code

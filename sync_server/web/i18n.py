@@ -8,6 +8,7 @@ message id is a symbolic key such as ``office_title``. The current language come
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -105,11 +106,18 @@ RUNTIME_IDS = (
 
 
 MESSAGES = Messages(TRANSLATIONS)
+_LANG_KEY = "ocop.lang"  # the request's language, once worked out (WSGI environ)
 
 
 def current_lang() -> str:
-    lang = request.args.get("lang") or request.cookies.get("lang") or LOCALES[0]
-    return lang if lang in LOCALES else LOCALES[0]
+    """The page's language: ``?lang=``, else the ``lang`` cookie, else Vietnamese. Worked out
+    once per request (a page asks for it at every text it translates)."""
+    environ = request.environ
+    lang: str | None = environ.get(_LANG_KEY)
+    if lang is None:
+        chosen = request.args.get("lang") or request.cookies.get("lang") or LOCALES[0]
+        lang = environ[_LANG_KEY] = chosen if chosen in LOCALES else LOCALES[0]
+    return lang
 
 
 def translate_in(lang: str, key: str, **params: Any) -> str:
@@ -192,10 +200,11 @@ def install_i18n(app: Flask) -> None:
 
     @app.context_processor
     def _inject() -> dict[str, Any]:
+        lang = current_lang()
         return {
-            "t": translate,
-            "tn": translate_plural,
-            "lang": current_lang(),
+            "t": functools.partial(translate_in, lang),
+            "tn": functools.partial(MESSAGES.plural, lang),
+            "lang": lang,
             "switch_lang_url": switch_lang_url,
         }
 

@@ -24,10 +24,10 @@ from sync_server.consumer.unit_check import LotFacts, UnitVerdict, lot_facts
 from sync_server.store.db import reading
 from sync_server.trace.recalls import RecallInfo, is_recalled
 from sync_server.web.context import engine
-from sync_server.web.i18n import current_lang, switch_lang_url, vn_today
+from sync_server.web.i18n import current_lang, switch_lang_url, vn_today, vndate
 from sync_server.web.page_cache import PageCache
 from sync_server.web.recall_state import generation
-from sync_server.web.report_views import report_form
+from sync_server.web.report_views import ReportForm, report_form
 
 # Where the code's own parts go in a kept page (neither can come out of a template by chance:
 # a comment the template does not write, and a NUL no text may hold).
@@ -43,6 +43,9 @@ class UnitLot:
     batch: BatchView
     recall: RecallInfo | None
     pages: dict[str, str] = field(default_factory=dict)  # language -> page with the slots
+    # An unremarkable code's verdict section depends only on these: (language, serial,
+    # verdict, day of its first scan); rendered once per key while the lot is kept.
+    sections: dict[tuple[str, str, str, str], Markup] = field(default_factory=dict)
 
 
 def unit_lot(lot: str, gtin: str | None) -> UnitLot | None:
@@ -79,7 +82,21 @@ def render_unit(
         )
         entry.pages[lang] = page
     report = report_form(verdict, scans, entry.facts.lot, serial, gtin, entry.batch.facility_now)
-    section = render_template(
-        "_unit_verdict.html", unit=verdict, serial=serial, scans=scans, report=report
-    )
+    if report is None and not (scans and scans.suspicious):
+        key = (lang, serial, verdict.outcome, vndate(scans.first_at) if scans else "")
+        section = entry.sections.get(key)
+        if section is None:
+            section = entry.sections[key] = _section(verdict, serial, scans, None)
+    else:
+        section = _section(verdict, serial, scans, report)
     return page.replace(UNIT_SLOT, section, 1).replace(LANG_SLOT, escape(switch_lang_url()), 1)
+
+
+def _section(
+    verdict: UnitVerdict, serial: str, scans: ScanSummary | None, report: ReportForm | None
+) -> Markup:
+    return Markup(
+        render_template(
+            "_unit_verdict.html", unit=verdict, serial=serial, scans=scans, report=report
+        )
+    )
