@@ -21,7 +21,11 @@ from trace_protocol.settings import (
 class HttpConfig:
     host: str = setting("127.0.0.1", "Address the web app listens on.")
     port: int = setting(8000, "Port of the web app.")
-    threads: int = setting(32, "Worker threads of the WSGI server (waitress).")
+    threads: int = setting(
+        32,
+        "Worker threads of the WSGI server (waitress). More than the cores: a unit page waits "
+        "for its scan's group commit, and the waiting threads make the group.",
+    )
     page_cache_s: float = setting(
         5.0, "Seconds a rendered public batch page is reused (scans are still logged); 0 = off."
     )
