@@ -8,7 +8,8 @@ published; resend from ``acked + 1`` on every connect, at once on a gap, and whe
 
 How long "stall" is adapts to the server (issue 17): the wait is ``ack_timeout_s`` or, when acks
 come slower, the measured ack latency (RFC 6298's smoothed RTT + 4 × its variation, sampled only
-on chunks sent once: Karn's rule), doubled after each resend that brought no progress. A stall
+on chunks sent once: Karn's rule), doubled after each stall and kept doubled until a chunk sent
+once is acked (Karn's algorithm). A stall
 resends ONE chunk (a probe), not the window: acks that are merely slow are not answered with a
 window of duplicates, and an overloaded server is not sent more work when it can do least.
 While a chunk is unacknowledged, a partial chunk waits for more events or the next ack (Nagle).
@@ -78,7 +79,7 @@ class SendWindow:
         # The server's committed position when it is *behind* our acked seq (its database was
         # restored from a backup): we resend from there although those events count as acked.
         self.floor: int | None = None
-        self.stalls = 0  # resends for stalled acks since the last progress
+        self.stalls = 0  # stalls since a chunk sent once was last acked (Karn)
         # Measured ack latency (seconds), kept across reconnects: it is the server's, not the
         # connection's. None until the first sample.
         self.srtt: float | None = None
@@ -107,8 +108,8 @@ class SendWindow:
 
     def stall_timeout(self) -> float:
         """How long to wait for acks before resending: :meth:`ack_wait`, doubled after each
-        resend that brought no progress (at most ×8), so an overloaded server is not sent the
-        same chunks again and again."""
+        stall (at most ×8) until a chunk sent once is acked, so an overloaded server is not sent
+        the same chunks again and again."""
         return self.ack_wait() * float(2 ** min(self.stalls, MAX_STALL_DOUBLINGS))
 
     # -- what happened ---------------------------------------------------------------------
@@ -135,8 +136,12 @@ class SendWindow:
         progressed = self.acked > before
         if progressed:
             self._last_progress = now
-            self.stalls = 0
-            self._sample_rtt(now)
+            if self._sample_rtt(now):
+                # Karn's algorithm (RFC 6298 5.7): the backed-off wait holds until a chunk sent
+                # once is acked. An ack of a probe says the server is alive, not how far
+                # behind it is: going back to the short wait there re-probed a server whose
+                # backlog kept growing, again and again (the load test's 10x phase).
+                self.stalls = 0
             if self._probing:
                 # The probe got through: what was sent before the stall may still be on its
                 # way (acks were slow, not lost). Wait for it rather than send it again; if it
@@ -227,15 +232,17 @@ class SendWindow:
             return True
         return False
 
-    def _sample_rtt(self, now: float) -> None:
-        """The newest chunk this ack confirms, if it was sent once: one latency sample."""
+    def _sample_rtt(self, now: float) -> bool:
+        """The newest chunk this ack confirms, if it was sent once: one latency sample. True
+        when there was one."""
         sample = None
         while self._timed and self._timed[0][0] <= self.acked:
             sample = now - self._timed.popleft()[1]
         if sample is None:
-            return
+            return False
         if self.srtt is None:
             self.srtt, self.rttvar = sample, sample / 2
         else:
             self.rttvar += RTTVAR_GAIN * (abs(self.srtt - sample) - self.rttvar)
             self.srtt += RTT_GAIN * (sample - self.srtt)
+        return True

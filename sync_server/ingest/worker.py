@@ -34,6 +34,7 @@ from sync_server.ingest.rejects import STATUS, record_reject
 from sync_server.ingest.status_rules import judge_status
 from sync_server.store.alerts import raise_alert
 from sync_server.store.db import devices, reading
+from sync_server.store.write_turns import writing
 from trace_protocol import topics
 from trace_protocol.messages import Ack, Command, MessageError
 from trace_protocol.signing import load_public_key
@@ -190,7 +191,7 @@ class IngestWorker:
             return
         outcomes: list[StatusOutcome] = []
         try:
-            with self.engine.begin() as conn:
+            with writing(self.engine) as conn:
                 results = ingest_parsed(conn, chunks)
                 for dev, payload, retained in statuses:
                     try:

@@ -133,7 +133,7 @@ def test_stalled_acks_resend_one_chunk_from_acked_with_a_doubling_wait() -> None
     assert window.next_send(1000, 11.5 + 20.5) == Send(after=100, upto=200, stalled=True)
     window.published(200)
     window.ack(150, gap=False, error=False, now=40.0)
-    assert window.stall_timeout() == 10.0  # progress resets the wait
+    assert window.stall_timeout() == 40.0  # a probe's ack: the backed-off wait holds (Karn)
 
 
 def test_after_a_probe_gets_through_what_was_in_flight_is_not_sent_again() -> None:
@@ -168,6 +168,28 @@ def test_the_wait_follows_the_measured_ack_latency() -> None:
     window.published(stalled.upto, 2100.0)
     window.ack(stalled.upto, gap=False, error=False, now=2101.0)
     assert window.srtt == before
+
+
+def test_a_probe_acked_keeps_the_longer_wait_until_a_chunk_sent_once_is_acked() -> None:
+    """Karn's algorithm: the ack of a resent chunk says the server is alive, not how far behind
+    it is, so the backed-off wait holds; a fresh chunk's ack brings the measured wait back."""
+    window = _window(now=0.0)
+    sends = [window.next_send(10_000, 0.0)]
+    assert sends[0] is not None
+    window.published(sends[0].upto, 0.0)
+    probe = window.next_send(10_000, 11.0)  # 10 s without an ack: a stall
+    assert probe is not None and probe.stalled and window.stalls == 1
+    window.published(probe.upto, 11.0)
+    window.ack(probe.upto, gap=False, error=False, now=12.0)
+    assert window.acked == probe.upto
+    assert window.stall_timeout() == 2 * window.ack_wait()  # still backed off
+    fresh = window.next_send(10_000, 12.0)
+    assert fresh is not None and not fresh.stalled
+    window.published(fresh.upto, 12.0)
+    # Slower than the old wait, faster than the backed-off one: more chunks, no stall.
+    assert not any(send.stalled for send in _fill(window, 10_000, 12.0 + 15.0))
+    window.ack(fresh.upto, gap=False, error=False, now=12.0 + 15.0)
+    assert window.stalls == 0 and window.stall_timeout() == window.ack_wait()
 
 
 def test_the_wait_never_drops_below_the_configured_timeout() -> None:
