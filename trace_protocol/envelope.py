@@ -68,7 +68,14 @@ class Event:
         return {**self.unsigned(), "hash": self.hash, "sig": self.sig}
 
     def computed_hash(self) -> str:
-        return compute_hash(self.unsigned())
+        """SHA-256 of the canonical unsigned envelope, worked out once per object: an Event is
+        never changed once built (``dataclasses.replace`` makes a new one, without it). The
+        server works it out before its write transaction (sync_server/ingest/commit.py)."""
+        known: str | None = self.__dict__.get("_computed_hash")
+        if known is None:
+            known = compute_hash(self.unsigned())
+            object.__setattr__(self, "_computed_hash", known)  # not a field: eq/repr ignore it
+        return known
 
 
 def compute_hash(unsigned: dict[str, Any]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Callable
@@ -107,6 +108,16 @@ def test_hash_changes_with_any_field() -> None:
     assert make(body={"batch": "b2", "note": "Sấy lúa"}).hash != base.hash
     assert make(seq=3).hash != base.hash
     assert make(prev="cd" * 32).hash != base.hash
+
+
+def test_a_replaced_event_is_hashed_afresh_not_from_the_original() -> None:
+    """The content hash is kept on the event once worked out; a tampered copy made with
+    dataclasses.replace must not inherit it (the server would accept its forged body)."""
+    base = make()
+    assert base.computed_hash() == base.hash
+    forged = dataclasses.replace(base, body={"batch": "b1", "note": "giả"})
+    assert forged.computed_hash() != base.hash
+    assert forged == dataclasses.replace(base, body={"batch": "b1", "note": "giả"})  # eq: fields
 
 
 texts = st.text(alphabet=st.characters(codec="utf-8"), max_size=12) | st.sampled_from(
