@@ -78,6 +78,23 @@ def test_printed_serial_is_genuine(tmp_path: Path, engine: Engine) -> None:
     assert [r["verdict"] for r in rows(engine)] == ["genuine"]
 
 
+def test_a_kept_verdict_section_follows_the_language_and_the_serial(
+    tmp_path: Path, engine: Engine
+) -> None:
+    """An unremarkable code's verdict section is rendered once per language, serial and day of
+    first scan (sync_server/web/unit_page.py): never another code's or language's."""
+    sync_batch(engine, enrol_device(engine))
+    client = make_app(tmp_path, engine).test_client()
+    first_vi = client.get(unit_path("5")).text
+    assert "Mã này được quét lần đầu ngày" in first_vi and "Số sê-ri 5" in first_vi
+    en = client.get(unit_path("5") + "&lang=en").text
+    assert "This code was first scanned on" in en and "Mã này được quét" not in en
+    other = client.get(unit_path("6") + "&lang=vi").text  # the link sets a cookie: back to vi
+    assert "Số sê-ri 6" in other and "Số sê-ri 5" not in other
+    again = client.get(unit_path("5")).text
+    assert "Số sê-ri 5" in again and "Mã này được quét lần đầu ngày" in again
+
+
 def test_bad_signature_is_warned_logged_and_lends_no_credibility(
     tmp_path: Path, engine: Engine
 ) -> None:
