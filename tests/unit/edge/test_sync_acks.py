@@ -60,7 +60,7 @@ def test_gap_acks_of_one_window_resend_once_and_a_later_gap_at_once(
     assert worker.window.sent_upto == 200
 
 
-def test_the_wait_for_stalled_acks_doubles_and_resets_on_progress(
+def test_the_wait_for_stalled_acks_doubles_and_holds_after_a_probe_is_acked(
     journal: Journal, tmp_path: Path
 ) -> None:
     worker = _worker(journal, tmp_path, 300)
@@ -75,7 +75,11 @@ def test_the_wait_for_stalled_acks_doubles_and_resets_on_progress(
         window.published(send.upto)
     assert waits == [base, 2 * base, 4 * base, 8 * base, 8 * base]
     worker._handle_ack(Ack(upto=100).encode())
-    assert journal.sync_state().acked == 100 and window.stall_timeout() == base
+    # The ack of a resent chunk: progress, but the backed-off wait holds (Karn's algorithm;
+    # a fresh chunk's ack ends it: test_send_window.py). A new connection starts over.
+    assert journal.sync_state().acked == 100 and window.stall_timeout() == 8 * base
+    window.connect(100, blocked=False, now=now)
+    assert window.stall_timeout() == base
 
 
 def test_an_ack_beyond_what_was_published_confirms_only_what_was(
