@@ -147,11 +147,15 @@ def deliver(
     calls = [0]
     errors: list[BaseException] = []
 
-    def pick(r: random.Random) -> list[tuple[str, bytes]]:
+    def pick(r: random.Random) -> list[tuple[str, bytes]] | None:
+        """Chunks to send now; None once everything is acked. Empty when every chunk drawn
+        started past the end of its stream (a start just after what was acked): draw again."""
         items = []
         with lock:
             pending = [d for d in streams if acked[d] < len(streams[d])]
-            for dev in r.sample(pending, r.randint(1, len(pending))) if pending else []:
+            if not pending:
+                return None
+            for dev in r.sample(pending, r.randint(1, len(pending))):
                 for _ in range(r.randint(1, 2)):
                     start = max(0, acked[dev] + r.randint(-2, 2))
                     evs = streams[dev][start : start + r.randint(1, 4)]
@@ -165,8 +169,10 @@ def deliver(
         try:
             for _ in range(2000):
                 items = pick(r)
-                if not items:
+                if items is None:
                     return
+                if not items:
+                    continue
                 results = ingest_chunks(engine, items)
                 with lock:
                     calls[0] += 1
