@@ -86,7 +86,7 @@ def _histories(
     if conn.dialect.name == "sqlite":
         # One row holding them all: SQLite's module lets go of Python's lock for every row it
         # steps to, and a busy web worker makes each step wait up to a switch interval (5 ms)
-        # to get it back (docs/benchmarks.md, "Where a unit scan's time went").
+        # to get it back (docs/benchmarks.md, "Where the time went", unit page, second round).
         sub = per_place.subquery()
         packed = conn.execute(
             select(

@@ -113,8 +113,8 @@ def _first_seq(chunk: list[Event] | str) -> int:
 
 def _parse(dev: str, payload: bytes) -> list[Event] | str:
     """The chunk's events, or why it does not parse. Each event's content hash is worked out
-    here too (kept on the event), outside the write transaction: it was a third of the time
-    two ingest workers spent waiting for each other (docs/load-test.md)."""
+    here too (kept on the event), outside the write transaction: about a third of the time
+    spent inside it in `make bench`'s ingest profile (docs/load-test.md, third round)."""
     try:
         events = parse_chunk(payload, dev)
         for e in events:
